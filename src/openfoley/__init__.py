@@ -1,0 +1,33 @@
+"""OpenFoley: sound for silent video by modality-aware masking alignment and flow generation.
+
+The folder tree is the architecture; each layer imports only from layers below it
+(``tests/test_layering.py`` checks this):
+
+    cli/          every subcommand: thin argument parsing, then one library call
+    serve.py      the web page (optional ``[demo]`` extra)
+    benchmark.py  trains/loads ablation variants and prints the paper's tables
+    evaluation/   metrics (pure functions), evaluator networks, evaluate command
+    pipeline.py   FoleyPipeline: video in, waveform out (and mux)
+    training/     Algorithm 1: loop, distributed helpers, EMA, optimiser/schedule
+    model.py      assembles encoders + alignment + generator from a Config
+    encoders/ alignment/ flow/ vocoder/
+                  video/audio encoders | MMA masks, key frames, cross-modal transformer |
+                  paths, solvers, guidance, generators (cfm, coupling, nf, ddpm) | Griffin-Lim, neural
+    data/         sound bank, FoleyWorld renderer, manifests, splits, curation
+    features/ checkpoint.py
+                  log-mel and its inverse, memory-mapped feature store | weights + resume state
+    io/           bytes to tensors and back: probe, read/write video and audio, mux
+    config.py errors.py
+                  frozen dataclasses and presets | user-facing error types
+
+Shape alphabet (used in docstrings and einops patterns across the package):
+
+    b batch          t video frames        k key frames         n audio tokens
+    m mel frames     f mel bins            p mel frames/token   d model width
+    s audio samples  c channels            h, w frame height/width
+
+Masks: ``True`` means valid/visible everywhere. Flow time: t=0 is noise, t=1 is data
+(``openfoley.flow.path``).
+"""
+
+__version__ = "0.1.0"

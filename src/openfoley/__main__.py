@@ -1,0 +1,5 @@
+"""``python -m openfoley``: same as the ``openfoley`` console script."""
+
+from openfoley.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,426 @@
+"""Configuration: frozen dataclasses, derived lengths as properties, named presets in one registry.
+
+One ``Config`` holds every section of the method. Numbers that follow from others (video frames per
+clip, mel frames, audio tokens) are properties, never stored twice. A resolved config round-trips
+through JSON (``to_dict`` / ``from_dict``) and is written into every run folder and checkpoint.
+
+Overrides come from a TOML file (``load_toml``) and from ``section.key=value`` strings
+(``apply_overrides``); both go through ``replace_path`` which checks names and coerces types.
+
+Presets (``PRESETS``):
+  - ``tiny``: for tests; everything small enough to train a few steps in a second.
+  - ``small``: the built-in CPU model (16 kHz audio, 12.5 fps video at 64x64, a few million params).
+  - ``paper``: the paper's settings (8 kHz, 50 ms window, 25 ms hop, 128 mel bands resampled to 128
+    time steps per 10 s clip, 224x224 frames, ratio 0.4, 12 coupling layers of width 512, Adam 3e-4,
+    5k warmup, batch 128). See docs/paper-notes.md for the readings chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from openfoley.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Waveform and log-mel spectrogram settings."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    win_length: int = 1024
+    hop_length: int = 320
+    n_mels: int = 64
+    f_min: float = 0.0
+    f_max: float | None = None  # None: Nyquist
+    log_floor: float = 1e-5  # log(max(mel, floor))
+    # If set, the mel is linearly resampled along time to this many frames per clip (paper: 128 per
+    # 10 s clip, see docs/paper-notes.md). None keeps the native hop.
+    time_steps: int | None = None
+    griffin_lim_iters: int = 32
+
+    @property
+    def nyquist(self) -> float:
+        return self.sample_rate / 2
+
+    @property
+    def fmax(self) -> float:
+        return self.nyquist if self.f_max is None else self.f_max
+
+    @property
+    def mel_fps(self) -> float:
+        """Native mel frames per second (before any ``time_steps`` resampling)."""
+        return self.sample_rate / self.hop_length
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Frame sampling and resizing."""
+
+    fps: float = 12.5
+    size: int = 64  # frames are size x size
+    resize: str = "crop"  # "crop": fill then centre-crop; "pad": fit then pad with black
+
+    def __post_init__(self) -> None:
+        if self.resize not in ("crop", "pad"):
+            raise ConfigError(f"video.resize must be 'crop' or 'pad', got {self.resize!r}")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Per-modality encoders producing (b, t, d) video and (b, n, d) audio features."""
+
+    video: str = "conv"  # conv (from scratch) | siglip (pretrained adapter, weights from a path)
+    audio: str = "patch"  # patch (from scratch) | passt (pretrained adapter, weights from a path)
+    width: int = 256  # d
+    video_channels: tuple[int, ...] = (32, 64, 128)  # conv stem stages
+    temporal_layers: int = 1
+    audio_patch: int = 4  # mel frames per audio token (p)
+    video_weights: str | None = None  # local path to pretrained weights (adapters only)
+    audio_weights: str | None = None
+
+
+@dataclass(frozen=True)
+class AlignmentConfig:
+    """Modality-aware masking alignment (MMA): the cross-modal transformer and its masks."""
+
+    enabled: bool = True  # mma=on|off
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    dropout: float = 0.1
+    mask_ratio: float = 0.4  # r: target fraction of masked positions per modality
+    ratio_jitter: float = 0.1  # dynamic masking: per-example ratio ~ U[r - j, r + j], clipped to [0, 1]
+    audio_span: tuple[int, int] = (2, 6)  # contiguous audio span lengths in tokens, inclusive
+    video_single_fraction: float = 0.5  # share of masked video frames drawn as single frames
+    video_clip: tuple[int, int] = (2, 5)  # contiguous video clip lengths in frames, inclusive
+
+
+@dataclass(frozen=True)
+class KeyFrameConfig:
+    """Selective key-frame conditioning: saliency = motion energy + scene change."""
+
+    budget: float = 0.5  # < 1: fraction of frames; >= 1: a count
+    motion_weight: float = 1.0
+    scene_weight: float = 1.0
+    min_frames: int = 1
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Modality-aware flow generation (MFG) and the paper's ablation generators."""
+
+    kind: str = "cfm"  # cfm | coupling | nf | ddpm
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    dropout: float = 0.1
+    time_sampler: str = "logit_normal"  # logit_normal | uniform
+    cond_dropout: float = 0.1  # null-condition dropout for classifier-free guidance
+    cfg_scale: float = 2.0
+    steps: int = 16
+    solver: str = "euler"  # euler | midpoint | heun
+    refine: bool = True  # Eq. 7 video-guided refinement (docs/paper-notes.md)
+    refine_scale: float = 0.5  # lambda in Eq. 7
+    coupling_layers: int = 12
+    coupling_width: int = 512
+    ddpm_steps: int = 1000
+    ddpm_beta: tuple[float, float] = (1e-4, 0.02)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Algorithm 1: joint loss, optimiser, schedule, precision, EMA, checkpoints."""
+
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 500
+    max_steps: int = 5000
+    batch_size: int = 32  # global batch, divided across ranks and accumulation steps in one place
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+    lambda_mask: float = 1.0
+    lambda_flow: float = 1.0
+    ema_decay: float = 0.999
+    precision: str = "fp32"  # fp32 | bf16 | fp16
+    seed: int = 0
+    num_workers: int = 0
+    log_every: int = 10
+    val_every: int = 500
+    sample_every: int = 1000
+    ckpt_every: int = 500
+    keep_last: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one model and its training run need. Derived sizes are properties."""
+
+    name: str = "small"
+    seconds: float = 8.0  # clip length the model is trained on (its window)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    keyframes: KeyFrameConfig = field(default_factory=KeyFrameConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        frames = self.seconds * self.video.fps
+        if abs(frames - round(frames)) > 1e-6:
+            raise ConfigError(f"seconds*fps must be whole: {self.seconds}*{self.video.fps}={frames}")
+        samples = self.seconds * self.audio.sample_rate
+        if abs(samples - round(samples)) > 1e-6 or round(samples) % self.audio.hop_length:
+            raise ConfigError(
+                f"seconds*sample_rate ({samples}) must be a multiple of hop_length ({self.audio.hop_length})"
+            )
+        if self.model_mel_frames % self.encoder.audio_patch:
+            raise ConfigError(
+                f"mel frames per clip ({self.model_mel_frames}) must be a multiple of "
+                f"encoder.audio_patch ({self.encoder.audio_patch})"
+            )
+
+    # --- derived lengths -------------------------------------------------------------------------
+    @property
+    def samples(self) -> int:
+        """s: audio samples per clip."""
+        return round(self.seconds * self.audio.sample_rate)
+
+    @property
+    def video_frames(self) -> int:
+        """t: video frames per clip."""
+        return round(self.seconds * self.video.fps)
+
+    @property
+    def mel_frames(self) -> int:
+        """Native mel frames per clip (centre-padded STFT: samples // hop + 1, last one dropped)."""
+        return self.samples // self.audio.hop_length
+
+    @property
+    def model_mel_frames(self) -> int:
+        """m: mel frames the model sees (after optional ``audio.time_steps`` resampling)."""
+        return self.audio.time_steps if self.audio.time_steps is not None else self.mel_frames
+
+    @property
+    def audio_tokens(self) -> int:
+        """n: audio tokens per clip."""
+        return self.model_mel_frames // self.encoder.audio_patch
+
+    @property
+    def audio_token_dim(self) -> int:
+        """Size of one flattened mel patch: p * f."""
+        return self.encoder.audio_patch * self.audio.n_mels
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.audio_tokens / self.seconds
+
+    @property
+    def key_frames(self) -> int:
+        """k: key frames kept per clip."""
+        b = self.keyframes.budget
+        k = round(b * self.video_frames) if b < 1 else int(b)
+        return max(self.keyframes.min_frames, min(k, self.video_frames))
+
+    # --- serialisation ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        return _build(cls, d, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        return cls.from_dict(json.loads(text))
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Convert a JSON/TOML/CLI value to the annotated field type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(a, value, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{where}: cannot read {value!r} as {tp}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, where) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+        if not math.isfinite(f) or f != int(f):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return int(f)
+    if tp is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return _build(tp, value, where)
+    return value
+
+
+def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        where = prefix or "config"
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in d.items()}
+    return cls(**kwargs)
+
+
+def replace_path(cfg: Config, dotted: str, value: Any) -> Config:
+    """Return ``cfg`` with ``section.key`` (or a top-level ``key``) set to ``value`` (type-checked)."""
+    parts = dotted.split(".")
+    if len(parts) not in (1, 2):
+        raise ConfigError(f"override key must be 'key' or 'section.key', got {dotted!r}")
+    hints = typing.get_type_hints(Config)
+    head = parts[0]
+    if head not in hints:
+        raise ConfigError(f"unknown config key {head!r}; known: {sorted(hints)}")
+    if len(parts) == 1:
+        return dataclasses.replace(cfg, **{head: _coerce(hints[head], value, dotted)})
+    section = getattr(cfg, head)
+    if not dataclasses.is_dataclass(section):
+        raise ConfigError(f"{head!r} is not a section")
+    sub_hints = typing.get_type_hints(type(section))
+    if parts[1] not in sub_hints:
+        raise ConfigError(f"unknown key {dotted!r}; {head} has: {sorted(sub_hints)}")
+    new_section = dataclasses.replace(section, **{parts[1]: _coerce(sub_hints[parts[1]], value, dotted)})
+    return dataclasses.replace(cfg, **{head: new_section})
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | dict[str, Any]) -> Config:
+    """Apply ``["section.key=value", ...]`` or ``{"section.key": value}`` overrides in order."""
+    items: list[tuple[str, Any]]
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for o in overrides:
+            key, sep, val = o.lstrip("-").partition("=")
+            if not sep:
+                raise ConfigError(f"override {o!r} must look like section.key=value")
+            items.append((key.strip(), val.strip()))
+    for key, val in items:
+        cfg = replace_path(cfg, key, val)
+    return cfg
+
+
+def load_toml(cfg: Config, path: str | Path) -> Config:
+    """Apply a TOML file of ``[section] key = value`` tables (and top-level keys) to ``cfg``."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: invalid TOML ({e})") from None
+    flat: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    return apply_overrides(cfg, flat)
+
+
+def _tiny() -> Config:
+    return Config(
+        name="tiny",
+        seconds=2.0,
+        audio=AudioConfig(sample_rate=8000, n_fft=256, win_length=256, hop_length=160, n_mels=32,
+                          griffin_lim_iters=8),
+        video=VideoConfig(fps=12.5, size=32),
+        encoder=EncoderConfig(width=32, video_channels=(8, 16), temporal_layers=1, audio_patch=4),
+        alignment=AlignmentConfig(depth=1, heads=2, audio_span=(1, 3), video_clip=(2, 3)),
+        flow=FlowConfig(depth=1, heads=2, steps=4, coupling_layers=2, coupling_width=32, ddpm_steps=50),
+        train=TrainConfig(warmup_steps=2, max_steps=20, batch_size=4, log_every=1, val_every=10,
+                          sample_every=10, ckpt_every=10, ema_decay=0.9),
+    )
+
+
+def _small() -> Config:
+    return Config(name="small")
+
+
+def _paper() -> Config:
+    # 8 kHz, 50 ms window (400 samples), 25 ms hop (200 samples): 400 native frames per 10 s clip,
+    # resampled to 128 time steps (docs/paper-notes.md). 224x224 frames; the paper does not give a
+    # frame rate, we read 8 fps (the rate most V2A work samples at). 12 coupling layers, width 512.
+    return Config(
+        name="paper",
+        seconds=10.0,
+        audio=AudioConfig(sample_rate=8000, n_fft=512, win_length=400, hop_length=200, n_mels=128,
+                          time_steps=128),
+        video=VideoConfig(fps=8.0, size=224),
+        encoder=EncoderConfig(width=768, video_channels=(64, 128, 256, 512), temporal_layers=2,
+                              audio_patch=1),
+        alignment=AlignmentConfig(depth=12, heads=12, audio_span=(4, 16), video_clip=(2, 8)),
+        flow=FlowConfig(depth=12, heads=12, coupling_layers=12, coupling_width=512, steps=25),
+        train=TrainConfig(warmup_steps=5000, max_steps=300_000, batch_size=128, precision="bf16",
+                          ema_decay=0.9999, num_workers=8, log_every=50, val_every=5000,
+                          sample_every=10_000, ckpt_every=5000),
+    )
+
+
+PRESETS: dict[str, typing.Callable[[], Config]] = {"tiny": _tiny, "small": _small, "paper": _paper}
+
+
+def get_preset(name: str) -> Config:
+    """Return the named preset (``tiny``, ``small``, ``paper``)."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
