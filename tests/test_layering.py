@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "openfoley"
 LAYERS = [
     {"errors", "config"},
     {"io"},
-    {"features", "checkpoint"},
+    {"features", "checkpoint", "nn"},
     {"data"},
     {"encoders", "alignment", "flow", "vocoder"},
     {"model"},

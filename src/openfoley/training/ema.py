@@ -1,0 +1,41 @@
+"""Exponential moving average of model weights, kept from step 0; inference uses the EMA copy.
+
+``ema = decay * ema + (1 - decay) * param`` after every optimiser step. Buffers are copied. The
+effective decay is warmed up as ``min(decay, (1 + step) / (10 + step))`` so early EMA weights are not
+dominated by the random initialisation (a common choice; the paper does not specify one).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+
+class EMA:
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.step = 0
+
+    def current_decay(self) -> float:
+        return min(self.decay, (1 + self.step) / (10 + self.step))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        d = self.current_decay()
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.lerp_(p.detach().to(e.dtype), 1 - d)
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+        self.step += 1
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "step": self.step, "model": self.model.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay = state["decay"]
+        self.step = state["step"]
+        self.model.load_state_dict(state["model"])
