@@ -1,0 +1,36 @@
+"""Bytes to tensors and back: probe, read/write video and audio, mux, atomic output files.
+
+Everything here works on real files through PyAV (FFmpeg) and soundfile. Times are seconds on the
+file's clock (0 = the container's start); see ``docs/io.md`` for the conventions and measurements.
+
+    probe(path) -> ProbeResult
+    read_video(path, fps, size, start, duration, resize) -> VideoClip   frames uint8 (t, 3, h, w)
+    iter_video_windows(path, fps, size, window, hop, resize) -> Iterator[VideoClip]
+    read_audio(path, sample_rate, start, duration) -> float32 (s,)
+    write_audio(path, wav, sample_rate, force) / write_video(path, frames, fps, audio, ...)
+    mux(video_in, audio, sample_rate, out, keep_original_audio, force)
+    atomic_output(path, force, inputs) -> temp path, moved into place on success
+"""
+
+from openfoley.io.atomic import atomic_output, check_output
+from openfoley.io.audio import read_audio, write_audio
+from openfoley.io.mux import mux
+from openfoley.io.probe import AudioInfo, ProbeResult, VideoInfo, open_media, probe
+from openfoley.io.video import VideoClip, iter_video_windows, read_video, write_video
+
+__all__ = [
+    "AudioInfo",
+    "ProbeResult",
+    "VideoClip",
+    "VideoInfo",
+    "atomic_output",
+    "check_output",
+    "iter_video_windows",
+    "mux",
+    "open_media",
+    "probe",
+    "read_audio",
+    "read_video",
+    "write_audio",
+    "write_video",
+]

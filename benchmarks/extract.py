@@ -1,0 +1,99 @@
+"""Extraction speed: clips/s of ``openfoley.data.extract`` on generated 8 s 224x224 25 fps clips.
+
+Usage: python benchmarks/extract.py [--clips 16] [--preset small] [--workers 1,2] [--dir DIR]
+
+Clips are H.264 + AAC (48 kHz stereo) MP4s with a moving textured scene, so decoding costs what a
+VGGSound-like clip costs. Prints the per-stage cost of one clip (probe, video decode + resize, audio
+decode + resample, log-mel) and a table of clips/s per worker count (a fresh store each time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openfoley.config import get_preset
+from openfoley.data.extract import extract
+from openfoley.data.manifest import ClipRecord, write_manifest
+from openfoley.features.mel import log_mel
+from openfoley.io import probe, read_audio, read_video, write_video
+
+
+def make_clip(path: Path, rng: np.random.Generator, seconds=8.0, fps=25, size=224, sr=48000) -> None:
+    t = int(seconds * fps)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    base = rng.uniform(0, 1, 3)
+    frames = np.empty((t, 3, size, size), np.uint8)
+    for i in range(t):  # a drifting colour gradient with a bouncing square
+        ph = i / fps
+        for c in range(3):
+            frames[i, c] = (127 + 100 * np.sin(xx / 17 + ph * (1 + c) + base[c]) * np.cos(yy / 23 - ph)).astype(np.uint8)
+        x0 = int((size - 40) * (0.5 + 0.5 * np.sin(ph * 2.1)))
+        y0 = int((size - 40) * abs(np.sin(ph * 3.3)))
+        frames[i, :, y0 : y0 + 40, x0 : x0 + 40] = 255
+    n = int(seconds * sr)
+    audio = (0.1 * rng.standard_normal((2, n))).astype(np.float32)
+    write_video(path, frames, fps, audio=audio, sample_rate=sr)
+
+
+def stage_costs(path: Path, preset: str, reps: int = 3) -> dict[str, float]:
+    cfg = get_preset(preset)
+    times = {"probe": 0.0, "read_video": 0.0, "read_audio": 0.0, "log_mel": 0.0}
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        probe(path, count_frames=False)
+        t1 = time.perf_counter()
+        read_video(path, cfg.video.fps, cfg.video.size, 0.0, cfg.seconds, cfg.video.resize)
+        t2 = time.perf_counter()
+        wav = read_audio(path, cfg.audio.sample_rate, 0.0, cfg.seconds)
+        t3 = time.perf_counter()
+        log_mel(wav, cfg.audio)
+        t4 = time.perf_counter()
+        for k, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            times[k] += dt / reps
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=16)
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--dir", default=None, help="work folder (default: a temp folder, removed)")
+    args = ap.parse_args()
+    work = Path(args.dir or tempfile.mkdtemp(prefix="openfoley-bench-"))
+    media = work / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    recs = []
+    for i in range(args.clips):
+        p = media / f"clip{i:04d}.mp4"
+        if not p.exists():
+            make_clip(p, rng)
+        recs.append(ClipRecord(id=p.stem, path=str(p)))
+    write_manifest(work / "manifest.jsonl", recs)
+    print(f"generated {args.clips} clips (8 s, 224x224, 25 fps, h264 + aac 48 kHz) in "
+          f"{time.perf_counter() - t0:.1f} s; torch threads {torch.get_num_threads()}")
+    costs = stage_costs(media / "clip0000.mp4", args.preset)
+    print(f"\none clip, {args.preset} preset (s): " + ", ".join(f"{k} {v:.3f}" for k, v in costs.items())
+          + f"; total {sum(costs.values()):.3f}")
+    print(f"\n| preset | workers | clips | seconds | clips/s |\n|---|---|---|---|---|")
+    for w in (int(x) for x in args.workers.split(",")):
+        out = work / f"store-w{w}"
+        shutil.rmtree(out, ignore_errors=True)
+        r = extract(work / "manifest.jsonl", out, get_preset(args.preset), workers=w, progress=False)
+        assert r.added == args.clips, r
+        print(f"| {args.preset} | {w} | {r.added} | {r.seconds:.1f} | {r.added / r.seconds:.2f} |")
+    if args.dir is None:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

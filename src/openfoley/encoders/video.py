@@ -1,0 +1,141 @@
+"""Default video encoder, trained from scratch: a compact per-frame conv stem plus temporal mixing.
+
+Input:  frames (b, t, c, h, w), c = 3, float in [0, 1] (uint8 in [0, 255] is accepted and scaled),
+        optional times (b, t) in seconds, optional valid (b, t) bool (True = a real frame, not padding).
+Output: ``VideoFeatures(features (b, t, d), times (b, t))``.
+
+Per frame: ``len(EncoderConfig.video_channels)`` stages of stride-2 3x3 conv, GroupNorm, SiLU
+(64x64 -> 8x8 in the ``small`` preset, about 10 M multiply-adds per frame), global average pooling and
+a linear map to d. Across frames: ``EncoderConfig.temporal_layers`` residual blocks of
+LayerNorm -> temporal conv (kernel 3) -> GELU -> linear, so each feature sees its neighbours and frame
+differences (motion) become visible to later layers. Padded frames are zeroed before every temporal
+conv so they never leak into valid ones.
+
+Timestamps default to the centre of each frame's display interval, ``(i + 0.5) / fps``
+(``openfoley.nn.patches.centre_times``), the convention audio tokens share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from openfoley.config import Config
+from openfoley.nn.patches import centre_times
+
+
+@dataclass(frozen=True)
+class VideoFeatures:
+    """features (b, t, d); times (b, t) seconds on the shared time axis."""
+
+    features: Tensor
+    times: Tensor
+
+
+def as_unit_frames(frames: Tensor) -> Tensor:
+    """(b, t, c, h, w) uint8 or float -> float32 in [0, 1] (uint8 divided by 255, floats as given)."""
+    if frames.dtype == torch.uint8:
+        return frames.float() / 255.0
+    return frames.float()
+
+
+def check_frames(frames: Tensor, size: int | None = None, channels: int = 3) -> None:
+    if frames.dim() != 5 or frames.shape[2] != channels:
+        raise ValueError(f"frames {tuple(frames.shape)} must be (b, t, c={channels}, h, w)")
+    if size is not None and tuple(frames.shape[-2:]) != (size, size):
+        raise ValueError(f"frames {tuple(frames.shape)} must be {size}x{size} (video.size)")
+
+
+def default_times(frames_or_feats: Tensor, fps: float) -> Tensor:
+    """(b, t) centre-of-interval timestamps for a uniform stream at ``fps``."""
+    b, t = frames_or_feats.shape[:2]
+    return centre_times(t, 1.0 / fps, batch=b, device=frames_or_feats.device)
+
+
+class TemporalMixer(nn.Module):
+    """Residual temporal conv blocks over (b, t, d), padding-safe."""
+
+    def __init__(self, dim: int, layers: int, kernel: int = 3):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(layers))
+        self.convs = nn.ModuleList(nn.Conv1d(dim, dim, kernel, padding=kernel // 2) for _ in range(layers))
+        self.outs = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+        self.act = nn.GELU()
+
+    def forward(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
+        """x (b, t, d), valid (b, t) bool or None -> (b, t, d)."""
+        keep = None if valid is None else valid[..., None].to(x.dtype)  # (b, t, 1)
+        for norm, conv, out in zip(self.norms, self.convs, self.outs):
+            h = norm(x)
+            if keep is not None:
+                h = h * keep
+            h = conv(h.transpose(1, 2)).transpose(1, 2)  # (b, t, d)
+            x = x + out(self.act(h))
+        return x
+
+
+class VideoEncoder(nn.Module):
+    """Base of every video encoder: a per-frame network, then a padding-safe temporal mixer.
+
+    ``frame_features(frames) -> (b, t, d)`` looks at each frame alone; ``mix(x, valid)`` mixes across
+    time and never lets a frame with ``valid=False`` influence another. MMA uses the split to hide
+    masked frames from the mixer while running the expensive per-frame part once
+    (``openfoley.alignment.mma.run_mma``).
+    """
+
+    fps: float
+    size: int
+    width: int
+    temporal: TemporalMixer
+
+    def frame_features(self, frames: Tensor) -> Tensor:  # (b, t, c, h, w) -> (b, t, d)
+        raise NotImplementedError
+
+    def mix(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
+        """x (b, t, d), valid (b, t) bool -> (b, t, d); invalid frames are zeroed, then mixed."""
+        if valid is not None:
+            if tuple(valid.shape) != tuple(x.shape[:2]) or valid.dtype != torch.bool:
+                raise ValueError(f"valid {valid.dtype} {tuple(valid.shape)} must be bool (b, t) for {tuple(x.shape)}")
+            x = x * valid[..., None].to(x.dtype)
+        return self.temporal(x, valid)
+
+    def forward(self, frames: Tensor, times: Tensor | None = None, valid: Tensor | None = None) -> VideoFeatures:
+        """frames (b, t, 3, h, w), times (b, t) s or None, valid (b, t) or None -> VideoFeatures."""
+        check_frames(frames, self.size)
+        b, t = frames.shape[:2]
+        if times is None:
+            times = default_times(frames, self.fps)
+        if tuple(times.shape) != (b, t):
+            raise ValueError(f"times {tuple(times.shape)} must be (b, t) = {(b, t)} for frames {tuple(frames.shape)}")
+        return VideoFeatures(features=self.mix(self.frame_features(frames), valid), times=times)
+
+
+class ConvVideoEncoder(VideoEncoder):
+    """frames (b, t, 3, h, w) -> VideoFeatures((b, t, d), (b, t)). Built from ``Config``."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        enc = cfg.encoder
+        self.fps = float(cfg.video.fps)
+        self.size = int(cfg.video.size)
+        self.width = int(enc.width)
+        stages: list[nn.Module] = []
+        c_in = 3
+        for c in enc.video_channels:
+            stages += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(8, c), c), nn.SiLU()]
+            c_in = c
+        self.stem = nn.Sequential(*stages)
+        self.proj = nn.Linear(c_in, enc.width)
+        self.temporal = TemporalMixer(enc.width, enc.temporal_layers)
+
+    def frame_features(self, frames: Tensor) -> Tensor:
+        """(b, t, 3, h, w) -> (b, t, d), each frame on its own."""
+        check_frames(frames, self.size)
+        b = frames.shape[0]
+        x = as_unit_frames(frames) * 2 - 1  # [-1, 1]
+        x = rearrange(x, "b t c h w -> (b t) c h w")
+        x = self.stem(x).mean(dim=(-2, -1))  # (b t, c_last)
+        return rearrange(self.proj(x), "(b t) d -> b t d", b=b)  # (b, t, d)

@@ -1,0 +1,135 @@
+"""Conditional flow matching (CFM), the default MFG generator (``FlowConfig.kind = "cfm"``).
+
+Training (sec. 3.3): x0 ~ N(0, I), t from the time sampler, x_t and u_t from ``CondOTPath``
+(t=0 noise, t=1 data), the condition switched to the learned null with probability ``cond_dropout``;
+loss = mean ||v_theta(x_t, t | c) - u_t||^2. The loss is also reported in 4 equal flow-time bins.
+
+Sampling: integrate dx/dt = v(x, t) from noise at t=0 to data at t=1 on a uniform grid of ``steps``
+steps with a stateless solver (``openfoley.flow.solvers``). The velocity at each evaluation is
+
+    v = v_uncond + s (v_cond - v_uncond)  [+ lambda (v_local - v_uncond)  when refine is on]
+
+with s = ``cfg_scale`` and lambda = ``refine_scale``. ``v_local`` is the Eq. 7 refinement of the paper,
+in the reading of docs/flow.md: the velocity when each audio token sees only the ``refine_neighbors``
+key frames nearest its own instant (plus its aligned token). All branches run in one batched forward.
+So that ``v_local`` is in distribution, training shows the same local key visibility to a fraction
+``cond_dropout`` of the examples when refine is on.
+
+Shapes: x1 (b, n, p*f); cond as in ``openfoley.flow.base``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from openfoley.config import Config
+from openfoley.flow.base import FlowCondition, FlowLoss, Generator, binned_mean, rand, randn
+from openfoley.flow.guidance import guided_velocity
+from openfoley.flow.path import CondOTPath
+from openfoley.flow.solvers import integrate, time_grid
+from openfoley.flow.time_sampler import build_time_sampler
+from openfoley.flow.velocity import VelocityNet, token_times
+
+
+def nearest_keys(n: int, token_seconds: float, key_times: Tensor, key_mask: Tensor, neighbors: int) -> Tensor:
+    """(b, n, k) bool: for each audio token, its ``neighbors`` valid key frames nearest in time.
+
+    key_times (b, k) seconds, key_mask (b, k) bool. Ties go to the earlier key frame. A clip with
+    fewer valid key frames than ``neighbors`` gets all of them.
+    """
+    b, k = key_times.shape
+    tt = token_times(n, token_seconds, key_times.device)  # (n,)
+    dist = (tt[None, :, None] - key_times[:, None, :].float()).abs()  # (b, n, k)
+    dist = dist.masked_fill(~key_mask[:, None, :], float("inf"))
+    j = min(max(neighbors, 1), k)
+    idx = dist.topk(j, dim=-1, largest=False).indices  # (b, n, j)
+    near = torch.zeros(b, n, k, dtype=torch.bool, device=key_times.device).scatter_(-1, idx, True)
+    return near & key_mask[:, None, :]
+
+
+class CFMGenerator(Generator):
+    """Flow matching generator around a ``VelocityNet``; see the module docstring."""
+
+    def __init__(self, net: VelocityNet, *, sigma_min: float = 0.0, time_sampler: str = "logit_normal",
+                 cond_dropout: float = 0.1, steps: int = 16, solver: str = "euler", cfg_scale: float = 2.0,
+                 refine: bool = True, refine_scale: float = 0.5, refine_neighbors: int = 1):
+        super().__init__()
+        self.net = net
+        self.token_dim = net.token_dim
+        self.path = CondOTPath(sigma_min)
+        self.time_sampler = build_time_sampler(time_sampler)
+        self.cond_dropout = cond_dropout
+        self.steps, self.solver, self.cfg_scale = steps, solver, cfg_scale
+        self.refine, self.refine_scale, self.refine_neighbors = refine, refine_scale, refine_neighbors
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "CFMGenerator":
+        f = cfg.flow
+        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, cfg.encoder.width, f.depth, f.heads,
+                          f.mlp_ratio, f.dropout, token_seconds=1.0 / cfg.tokens_per_second)
+        return cls(net, sigma_min=f.sigma_min, time_sampler=f.time_sampler, cond_dropout=f.cond_dropout,
+                   steps=f.steps, solver=f.solver, cfg_scale=f.cfg_scale, refine=f.refine,
+                   refine_scale=f.refine_scale, refine_neighbors=f.refine_neighbors)
+
+    def local_visibility(self, cond: FlowCondition) -> Tensor:
+        """(b, n, k) key frames each token sees in the Eq. 7 local branch."""
+        return nearest_keys(cond.tokens.shape[1], self.net.token_seconds, cond.key_times, cond.key_mask,
+                            self.refine_neighbors)
+
+    def loss(self, x1: Tensor, cond: FlowCondition, generator: torch.Generator) -> FlowLoss:
+        """Flow-matching loss on data latents x1 (b, n, p*f)."""
+        self.check_x1(x1, cond)
+        b = x1.shape[0]
+        x0 = randn(tuple(x1.shape), generator, device=x1.device, dtype=x1.dtype)
+        t = self.time_sampler(b, generator, device=x1.device)
+        cond = cond.dropout(self.cond_dropout, generator)
+        vis = None
+        if self.refine:
+            use_local = rand((b,), generator, device=x1.device) < self.cond_dropout  # (b,)
+            vis = self.local_visibility(cond) | ~use_local[:, None, None]  # (b, n, k)
+        ps = self.path.sample(x0, x1, t)
+        v = self.net(ps.x_t, t, cond, key_visibility=vis)
+        per_example = (v.float() - ps.u_t.float()).pow(2).mean(dim=(1, 2))  # (b,)
+        loss = per_example.mean()
+        return FlowLoss(loss=loss, per_bin=binned_mean(per_example, t), logs={"flow_mse": float(loss.detach())})
+
+    def velocity_fn(self, cond: FlowCondition, cfg_scale: float, refine: bool):
+        """(x (b, n, p*f), t 0-dim) -> guided velocity (b, n, p*f), for ``integrate``."""
+        b, n, _ = cond.tokens.shape
+        k = cond.keys.shape[1]
+        need_uncond = cfg_scale != 1.0 or refine
+        branches = [cond] + ([cond.null()] if need_uncond else [])
+        vis = None
+        if refine:
+            branches.append(cond)
+            full = torch.ones(2 * b, n, k, dtype=torch.bool, device=cond.device)
+            vis = torch.cat([full, self.local_visibility(cond)])  # (3b, n, k)
+        big = branches[0].cat(*branches[1:]) if len(branches) > 1 else cond
+        r = len(branches)
+
+        def fn(x: Tensor, t: Tensor) -> Tensor:
+            out = self.net(x.repeat(r, 1, 1), t.expand(r * b).to(x.dtype), big, key_visibility=vis)
+            parts = out.chunk(r)  # r x (b, n, p*f)
+            if not need_uncond:
+                return parts[0]
+            return guided_velocity(parts[0], parts[1], cfg_scale, parts[2] if refine else None,
+                                   self.refine_scale)
+
+        return fn
+
+    @torch.no_grad()
+    def sample(self, cond: FlowCondition, generator: torch.Generator, steps: int | None = None,
+               solver: str | None = None, cfg_scale: float | None = None, refine: bool | None = None,
+               return_trajectory: bool = False):
+        """x1 (b, n, p*f) from noise drawn with ``generator``; None arguments take the config's values."""
+        steps = self.steps if steps is None else steps
+        solver = self.solver if solver is None else solver
+        cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
+        refine = (self.refine if refine is None else refine) and self.refine_scale != 0.0
+        b, n, _ = cond.tokens.shape
+        dtype = next(self.net.parameters()).dtype
+        x0 = randn((b, n, self.token_dim), generator, device=cond.device, dtype=dtype)
+        grid = time_grid(steps, device=cond.device, dtype=dtype)
+        return integrate(self.velocity_fn(cond, cfg_scale, refine), x0, grid, solver,
+                         return_trajectory=return_trajectory)

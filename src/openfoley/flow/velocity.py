@@ -1,0 +1,100 @@
+"""The velocity transformer of MFG: v_theta(x_t, t | video) over audio latent tokens.
+
+Inputs (package shape alphabet):
+    x     (b, n, p*f)  the state on the path (normalised log-mel patches), t=0 noise .. t=1 data
+    t     (b,)         flow time in [0, 1]
+    cond  FlowCondition: tokens (b, n, dc), keys (b, k, dc), key_times (b, k) s, key_mask (b, k), drop (b,)
+    key_visibility (b, n, k) optional bool: which key frames each audio token may attend to
+                   (the Eq. 7 "local" branch, ``openfoley.flow.cfm``); None = all valid key frames
+Output:
+    v     (b, n, p*f)  the predicted velocity (or, reused by ``openfoley.flow.ddpm``, the noise)
+
+Architecture (built on ``openfoley.nn``):
+  - input projection of each audio token, plus a sinusoidal embedding of the token's centre time in
+    seconds (the same time axis as the key frames, so attention can line them up);
+  - the time-aligned video condition, projected and **added per token**: each audio token knows the
+    video at its own instant (sec. 3.3);
+  - ``depth`` pre-norm ``TransformerBlock``s: self-attention over audio tokens, cross-attention to the
+    key-frame features (each plus the embedding of its true timestamp), adaLN-Zero modulation by the
+    flow-time embedding;
+  - a final adaLN LayerNorm and a **zero-initialised** output projection: a fresh net is the zero field.
+
+Classifier-free guidance: where ``cond.drop`` is True the aligned tokens are replaced by a learned null
+vector and every key frame is hidden; the cross-attention then sees only a learned "null key" that is
+always present (it also keeps attention defined for clips with no valid key frame).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from openfoley.flow.base import FlowCondition
+from openfoley.nn.blocks import TransformerBlock, modulate
+from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
+
+
+def token_times(n: int, token_seconds: float, device: torch.device | str | None = None) -> Tensor:
+    """(n,) centre time in seconds of each audio token: (i + 0.5) * token_seconds."""
+    return (torch.arange(n, device=device, dtype=torch.float32) + 0.5) * token_seconds
+
+
+class VelocityNet(nn.Module):
+    """v_theta(x, t | cond): see the module docstring for inputs, outputs and architecture."""
+
+    def __init__(self, token_dim: int, cond_dim: int, width: int, depth: int, heads: int,
+                 mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08):
+        super().__init__()
+        self.token_dim, self.cond_dim, self.width = token_dim, cond_dim, width
+        self.token_seconds = float(token_seconds)
+        self.in_proj = nn.Linear(token_dim, width)
+        self.pos = seconds_embedding(width)
+        self.cond_proj = nn.Linear(cond_dim, width)
+        self.key_proj = nn.Linear(cond_dim, width)
+        self.key_time = seconds_embedding(width)
+        self.time = flow_time_embedding(width)
+        self.null_token = nn.Parameter(torch.zeros(cond_dim))  # learned null of the aligned tokens
+        self.null_key = nn.Parameter(torch.randn(1, 1, width) * 0.02)  # always-visible learned key
+        self.blocks = nn.ModuleList(
+            TransformerBlock(width, heads, mlp_ratio, dropout, context_dim=width, cond_dim=width)
+            for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(width, elementwise_affine=False)
+        self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
+        self.out = nn.Linear(width, token_dim)
+        for lin in (self.final_mod[1], self.out):  # zero field at init (DiT)
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition,
+                key_visibility: Tensor | None = None) -> Tensor:
+        """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f)."""
+        b, n, _ = x.shape
+        k = cond.keys.shape[1]
+        if tuple(x.shape) != (b, n, self.token_dim) or tuple(cond.tokens.shape) != (b, n, self.cond_dim):
+            raise ValueError(f"x {tuple(x.shape)} must be (b, n, p*f={self.token_dim}) and cond.tokens "
+                             f"{tuple(cond.tokens.shape)} must be (b, n, d={self.cond_dim})")
+        if tuple(t.shape) != (b,):
+            raise ValueError(f"t must be (b={b},), got {tuple(t.shape)}")
+        drop = cond.dropped()  # (b,)
+        tokens = torch.where(drop[:, None, None], self.null_token.to(cond.tokens.dtype), cond.tokens)
+        h = self.in_proj(x) + self.pos(token_times(n, self.token_seconds, x.device)) + self.cond_proj(tokens)
+
+        keys = self.key_proj(cond.keys) + self.key_time(cond.key_times)  # (b, k, d)
+        context = torch.cat([self.null_key.expand(b, 1, self.width).to(keys.dtype), keys], 1)  # (b, 1+k, d)
+        visible = cond.key_mask & ~drop[:, None]  # (b, k)
+        if key_visibility is not None:
+            if tuple(key_visibility.shape) != (b, n, k) or key_visibility.dtype != torch.bool:
+                raise ValueError(f"key_visibility must be bool (b={b}, n={n}, k={k}), got "
+                                 f"{key_visibility.dtype} {tuple(key_visibility.shape)}")
+            visible = visible[:, None, :] & key_visibility  # (b, n, k)
+            always = torch.ones(b, n, 1, dtype=torch.bool, device=x.device)
+        else:
+            always = torch.ones(b, 1, dtype=torch.bool, device=x.device)
+        context_mask = torch.cat([always, visible], -1)  # (b, 1+k) or (b, n, 1+k)
+
+        c = self.time(t)  # (b, d)
+        for blk in self.blocks:
+            h = blk(h, context=context, context_mask=context_mask, cond=c)
+        shift, scale = self.final_mod(c)[:, None, :].chunk(2, dim=-1)  # 2 x (b, 1, d)
+        return self.out(modulate(self.norm(h), shift, scale))  # (b, n, p*f)

@@ -1,0 +1,227 @@
+"""Probe a media file: container, duration, and the main video and audio streams, through PyAV.
+
+``open_media`` is the one door through which ``openfoley.io`` opens input files: it turns every way a
+file can be unusable (missing, a directory, empty, not media, truncated) into a one-line ``MediaError``
+naming the file. ``probe`` reads only headers, the stream index and one decoded frame (for the
+rotation and pixel format), plus a packet count for containers that do not store a frame count
+(Matroska/WebM).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from openfoley.errors import MediaError
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The main video stream. ``width``/``height`` are the coded size; ``rotation`` (degrees,
+    counter-clockwise, one of 0/90/180/270) is the display rotation that readers apply."""
+
+    codec: str
+    width: int
+    height: int
+    fps: float  # average frame rate; for variable-frame-rate files, frames / duration
+    frames: int  # frames in the stream (from the container, or counted from packets)
+    rotation: int
+    pix_fmt: str
+    duration: float  # seconds
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as shown, after rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The main audio stream."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+    duration: float  # seconds
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What ``probe`` learned about one file."""
+
+    path: Path
+    container: str  # FFmpeg format name, e.g. "mp4", "matroska", "webm", "avi", "ogg", "wav"
+    duration: float  # seconds (the container's, else the longest stream's)
+    size_bytes: int
+    video: VideoInfo | None
+    audio: AudioInfo | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (path as a string)."""
+        d = dataclasses.asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+# --- opening -------------------------------------------------------------------------------------
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    reason = getattr(e, "strerror", None) or str(e)
+    return " ".join(str(reason).split())  # one line
+
+
+def open_media(path: PathLike) -> av.container.InputContainer:
+    """Open ``path`` for reading, or raise ``MediaError`` saying why it cannot be read.
+
+    Checks, in order: exists, is a regular file, is not empty, FFmpeg can parse it, it has an audio or
+    video stream, and (for indexed containers such as MP4) the stream index does not point past the
+    end of the file, which is how a download cut short looks.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: file not found")
+    if p.is_dir():
+        raise MediaError(f"{p}: is a directory, not a media file")
+    if not p.is_file():
+        raise MediaError(f"{p}: is not a regular file")
+    size = p.stat().st_size
+    if size == 0:
+        raise MediaError(f"{p}: empty file (0 bytes)")
+    try:
+        container = av.open(str(p), mode="r")
+    except av.FFmpegError as e:
+        raise MediaError(f"{p}: not a media file FFmpeg can read ({_ffmpeg_reason(e)})") from None
+    except OSError as e:
+        raise MediaError(f"{p}: cannot open ({e.strerror or e})") from None
+    if video_stream(container) is None and audio_stream(container) is None:
+        container.close()
+        raise MediaError(f"{p}: contains no audio or video stream")
+    for s in container.streams:
+        if s.type not in ("video", "audio"):
+            continue
+        entries = s.index_entries
+        n = len(entries)
+        if n:
+            last = entries[n - 1]
+            if last.pos >= 0 and last.pos + last.size > size:
+                container.close()
+                raise MediaError(
+                    f"{p}: truncated file: its index needs {last.pos + last.size} bytes but the file "
+                    f"has {size}"
+                )
+    return container
+
+
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The first real video stream (cover-art pictures in audio files are skipped), or None."""
+    for s in container.streams.video:
+        if not (s.disposition & av.stream.Disposition.attached_pic):
+            return s
+    return None
+
+
+def audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream | None:
+    """The first audio stream, or None."""
+    return container.streams.audio[0] if container.streams.audio else None
+
+
+# --- probing -------------------------------------------------------------------------------------
+
+
+def _container_name(container: av.container.InputContainer, path: Path) -> str:
+    """FFmpeg demuxers have comma lists ("mov,mp4,m4a,..."); pick the one matching the file suffix."""
+    names = container.format.name.split(",")
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in names else names[0]
+
+
+def _stream_duration(stream: av.stream.Stream, container: av.container.InputContainer) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _first_frame(container: av.container.InputContainer, stream, path: Path) -> av.VideoFrame | None:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.FFmpegError as e:
+        raise MediaError(f"{path}: cannot decode the video stream ({_ffmpeg_reason(e)})") from None
+    return None
+
+
+def _count_packets(container: av.container.InputContainer, stream) -> int:
+    container.seek(0, stream=stream, backward=True, any_frame=False)
+    return sum(1 for pkt in container.demux(stream) if pkt.size)
+
+
+def probe(path: PathLike, count_frames: bool = True) -> ProbeResult:
+    """Describe a media file. Raises ``MediaError`` for anything that is not a readable media file.
+
+    ``count_frames``: when the container stores no frame count (Matroska/WebM), count video packets
+    (reads the file, no decoding); if False, estimate ``round(duration * fps)`` instead.
+    """
+    p = Path(path)
+    container = open_media(p)
+    try:
+        vs, aud = video_stream(container), audio_stream(container)
+        stream_durs = [_stream_duration(s, container) for s in (vs, aud) if s is not None]
+        if container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = max(stream_durs, default=0.0)
+
+        video = None
+        if vs is not None:
+            vdur = _stream_duration(vs, container)
+            rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+            first = _first_frame(container, vs, p)
+            if first is None:
+                raise MediaError(f"{p}: the video stream has no decodable frames")
+            frames = vs.frames
+            if not frames:
+                frames = _count_packets(container, vs) if count_frames else round(vdur * float(rate or 0))
+            if not rate and vdur > 0:
+                rate = frames / vdur
+            video = VideoInfo(
+                codec=vs.codec_context.codec.canonical_name,
+                width=vs.codec_context.width or first.width,
+                height=vs.codec_context.height or first.height,
+                fps=float(rate or 0.0),
+                frames=int(frames),
+                rotation=int(first.rotation) % 360,
+                pix_fmt=first.format.name,
+                duration=vdur,
+            )
+        audio = None
+        if aud is not None:
+            cc = aud.codec_context
+            audio = AudioInfo(
+                codec=cc.codec.canonical_name,
+                sample_rate=int(cc.sample_rate or aud.rate or 0),
+                channels=int(cc.channels),
+                duration=_stream_duration(aud, container),
+            )
+        return ProbeResult(
+            path=p,
+            container=_container_name(container, p),
+            duration=float(duration),
+            size_bytes=p.stat().st_size,
+            video=video,
+            audio=audio,
+        )
+    finally:
+        container.close()

@@ -1,0 +1,256 @@
+"""Algorithm 1, the training loop: one function that reads top to bottom, one CPU to many GPUs.
+
+    setup -> data -> model -> optimiser/schedule -> EMA -> resume -> loop -> teardown
+
+Per optimiser step, for each micro-batch: sample masks, encode the visible inputs, predict the masked
+audio and video (L_mask), flow loss on the audio latents conditioned on the aligned key-frame
+features (L_flow); update on L = lambda_mask * L_mask + lambda_flow * L_flow (``objective.loss_fn``).
+
+Determinism (what makes kill-and-resume and the DDP equivalence test exact): all randomness of a
+micro-batch (masks, flow noise and time, dropout) is seeded from ``(seed, step, global micro index)``
+and the data order from ``(seed, epoch)``. Nothing depends on the RNG history, so a resumed run
+draws what the uninterrupted run would have drawn, and 2 ranks x 1 micro-batch see exactly what
+1 rank x 2 accumulated micro-batches see.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from openfoley import checkpoint as ckpt
+from openfoley.config import Config
+from openfoley.errors import DataError, ModelError, OpenFoleyError
+from openfoley.model import FoleyModel
+from openfoley.training import distributed as dist_utils
+from openfoley.training.data import StoreBatches, collate
+from openfoley.training.ema import EMA
+from openfoley.training.objective import loss_fn
+from openfoley.training.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(OpenFoleyError):
+    """The loss became NaN/inf; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    step: int
+    last_loss: float
+    weights: Path
+
+
+def micro_seed(seed: int, step: int, micro: int) -> int:
+    """A seed for one micro-batch, independent of the rank layout (see module docstring)."""
+    return (seed * 1_000_003 + step * 9_973 + micro * 101 + 17) % (2**63 - 1)
+
+
+def _autocast(precision: str, device: torch.device):
+    if precision == "fp32":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _unwrap(model: torch.nn.Module) -> FoleyModel:
+    return model.module if isinstance(model, DDP) else model  # type: ignore[return-value]
+
+
+def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bool = True,
+          device: str | None = None, max_steps: int | None = None, progress: bool = True,
+          stop_after: int | None = None) -> TrainResult:
+    """Train ``cfg`` on a feature store; write checkpoints and metrics into ``run_dir``.
+
+    ``store``/``val_store`` are ``FeatureStore``-like (``len``, ``__getitem__`` -> dict with
+    ``frames`` (t, 3, H, W) uint8 and ``mel`` (f, m)). ``stop_after`` ends the process's loop after
+    that many steps without finishing the schedule (used by tests to simulate an interruption).
+    """
+    # --- setup ---------------------------------------------------------------------------------
+    info = dist_utils.setup(device)
+    tc = cfg.train
+    total = max_steps if max_steps is not None else tc.max_steps
+    run_dir = Path(run_dir)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _check_run_config(run_dir, cfg)
+    dist_utils.barrier(info)
+
+    # --- data ----------------------------------------------------------------------------------
+    if len(store) == 0:
+        raise DataError("feature store is empty")
+    if tc.batch_size % (info.world_size * tc.grad_accum):
+        raise OpenFoleyError(f"train.batch_size ({tc.batch_size}) must divide by world size "
+                             f"({info.world_size}) x grad_accum ({tc.grad_accum})")
+    micro_bs = tc.batch_size // (info.world_size * tc.grad_accum)  # the one place it is divided
+    batches = StoreBatches(store, tc.batch_size, micro_bs, seed=tc.seed)
+
+    # --- model, optimiser, schedule, EMA ---------------------------------------------------------
+    torch.manual_seed(tc.seed)
+    model = FoleyModel(cfg).to(info.device)
+    if model.needs_stats():
+        model.set_latent_stats(*_latent_stats(model, store))
+    opt = build_optimizer(model.parameters(), tc)
+    sched = build_scheduler(opt, tc)
+    ema = EMA(model, tc.ema_decay)
+    scaler = torch.amp.GradScaler(info.device.type, enabled=tc.precision == "fp16")
+
+    # --- resume ----------------------------------------------------------------------------------
+    start = 0
+    existing = ckpt.list_resume(run_dir) if resume else []
+    if existing:
+        state = ckpt.load_resume(existing[-1])
+        ckpt.load_state_into(model, state["model"], str(existing[-1]))
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        ema.load_state_dict(state["ema"])
+        scaler.load_state_dict(state["scaler"])
+        start = int(state["step"])
+        log.info("resumed from %s at step %d", existing[-1], start)
+
+    ddp_model: torch.nn.Module = model
+    if info.distributed:
+        ddp_model = DDP(model, device_ids=[info.device.index] if info.device.type == "cuda" else None,
+                        find_unused_parameters=True)
+
+    # --- loop ----------------------------------------------------------------------------------
+    metrics_path = run_dir / "metrics.jsonl"
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=start, desc="train", dynamic_ncols=True)
+    loss_value = float("nan")
+    step = start
+    t_last, clips_since = time.perf_counter(), 0
+    while step < total:
+        if stop_after is not None and step - start >= stop_after:
+            break
+        ddp_model.train()
+        opt.zero_grad(set_to_none=True)
+        parts_sum: dict[str, float] = {}
+        ids: list[str] = []
+        for micro in range(tc.grad_accum):
+            gmicro = info.rank * tc.grad_accum + micro
+            batch = batches.get(step, gmicro, info.device)
+            ids += batch.ids
+            seed = micro_seed(tc.seed, step, gmicro)
+            torch.manual_seed(seed)  # dropout
+            gen = torch.Generator(device=info.device).manual_seed(seed + 1)
+            sync = micro == tc.grad_accum - 1 or not info.distributed
+            ctx = ddp_model.no_sync() if not sync and isinstance(ddp_model, DDP) else _null()
+            with ctx, _autocast(tc.precision, info.device):
+                out = loss_fn(ddp_model, batch, gen, cfg)
+            scaler.scale(out.loss / tc.grad_accum).backward()
+            for k, v in out.parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + float(v) / tc.grad_accum
+        loss_t = dist_utils.all_reduce_mean(torch.tensor(parts_sum["loss"]), info)
+        loss_value = float(loss_t)
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(f"loss is {loss_value} at step {step} (batch ids {ids[:8]}"
+                                   f"{'...' if len(ids) > 8 else ''}); last good checkpoint kept in "
+                                   f"{run_dir / 'checkpoints'}")
+        scaler.unscale_(opt)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip))
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        ema.update(model)
+        step += 1
+        clips_since += tc.batch_size
+
+        if info.is_main and (step % tc.log_every == 0 or step == total):
+            now = time.perf_counter()
+            rec = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
+                   "clips_per_s": clips_since / max(now - t_last, 1e-9), **parts_sum}
+            rec["loss"] = loss_value
+            t_last, clips_since = now, 0
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{rec['lr']:.2e}",
+                                clips_s=f"{rec['clips_per_s']:.1f}")
+        if bar is not None:
+            bar.update(1)
+        if val_store is not None and info.is_main and (step % tc.val_every == 0 or step == total):
+            v = validation_loss(ema.model, val_store, cfg, info.device)
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps({"step": step, "val_loss": v}) + "\n")
+        if step % tc.ckpt_every == 0 or step == total:
+            if info.is_main:
+                _save(run_dir, cfg, step, model, opt, sched, ema, scaler, tc.keep_last, loss_value)
+            dist_utils.barrier(info)
+
+    # --- teardown ------------------------------------------------------------------------------
+    if bar is not None:
+        bar.close()
+    dist_utils.teardown()
+    return TrainResult(run_dir=run_dir, step=step, last_loss=loss_value, weights=run_dir / "weights")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _save(run_dir: Path, cfg: Config, step: int, model, opt, sched, ema, scaler, keep_last: int,
+          loss: float) -> None:
+    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict(), "ema": ema.state_dict(), "scaler": scaler.state_dict()}
+    ckpt.save_resume(run_dir, step, state, keep_last=keep_last)
+    ckpt.save_weights(run_dir / "weights", ema.model.state_dict(), cfg,
+                      {"step": step, "loss": loss, "weights": "ema"})
+
+
+def _check_run_config(run_dir: Path, cfg: Config) -> None:
+    """Write the resolved config; refuse a run folder that holds a different config."""
+    path = run_dir / "config.json"
+    if path.exists():
+        try:
+            old = Config.from_json(path.read_text())
+        except Exception as e:  # noqa: BLE001 - any parse failure means incompatible
+            raise ModelError(f"{path}: run folder holds an incompatible config ({e})") from None
+        if old != cfg and ckpt.list_resume(run_dir):
+            diff = [k for k, v in cfg.to_dict().items() if old.to_dict().get(k) != v]
+            raise ModelError(f"{run_dir}: run folder was trained with a different config (differs in "
+                             f"{', '.join(diff)}); use a new --out or the same settings")
+    path.write_text(cfg.to_json())
+
+
+@torch.no_grad()
+def _latent_stats(model: FoleyModel, store, max_items: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-mel-bin mean and std of the log-mel over (up to) the first ``max_items`` clips."""
+    n = min(len(store), max_items)
+    mels = torch.stack([torch.as_tensor(store[i]["mel"], dtype=torch.float32) for i in range(n)])
+    mean = mels.mean(dim=(0, 2))  # (f,)
+    std = mels.std(dim=(0, 2)).clamp_min(1e-3)
+    return mean, std
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, store, cfg: Config, device: torch.device,
+                    max_items: int = 64, seed: int = 1234) -> float:
+    """Mean loss over the first ``max_items`` validation clips with a fixed RNG (comparable across steps)."""
+    model.eval()
+    n = min(len(store), max_items)
+    bs = max(1, min(cfg.train.batch_size, 16))
+    total, count = 0.0, 0
+    for i0 in range(0, n, bs):
+        batch = collate([store[i] for i in range(i0, min(n, i0 + bs))], device)
+        gen = torch.Generator(device=device).manual_seed(seed + i0)
+        out = loss_fn(model, batch, gen, cfg)
+        total += float(out.loss) * len(batch.ids)
+        count += len(batch.ids)
+    return total / max(count, 1)

@@ -1,0 +1,168 @@
+"""Encoders: shapes and timestamps, per-frame independence, padding safety, mel patch layout, and the
+pretrained adapters' save/load round trips with random weights (never a download) and their errors."""
+
+import dataclasses
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from openfoley.config import get_preset
+from openfoley.encoders import build_audio_encoder, build_video_encoder
+from openfoley.encoders.audio import PatchAudioEncoder
+from openfoley.encoders.pretrained import (AudioMAEEncoder, AudioViTSpec, AudioViTTower, SiglipVideoEncoder,
+                                           SiglipVisionTower, ViTSpec)
+from openfoley.encoders.video import ConvVideoEncoder
+from openfoley.errors import ConfigError, ModelError
+from openfoley.nn.patches import centre_times, patchify, unpatchify
+
+
+def _cfg(**enc):
+    cfg = get_preset("tiny")
+    return dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, **enc)) if enc else cfg
+
+
+def _frames(cfg, b=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, cfg.video_frames, 3, cfg.video.size, cfg.video.size, generator=g)
+
+
+def test_conv_video_encoder_shapes_times_and_uint8():
+    cfg = _cfg()
+    enc = ConvVideoEncoder(cfg).eval()
+    frames = _frames(cfg)
+    out = enc(frames)
+    print("frames", tuple(frames.shape), "features", tuple(out.features.shape), "times", tuple(out.times.shape))
+    assert out.features.shape == (2, 25, 32) and out.times.shape == (2, 25)
+    torch.testing.assert_close(out.times[0, :3], torch.tensor([0.04, 0.12, 0.20]))  # (i + 0.5) / 12.5
+    u8 = (frames * 255).round().to(torch.uint8)
+    torch.testing.assert_close(enc(u8).features, enc(u8.float() / 255).features)
+    own = torch.rand(2, 25, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(enc(frames, times=own).times, own)
+
+
+def test_frame_features_are_per_frame_and_mixing_respects_padding():
+    cfg = _cfg()
+    enc = ConvVideoEncoder(cfg).eval()
+    frames = _frames(cfg, seed=2)
+    f2 = frames.clone()
+    f2[:, 10] = 1 - f2[:, 10]
+    a, b = enc.frame_features(frames), enc.frame_features(f2)
+    changed = (a - b).abs().amax(-1) > 0  # (b, t)
+    assert changed[:, 10].all() and not changed[:, :10].any() and not changed[:, 11:].any()
+    # temporal mixing does mix neighbours ...
+    assert not torch.equal(enc(frames).features[:, 9], enc(f2).features[:, 9])
+    # ... but never from an invalid frame
+    valid = torch.ones(2, 25, dtype=torch.bool)
+    valid[:, 10] = False
+    y, y2 = enc(frames, valid=valid).features, enc(f2, valid=valid).features
+    torch.testing.assert_close(y2[valid], y[valid], atol=0, rtol=0)
+
+
+def test_patch_layout_and_round_trip():
+    mel = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)  # (b, f=3, m=8)
+    tok = patchify(mel, 4)
+    assert tok.shape == (2, 2, 12)
+    # token 1 = frames 4..7, frame-major: [f0 f1 f2 of frame 4, then frame 5, ...]
+    assert tok[0, 1, :3].tolist() == mel[0, :, 4].tolist() and tok[0, 1, 3:6].tolist() == mel[0, :, 5].tolist()
+    assert torch.equal(unpatchify(tok, 4, 3), mel)
+    assert torch.equal(centre_times(3, 0.5), torch.tensor([0.25, 0.75, 1.25]))
+
+
+def test_patch_audio_encoder_shapes_and_times_match_video():
+    cfg = _cfg()
+    enc = PatchAudioEncoder(cfg)
+    mel = torch.randn(2, cfg.audio.n_mels, cfg.model_mel_frames)
+    out = enc(mel)
+    print("mel", tuple(mel.shape), "tokens", tuple(out.tokens.shape), "times", tuple(out.times.shape))
+    assert out.tokens.shape == (2, cfg.audio_tokens, 32)
+    # tiny: 0.08 s tokens at 12.5 fps -> token i and frame i share one timestamp
+    torch.testing.assert_close(out.times, ConvVideoEncoder(cfg)(_frames(cfg)).times)
+    with pytest.raises(ValueError, match=r"mel \(2, 32, 99\)"):
+        enc(torch.randn(2, 32, 99))
+
+
+# --- pretrained adapters: the real architectures with random weights -------------------------------
+SIGLIP = ViTSpec(image_size=32, patch=8, width=64, depth=2, heads=1, mlp=96)  # heads = width // 64
+AUDIOMAE = AudioViTSpec(input_frames=64, input_bins=128, patch=16, width=64, depth=2, heads=1, mlp=96)
+
+
+def _randomise(m: torch.nn.Module, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    for p in m.parameters():
+        p.data = torch.randn(p.shape, generator=g) * 0.1
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_siglip_round_trip(tmp_path, suffix):
+    tower = SiglipVisionTower(SIGLIP)
+    _randomise(tower, 0)
+    sd = {f"vision_model.{k}": v.clone() for k, v in tower.state_dict().items()}
+    sd["text_model.embeddings.token_embedding.weight"] = torch.zeros(5, 4)  # two-tower files carry text keys
+    path = tmp_path / f"siglip{suffix}"
+    save_file(sd, str(path)) if suffix == ".safetensors" else torch.save({"state_dict": sd}, path)
+    cfg = _cfg(video="siglip", video_weights=str(path))
+    enc = build_video_encoder(cfg).eval()
+    assert isinstance(enc, SiglipVideoEncoder) and enc.vision_model.spec == SIGLIP
+    frames = _frames(cfg, seed=3)
+    images = frames.flatten(0, 1) * 2 - 1  # tiny frames are 32x32 = the tower's size: no resize
+    torch.testing.assert_close(enc.vision_model(images), tower(images), atol=0, rtol=0)
+    out = enc(frames)
+    print("siglip features", tuple(out.features.shape))
+    assert out.features.shape == (2, 25, 32)
+    assert not any(p.requires_grad for p in enc.vision_model.parameters())
+    assert enc.proj.weight.requires_grad
+
+
+def test_audiomae_round_trip(tmp_path):
+    tower = AudioViTTower(AUDIOMAE)
+    _randomise(tower, 1)
+    sd = {k: v.clone() for k, v in tower.state_dict().items()}
+    sd["decoder_pred.weight"] = torch.zeros(3, 3)  # MAE checkpoints also hold the decoder: ignored
+    path = tmp_path / "audiomae.pth"
+    torch.save({"model": sd}, path)
+    cfg = _cfg(audio="audiomae", audio_weights=str(path))
+    enc = build_audio_encoder(cfg).eval()
+    assert isinstance(enc, AudioMAEEncoder) and enc.tower.spec == AUDIOMAE
+    img = torch.randn(2, 1, 64, 128, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(enc.tower(img), tower(img), atol=0, rtol=0)
+    mel = torch.randn(2, cfg.audio.n_mels, cfg.model_mel_frames)
+    out = enc(mel)
+    print("audiomae tokens", tuple(out.tokens.shape))
+    assert out.tokens.shape == (2, cfg.audio_tokens, 32)
+    assert torch.equal(out.times, PatchAudioEncoder(cfg)(mel).times)
+
+
+def test_adapters_reject_missing_and_wrong_files(tmp_path):
+    cfg = _cfg(video="siglip", video_weights=str(tmp_path / "nope.safetensors"))
+    with pytest.raises(ModelError, match="nope.safetensors: SigLIP vision weights file not found"):
+        build_video_encoder(cfg)
+    with pytest.raises(ModelError, match="no weights path"):
+        build_audio_encoder(_cfg(audio="audiomae"))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a weights file")
+    with pytest.raises(ModelError, match="junk.safetensors: cannot read"):
+        SiglipVideoEncoder.from_weights(cfg, junk)
+    # an AudioMAE file handed to the SigLIP adapter
+    other = tmp_path / "audiomae.safetensors"
+    save_file(AudioViTTower(AUDIOMAE).state_dict(), str(other))
+    with pytest.raises(ModelError, match="not SigLIP vision weights"):
+        SiglipVideoEncoder.from_weights(cfg, other)
+    # right names, wrong shapes: a file whose blocks disagree with its own patch embedding
+    sd = {f"vision_model.{k}": v for k, v in SiglipVisionTower(SIGLIP).state_dict().items()}
+    sd["vision_model.encoder.layers.1.mlp.fc2.weight"] = torch.zeros(64, 7)
+    bad = tmp_path / "bad.safetensors"
+    save_file(sd, str(bad))
+    with pytest.raises(ModelError, match=r"bad.safetensors: .*fc2.weight \(64, 7\) != \(64, 96\)"):
+        SiglipVideoEncoder.from_weights(cfg, bad)
+    del sd["vision_model.head.mlp.fc1.bias"]
+    save_file(sd, str(bad))
+    with pytest.raises(ModelError, match="missing 1 key"):
+        SiglipVideoEncoder.from_weights(cfg, bad)
+
+
+def test_unknown_encoder_names():
+    with pytest.raises(ConfigError, match="encoder.video"):
+        build_video_encoder(_cfg(video="resnet"))
+    with pytest.raises(ConfigError, match="encoder.audio"):
+        build_audio_encoder(_cfg(audio="passt"))
