@@ -107,6 +107,19 @@ def make_media(
     return path
 
 
+def mp4_boxes(path: Path) -> dict[str, tuple[int, int]]:
+    """Top-level MP4 boxes: {type: (offset, size)}."""
+    data = Path(path).read_bytes()
+    boxes, i = {}, 0
+    while i + 8 <= len(data):
+        size = int.from_bytes(data[i : i + 4], "big")
+        boxes[data[i + 4 : i + 8].decode("latin-1")] = (i, size)
+        if size < 8:
+            break
+        i += size
+    return boxes
+
+
 def video_packets(path: Path) -> list[bytes]:
     """Payload bytes of every packet of the first video stream, in file order."""
     with av.open(str(path)) as c:

@@ -90,7 +90,8 @@ def test_check_media_measures(media):
     assert bad["reason"] == "unreadable" and "broken00001" in bad["error"]
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+# workers=2 starts a forkserver that imports openfoley.io (torch, scipy: ~5 s of CPU), hence slow.
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_media_stages(media, tmp_path, workers):
     cfg = CurateConfig(audioset=(str(media / "seg.csv"),), media_dir=str(media / "clips"),
                        workers=workers, media_batch=4)

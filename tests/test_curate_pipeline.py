@@ -10,7 +10,7 @@ from openfoley.cli import COMMANDS
 from openfoley.cli import curate as cli_curate
 from openfoley.data.curate import CurateConfig, curate
 from openfoley.data.curate.ontology import Ontology
-from openfoley.data.manifest import read_manifest
+from openfoley.data.manifest import read_manifest, write_manifest
 from openfoley.errors import DataError, OutputError
 
 ONTO = Ontology.load()
@@ -96,6 +96,9 @@ def test_rules_on_fixtures(tmp_path):
     assert (rec.source, rec.split, rec.duration, rec.extra["segment"]) == ("audioset", "test", 10.0, [30.0, 40.0])
     assert rec.extra["label_names"] == ["Sawing"]
     assert not (tmp_path / ".out.jsonl.curate").exists()  # work folder removed on success
+    # Records are streamed out in exactly write_manifest's serialisation.
+    write_manifest(tmp_path / "again.jsonl", read_manifest(res.manifest))
+    assert (tmp_path / "again.jsonl").read_text() == res.manifest.read_text()
 
     # Ancestor rule off: the bare ancestors are kept.
     res2 = curate(CurateConfig(audioset=(str(a),), exclude_ancestors=False), tmp_path / "o2.jsonl")
@@ -172,3 +175,20 @@ def test_cli(tmp_path, capsys):
     with pytest.raises(OutputError, match="already exists"):
         _cli(["curate", "--audioset", str(a), "--out", str(out)])
     assert "curate" in COMMANDS
+
+
+def test_audioset_row_parser():
+    from openfoley.data.curate.audioset import AudioSetRow, RowError, parse_audioset
+
+    assert parse_audioset('--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"') == AudioSetRow(
+        "--PJHxphWEs", 30.0, 40.0, ("/m/09x0r", "/t/dd00088"))
+    assert parse_audioset("abc,1,2,/m/09x0r").labels == ("/m/09x0r",)  # single id, unquoted
+    assert parse_audioset('abc, 1, 2, " /m/a , /m/b "').labels == ("/m/a", "/m/b")  # slow path, same answer
+    assert parse_audioset("abc, 7.5, 17.5, /m/a").clip_id == "abc_000007"
+    for bad, msg in [("abc, 1, 2", "expected 4 fields"), ("abc, 1.2.3, 5, /m/a", "not a number"),
+                     ("abc, 5, 5, /m/a", "not after"), ('abc, 1, 2, "/m/a', "unbalanced"),
+                     ("abc, 1, 2, /m/a,/m/b", "must be quoted"), ('abc, 1, 2, "/m/a,,/m/b"', "bad positive"),
+                     ("abc, nan, 2, /m/a", "finite"), ('a"c, 1, 2, /m/a', "bad YTID"),
+                     ("abc, 1, 2, /m/\ufffd", "UTF-8")]:
+        with pytest.raises(RowError, match=msg):
+            parse_audioset(bad)

@@ -46,7 +46,7 @@ def _manifest(media: Path, path: Path, ids=None) -> Path:
             ClipRecord(id="b", path="b.mp4"), ClipRecord(id="c", path="c.mp4"),
             ClipRecord(id="d", path="d.mp4"), ClipRecord(id="e", path="e.mp4"),
             ClipRecord(id="silent", path="silent.mp4"), ClipRecord(id="text", path="text.mp4"),
-            ClipRecord(id="missing", path="nowhere.mp4")]
+            ClipRecord(id="missing", path="nowhere.mp4"), ClipRecord(id="late", path="b.mp4", start=5.0)]
     recs = [r for r in recs if ids is None or r.id in ids]
     write_manifest(path, [r.__class__(**{**r.__dict__, "path": str(media / r.path)}) for r in recs])
     return path
@@ -56,8 +56,8 @@ def test_store_holds_exact_decoded_features(media, tmp_path):
     res = extract(_manifest(media, tmp_path / "m.jsonl"), tmp_path / "s", CFG, progress=False)
     assert (res.added, res.skipped) == (6, 0)
     failed = {i: m for i, _, m in res.failed}
-    assert set(failed) == {"silent", "text", "missing"}
-    assert "has no audio stream" in failed["silent"]
+    assert set(failed) == {"silent", "text", "missing", "late"}
+    assert "has no audio stream" in failed["silent"] and "past the end" in failed["late"]
     s = FeatureStore(tmp_path / "s")
     s.check_compatible(CFG)
     assert len(s) == 6 and set(s.ids) == {"a", "a_short", "b", "c", "d", "e"}
@@ -84,8 +84,8 @@ def test_store_holds_exact_decoded_features(media, tmp_path):
     assert s[s.index_of("b")]["valid_seconds"] == pytest.approx(1.0, abs=0.05)  # 1 s file, 2 s window
 
     meta = json.loads((tmp_path / "s" / "store.json").read_text())
-    assert (meta["clips"], meta["failed"], meta["complete"]) == (6, 3, True)
-    assert len((tmp_path / "s" / "failed-r0.jsonl").read_text().splitlines()) == 3
+    assert (meta["clips"], meta["failed"], meta["complete"]) == (6, 4, True)
+    assert len((tmp_path / "s" / "failed-r0.jsonl").read_text().splitlines()) == 4
 
 
 def test_resume_skips_done_and_checks_config(media, tmp_path):

@@ -187,11 +187,12 @@ def test_sampling_is_deterministic_per_seed(kind):
     assert torch.isfinite(la) and torch.isfinite(lb)
 
 
-def two_mode_problem(b=8, noise=0.05):
-    """Two fixed conditions, each with its own fixed target pattern (plus a little noise)."""
+def two_mode_problem(b=4, noise=0.05):
+    """Two fixed conditions, each with its own fixed target (one random mel patch repeated over the
+    tokens, plus a little noise)."""
     g = torch.Generator().manual_seed(123)
     conds = make_cond(b=2, seed=99)
-    targets = torch.randn(2, N, PF, generator=g)
+    targets = torch.randn(2, 1, PF, generator=g).expand(2, N, PF)
     which = torch.arange(b) % 2
     cond = FlowCondition(conds.tokens[which], conds.keys[which], conds.key_times[which], conds.key_mask[which])
 
@@ -201,8 +202,7 @@ def two_mode_problem(b=8, noise=0.05):
     return cond, targets, which, batch
 
 
-STEPS = {"cfm": 150, "ddpm": 150, "coupling": 60, "nf": 60}
-LR = {"cfm": 3e-3, "ddpm": 3e-3, "coupling": 3e-3, "nf": 1e-2}
+STEPS = {"cfm": 40, "ddpm": 60, "coupling": 30, "nf": 30}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -210,7 +210,7 @@ def test_every_kind_learns_a_two_mode_conditional_target(kind):
     torch.manual_seed(0)
     gen = build_generator(with_flow(kind=kind, dropout=0.0, cond_dropout=0.1))
     cond, targets, which, batch = two_mode_problem()
-    opt = torch.optim.Adam(gen.parameters(), lr=LR[kind])
+    opt = torch.optim.Adam(gen.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(0)
     losses = []
     for _ in range(STEPS[kind]):
@@ -221,9 +221,9 @@ def test_every_kind_learns_a_two_mode_conditional_target(kind):
         losses.append(out.loss.item())
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
     if kind in ("coupling", "nf"):  # NLL per dim: falls by a margin in nats, can go negative
-        assert last < first - 1.0, (first, last)
+        assert last < first - 0.5, (first, last)
     else:
-        assert last < 0.5 * first, (first, last)
+        assert last < 0.6 * first, (first, last)
     gen.eval()
     x = gen.sample(cond, torch.Generator().manual_seed(1), cfg_scale=1.0)
     d_right = (x - targets[which]).pow(2).mean(dim=(1, 2))

@@ -1,5 +1,6 @@
 """Feature store: write shards, read them back exactly, atomic visibility, bad stores, compatibility."""
 
+import json
 import pickle
 
 import numpy as np
@@ -114,7 +115,15 @@ def test_bad_stores(tmp_path):
     with pytest.raises(DataError, match="part-r0-w0-00000.frames.npy: unreadable shard"):
         FeatureStore(out)[0]
     (out / "parts" / "part-r0-w0-00000.index.jsonl").write_text('{"row": 0}\n')  # lost lines
-    with pytest.raises(DataError, match="has 1 clips, store.json says 3"):
+    with pytest.raises(DataError, match="part-r0-w0-00000.index.jsonl"):
+        FeatureStore(out).records
+    meta = json.loads((out / "store.json").read_text())
+    meta["parts"][0]["clips"] = 2
+    (out / "store.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="disagree on clip counts"):
+        FeatureStore(out)
+    (out / "index.npz").write_bytes(b"junk")
+    with pytest.raises(DataError, match="index.npz: missing or corrupt store index"):
         FeatureStore(out)
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from openfoley.config import Config
-from openfoley.nn.blocks import Transformer
+from openfoley.nn.blocks import TimeDistanceBias, Transformer
 from openfoley.nn.embeddings import seconds_embedding
 
 
@@ -54,6 +54,7 @@ class CrossModalTransformer(nn.Module):
         self.mask_audio = nn.Parameter(torch.randn(d) * 0.02)
         self.modality = nn.Parameter(torch.randn(2, d) * 0.02)  # 0 = video, 1 = audio
         self.time = seconds_embedding(d)
+        self.time_bias = TimeDistanceBias(a.heads)
         self.net = Transformer(d, a.depth, a.heads, a.mlp_ratio, a.dropout)
 
     def forward(self, video: Tensor, video_times: Tensor, audio: Tensor, audio_times: Tensor,
@@ -79,5 +80,6 @@ class CrossModalTransformer(nn.Module):
         a = a + self.modality[1] + self.time(audio_times)
         x = torch.cat([v, a], dim=1)  # (b, t + n, d)
         valid = torch.cat([video_valid, audio_valid], dim=1)  # (b, t + n)
-        y = self.net(x, mask=valid)  # (b, t + n, d)
+        times = torch.cat([video_times, audio_times], dim=1).float()  # (b, t + n)
+        y = self.net(x, mask=valid, bias=self.time_bias(times, times))  # (b, t + n, d)
         return CrossModalOutput(video=y[:, :t], audio=y[:, t:])

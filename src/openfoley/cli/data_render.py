@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="splits JSON to write (omit with --check)")
     p.add_argument("--check", default=None, metavar="SPLITS.json", help="only check an existing splits file")
     p.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
-    p.add_argument("--near-bits", type=int, default=None, help="near-duplicate Hamming threshold (bits)")
+    p.add_argument("--near-ber", type=float, default=SplitRule.near_ber,
+                   help="bit error rate at or below which two clips are near-duplicates (default: %(default)s)")
     p.add_argument("--open-fraction", type=float, default=SplitRule.open_fraction)
     p.add_argument("--markdown", default=None, help="also write class lists and licences as Markdown")
     p.add_argument("--force", action="store_true", help="overwrite --out / --markdown")
@@ -70,7 +71,7 @@ def _splits(args: argparse.Namespace) -> int:
         if not args.out:
             raise ConfigError("give --out SPLITS.json to write splits, or --check SPLITS.json to check one")
         check_output(args.out, force=args.force)
-        rule = SplitRule(open_fraction=args.open_fraction, near_bits=args.near_bits)
+        rule = SplitRule(open_fraction=args.open_fraction, near_ber=args.near_ber)
         splits = make_splits(bank, seed=args.seed, rule=rule)
         splits.save(args.out, force=args.force)
         print(f"{args.out}: splits written (seed {args.seed})")

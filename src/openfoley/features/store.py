@@ -3,6 +3,7 @@
 Layout of a store folder ``STORE``::
 
     STORE/store.json                                 format, version, config subset, shapes, parts
+    STORE/index.npz                                  per-clip ids, labels, groups, shard, row (compact)
     STORE/parts/part-r{R}-w{W}-{K:05d}.frames.npy    uint8 (n, t, 3, H, W)
     STORE/parts/part-r{R}-w{W}-{K:05d}.mel.npy       float16 (n, f, m) native-hop log-mel
     STORE/parts/part-r{R}-w{W}-{K:05d}.index.jsonl   one line per row: row, valid_seconds, record
@@ -10,15 +11,16 @@ Layout of a store folder ``STORE``::
 A shard is written by one worker (rank R, worker W, its K-th shard) into hidden temp files and
 published by ``os.replace``: arrays first, the index last, so a shard exists exactly when its index
 does (``complete_parts``). ``store.json`` is the commit point: ``write_store_json`` lists the complete
-shards under a file lock, and ``FeatureStore`` reads only what it lists. Extraction can be killed at
-any moment and resumed by skipping ids already in complete shards.
+shards under a file lock (writing ``index.npz`` just before it), and ``FeatureStore`` reads only what
+it lists. Extraction can be killed at any moment and resumed by skipping ids already in complete
+shards.
 
 ``FeatureStore(path)[i]`` gives ``frames`` uint8 (t, 3, H, W), ``mel`` float32 (f, m), ``id``,
-``label``, ``group``, ``valid_seconds`` (content before any padding) and ``index``. Per-clip metadata is
-held in numpy arrays (no per-clip Python objects, so forked DataLoader workers do not copy it) and at
-most ``max_open`` shards are memory-mapped at once, so 200k clips need bounded memory and file
-handles. Mel frames are native (``Config.mel_frames``): resampling to ``audio.time_steps`` is the
-model's job.
+``label``, ``group``, ``valid_seconds`` (content before any padding) and ``index``. Per-clip metadata
+comes from ``index.npz`` as numpy arrays (no JSON parsed at open, no per-clip Python objects that
+forked DataLoader workers would copy), and at most ``max_open`` shards are memory-mapped at once
+(default: a quarter of the open-file limit), so 200k clips need bounded memory and file handles. Mel
+frames are native (``Config.mel_frames``): resampling to ``audio.time_steps`` is the model's job.
 
 The clip metadata is stored as the ``ClipRecord`` JSON dict of ``openfoley.data.manifest``; this
 module sits below ``data`` and so hands records out as dicts (``record_from_dict`` rebuilds them).
@@ -32,7 +34,8 @@ import io
 import json
 import os
 import re
-from collections import OrderedDict
+import resource
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -45,6 +48,7 @@ from openfoley.errors import DataError
 FORMAT = "openfoley-feature-store"
 VERSION = 1
 STORE_JSON = "store.json"
+INDEX = "index.npz"
 PARTS = "parts"
 _PART_RE = re.compile(r"^part-r(\d+)-w(\d+)-(\d{5})\.index\.jsonl$")
 
@@ -107,6 +111,9 @@ def read_part_index(store: str | Path, name: str) -> list[dict[str, Any]]:
         raise DataError(f"{p}: unreadable shard index ({e})") from None
     if [x.get("row") for x in lines] != list(range(len(lines))):
         raise DataError(f"{p}: shard index rows are not 0..{len(lines) - 1}")
+    if not all(isinstance(x.get("record"), dict) and "id" in x["record"] and "valid_seconds" in x
+               for x in lines):
+        raise DataError(f"{p}: shard index line without a record id or valid_seconds (corrupt)")
     return lines
 
 
@@ -216,16 +223,24 @@ def write_store_json(
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     with _locked(store):
-        parts, seen = [], set()
-        for name in complete_parts(store):
+        parts, cols = [], {k: [] for k in ("ids", "labels", "groups", "valid", "part", "row")}
+        for j, name in enumerate(complete_parts(store)):
             lines = read_part_index(store, name)
             for x in lines:
-                rid = x["record"]["id"]
-                if rid in seen:
-                    raise DataError(f"{store}: clip id {rid!r} appears in two shards (two extractions "
-                                    f"into one store with different settings?); remove one shard")
-                seen.add(rid)
+                r = x["record"]
+                cols["ids"].append(r["id"])
+                cols["labels"].append(r.get("label"))
+                cols["groups"].append(r.get("group"))
+                cols["valid"].append(x["valid_seconds"])
+                cols["part"].append(j)
+                cols["row"].append(x["row"])
             parts.append({"name": name, "clips": len(lines)})
+        seen = set(cols["ids"])
+        if len(seen) != len(cols["ids"]):
+            dup = next(i for i, c in Counter(cols["ids"]).items() if c > 1)
+            raise DataError(f"{store}: clip id {dup!r} appears in two shards (two extractions into one "
+                            f"store with different settings?); remove one shard")
+        _write_index(store, cols)  # before store.json, which is what readers trust
         meta = {"format": FORMAT, "version": VERSION, "config": config_subset(cfg),
                 "shapes": store_shapes(cfg), "clips": len(seen), "parts": parts,
                 **((extra(seen) if callable(extra) else extra) or {})}
@@ -233,6 +248,22 @@ def write_store_json(
         tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
         os.replace(tmp, store / STORE_JSON)
     return meta
+
+
+def _write_index(store: Path, cols: dict[str, list]) -> None:
+    """``index.npz``: the per-clip columns as compact arrays, so opening 200k clips parses no JSON."""
+    label_vocab, labels = _codes(cols["labels"])
+    group_vocab, groups = _codes(cols["groups"])
+    arrays = {
+        "ids": np.array(cols["ids"], dtype=str), "labels": labels, "groups": groups,
+        "label_vocab": np.array(label_vocab, dtype=str), "group_vocab": np.array(group_vocab, dtype=str),
+        "valid": np.asarray(cols["valid"], dtype=np.float32),
+        "part": np.asarray(cols["part"], dtype=np.int32), "row": np.asarray(cols["row"], dtype=np.int32),
+    }
+    tmp = store / f".{INDEX}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, store / INDEX)
 
 
 def read_store_json(store: str | Path) -> dict[str, Any]:
@@ -262,38 +293,34 @@ def read_store_json(store: str | Path) -> dict[str, Any]:
 class FeatureStore:
     """Random access to an extracted store: ``store[i]`` is one clip as tensors (see module doc)."""
 
-    def __init__(self, path: str | Path, max_open: int = 64):
+    def __init__(self, path: str | Path, max_open: int | None = None):
         self.path = Path(path)
         self.meta = read_store_json(self.path)
-        self.max_open = max_open
         shapes = self.meta["shapes"]
         self.frames_shape = tuple(shapes["frames"])
         self.mel_shape = tuple(shapes["mel"])
         self.parts = [p["name"] for p in self.meta["parts"]]
         if not self.parts or self.meta.get("clips", 0) == 0:
             raise DataError(f"{self.path}: feature store is empty (no clips extracted)")
-        ids, labels, groups, valid, part_of, row_of = [], [], [], [], [], []
-        for j, p in enumerate(self.meta["parts"]):
-            lines = read_part_index(self.path, p["name"])
-            if len(lines) != p["clips"]:
-                raise DataError(f"{self.path}: shard {p['name']} has {len(lines)} clips, store.json "
-                                f"says {p['clips']} (corrupt store; re-run extract to repair)")
-            for x in lines:
-                r = x["record"]
-                ids.append(r["id"])
-                labels.append(r.get("label"))
-                groups.append(r.get("group"))
-                valid.append(x.get("valid_seconds", self.meta["config"]["seconds"]))
-                part_of.append(j)
-                row_of.append(x["row"])
-        if len(set(ids)) != len(ids):
-            raise DataError(f"{self.path}: duplicate clip ids across shards (corrupt store)")
-        self._ids = np.array(ids, dtype=str)
-        self._label_vocab, self._labels = _codes(labels)
-        self._group_vocab, self._groups = _codes(groups)
-        self._valid = np.asarray(valid, dtype=np.float32)
-        self._part = np.asarray(part_of, dtype=np.int32)
-        self._row = np.asarray(row_of, dtype=np.int32)
+        try:
+            with np.load(self.path / INDEX, allow_pickle=False) as z:
+                cols = {k: z[k] for k in z.files}
+            self._ids, self._labels, self._groups = cols["ids"], cols["labels"], cols["groups"]
+            self._label_vocab = cols["label_vocab"].tolist()
+            self._group_vocab = cols["group_vocab"].tolist()
+            self._valid, self._part, self._row = cols["valid"], cols["part"], cols["row"]
+        except (OSError, ValueError, KeyError) as e:
+            raise DataError(f"{self.path / INDEX}: missing or corrupt store index ({e}); re-run "
+                            f"extract to repair") from None
+        n = self.meta["clips"]
+        counts = np.bincount(self._part, minlength=len(self.parts)) if n else np.zeros(0)
+        if len(self._ids) != n or counts.tolist() != [p["clips"] for p in self.meta["parts"]]:
+            raise DataError(f"{self.path}: store index and store.json disagree on clip counts (corrupt "
+                            f"store; re-run extract to repair)")
+        if max_open is None:  # two mapped files per shard, each holding a file descriptor
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            max_open = max(4, min(len(self.parts), (soft if soft > 0 else 1024) // 4))
+        self.max_open = max_open
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     # -- metadata --

@@ -17,7 +17,9 @@ Architecture (built on ``openfoley.nn``):
   - ``depth`` pre-norm ``TransformerBlock``s: self-attention over audio tokens, cross-attention to the
     key-frame features (each plus the embedding of its true timestamp), adaLN-Zero modulation by the
     flow-time embedding;
-  - a final adaLN LayerNorm and a **zero-initialised** output projection: a fresh net is the zero field.
+  - a final adaLN LayerNorm and a **zero-initialised** output projection, plus a zero-initialised
+    time-gated skip g(t) * x (see ``__init__`` for the measurement behind it): a fresh net is the
+    zero field.
 
 Classifier-free guidance: where ``cond.drop`` is True the aligned tokens are replaced by a learned null
 vector and every key frame is hidden; the cross-attention then sees only a learned "null key" that is
@@ -62,7 +64,12 @@ class VelocityNet(nn.Module):
         self.norm = nn.LayerNorm(width, elementwise_affine=False)
         self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
         self.out = nn.Linear(width, token_dim)
-        for lin in (self.final_mod[1], self.out):  # zero field at init (DiT)
+        # Time-gated skip: v += g(t) * x, per feature. The optimal velocity has a large part linear in
+        # x whose gain depends only on t (on Gaussian data v* = a(t) x + b(t) mu); through a width-d
+        # bottleneck narrower than p*f the network cannot pass x on, and on the tiny preset (d=32,
+        # p*f=128) the loss stalled at ~1.0 (tests/test_flow_generators.py) until this was added.
+        self.skip = nn.Linear(width, token_dim)
+        for lin in (self.final_mod[1], self.out, self.skip):  # zero field at init (DiT)
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
 
@@ -97,4 +104,5 @@ class VelocityNet(nn.Module):
         for blk in self.blocks:
             h = blk(h, context=context, context_mask=context_mask, cond=c)
         shift, scale = self.final_mod(c)[:, None, :].chunk(2, dim=-1)  # 2 x (b, 1, d)
-        return self.out(modulate(self.norm(h), shift, scale))  # (b, n, p*f)
+        gain = self.skip(c)[:, None, :]  # (b, 1, p*f)
+        return self.out(modulate(self.norm(h), shift, scale)) + gain * x  # (b, n, p*f)

@@ -21,7 +21,6 @@ import av
 import numpy as np
 import soundfile as sf
 import torch
-from scipy.signal import resample_poly
 
 from openfoley.errors import MediaError, OutputError
 from openfoley.io.atomic import atomic_output
@@ -31,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 _MARGIN_S = 0.02  # decoded context each side of the span; the resampling filter reaches < 2 ms
+_JITTER_S = 0.002  # timestamp differences below this are rounding, not gaps
 _SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
 
@@ -107,7 +107,12 @@ def read_audio(
     lo, hi = max(a, 0), min(a + length, len(data))
     if hi > lo:
         seg[lo - a : hi - a] = data[lo:hi]
-    y = resample_poly(seg, up, down).astype(np.float32) if up != down else seg
+    if up != down:
+        from scipy.signal import resample_poly  # imported here: scipy.signal costs ~1 s to import
+
+        y = resample_poly(seg, up, down).astype(np.float32)
+    else:
+        y = seg
     out = np.zeros(n_out, np.float32)
     got = y[k * up : k * up + n_out]
     out[: len(got)] = got
@@ -138,6 +143,8 @@ def _decode_span(
     chunks: list[np.ndarray] = []
     t0: float | None = None
     pos = 0
+    # Containers round timestamps (Matroska to 1 ms): within this slack, frames are taken as contiguous.
+    slack = math.ceil(_JITTER_S * sr_in)
     try:
         for fr in container.decode(stream):
             x = _frame_channels(fr).mean(axis=0)  # mono: mean of channels, (n,)
@@ -152,10 +159,10 @@ def _decode_span(
             if t0 is None:
                 t0 = t
             idx = round((t - t0) * sr_in)
-            if idx > pos:  # a gap in the timestamps: silence keeps later sound at its time
+            if idx > pos + slack:  # a gap in the timestamps: silence keeps later sound at its time
                 chunks.append(np.zeros(idx - pos, np.float32))
                 pos = idx
-            elif idx < pos:  # overlap: keep what we have
+            elif idx < pos - slack:  # overlap: keep what we have
                 x = x[pos - idx :]
             chunks.append(x)
             pos += len(x)

@@ -98,6 +98,12 @@ def open_media(path: PathLike) -> av.container.InputContainer:
     size = p.stat().st_size
     if size == 0:
         raise MediaError(f"{p}: empty file (0 bytes)")
+    with open(p, "rb") as f:
+        is_isobmff = f.read(8)[4:8] == b"ftyp"  # MP4/MOV/M4A: a box structure we can check cheaply
+    if is_isobmff:
+        problem = _isobmff_truncation(p, size)
+        if problem:
+            raise MediaError(f"{p}: truncated file: {problem}")
     try:
         container = av.open(str(p), mode="r")
     except av.FFmpegError as e:
@@ -110,6 +116,9 @@ def open_media(path: PathLike) -> av.container.InputContainer:
     for s in container.streams:
         if s.type not in ("video", "audio"):
             continue
+        if s.codec_context is None:
+            container.close()
+            raise MediaError(f"{p}: {s.type} stream {s.index} is damaged or uses a codec FFmpeg cannot decode")
         entries = s.index_entries
         n = len(entries)
         if n:
@@ -121,6 +130,28 @@ def open_media(path: PathLike) -> av.container.InputContainer:
                     f"has {size}"
                 )
     return container
+
+
+def _isobmff_truncation(path: Path, size: int) -> str | None:
+    """For MP4/MOV: walk the top-level boxes (headers only); describe a box that runs past the end."""
+    offset = 0
+    with open(path, "rb") as f:
+        for _ in range(100_000):
+            if offset + 8 > size:
+                return None if offset == size else f"{size - offset} stray bytes at the end"
+            f.seek(offset)
+            head = f.read(16)
+            box_size, kind = int.from_bytes(head[:4], "big"), head[4:8].decode("latin-1")
+            if box_size == 1 and len(head) == 16:  # 64-bit size follows the type
+                box_size = int.from_bytes(head[8:16], "big")
+            elif box_size == 0:  # box runs to the end of the file
+                return None
+            if box_size < 8:
+                return None  # not a box structure we understand; let FFmpeg judge
+            if offset + box_size > size:
+                return f"the '{kind}' box needs {offset + box_size} bytes but the file has {size}"
+            offset += box_size
+    return None
 
 
 def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:

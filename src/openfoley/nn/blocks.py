@@ -47,8 +47,10 @@ class Attention(nn.Module):
         self.kv = nn.Linear(context_dim or dim, 2 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, context: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-        """x (b, q, d), context (b, k, dc) or None, mask (b, k) / (b, q, k) bool -> (b, q, d)."""
+    def forward(self, x: Tensor, context: Tensor | None = None, mask: Tensor | None = None,
+                bias: Tensor | None = None) -> Tensor:
+        """x (b, q, d), context (b, k, dc) or None, mask (b, k) / (b, q, k) bool, bias (b, h|1, q, k)
+        float added to the attention logits, or None -> (b, q, d)."""
         ctx = x if context is None else context
         b, nq, d = x.shape
         nk = ctx.shape[1]
@@ -69,6 +71,13 @@ class Attention(nn.Module):
             # Rows with no visible key would be NaN in softmax: let them attend anywhere, then zero them.
             attn_mask = (mask | ~any_visible)[:, None]  # (b, 1, 1|q, k)
             keep = any_visible[:, None]  # (b, 1, 1|q, 1)
+        if bias is not None:
+            _check(bias.dim() == 4 and bias.shape[0] == b and bias.shape[1] in (1, h) and bias.shape[2:] == (nq, nk),
+                   f"attention bias {tuple(bias.shape)} must be (b, h|1, q, k) with b={b}, h={h}, q={nq}, k={nk}")
+            bias = bias.to(q.dtype)
+            if attn_mask is not None:
+                bias = bias.masked_fill(~attn_mask, float("-inf"))
+            attn_mask = bias
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (b, h, q, d/h)
         if keep is not None:
             o = o * keep
@@ -112,8 +121,10 @@ class TransformerBlock(nn.Module):
             nn.init.zeros_(self.modulation[1].bias)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, context: Tensor | None = None,
-                context_mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
-        """x (b, q, d); mask (b, q) | (b, q, q); context (b, k, dc); context_mask (b, k); cond (b, dc) | (b, q, dc)."""
+                context_mask: Tensor | None = None, cond: Tensor | None = None,
+                bias: Tensor | None = None) -> Tensor:
+        """x (b, q, d); mask (b, q) | (b, q, q); context (b, k, dc); context_mask (b, k); cond (b, dc) | (b, q, dc);
+        bias (b, h|1, q, q) float added to the self-attention logits."""
         _check(x.dim() == 3 and x.shape[-1] == self.dim, f"tokens {tuple(x.shape)} must be (b, q, d={self.dim})")
         if self.modulated:
             _check(cond is not None, "this block was built with cond_dim: pass cond")
@@ -122,10 +133,10 @@ class TransformerBlock(nn.Module):
             _check(cond.dim() == 3 and cond.shape[0] == x.shape[0] and cond.shape[1] in (1, x.shape[1]),
                    f"cond {tuple(cond.shape)} must be (b, dc) or (b, q, dc) for tokens {tuple(x.shape)}")
             sh1, sc1, g1, sh2, sc2, g2 = self.modulation(cond).chunk(6, dim=-1)  # 6 x (b, 1|q, d)
-            x = x + g1 * self.drop(self.attn(modulate(self.norm1(x), sh1, sc1), mask=mask))
+            x = x + g1 * self.drop(self.attn(modulate(self.norm1(x), sh1, sc1), mask=mask, bias=bias))
         else:
             _check(cond is None, "this block was built without cond_dim but got cond")
-            x = x + self.drop(self.attn(self.norm1(x), mask=mask))
+            x = x + self.drop(self.attn(self.norm1(x), mask=mask, bias=bias))
         if self.cross is not None:
             _check(context is not None, "this block was built with context_dim: pass context")
             x = x + self.drop(self.cross(self.norm_cross(x), context=context, mask=context_mask))
@@ -151,8 +162,29 @@ class Transformer(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, context: Tensor | None = None,
-                context_mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+                context_mask: Tensor | None = None, cond: Tensor | None = None,
+                bias: Tensor | None = None) -> Tensor:
         """x (b, q, d) -> (b, q, d); other arguments as in ``TransformerBlock.forward``."""
         for blk in self.blocks:
-            x = blk(x, mask=mask, context=context, context_mask=context_mask, cond=cond)
+            x = blk(x, mask=mask, context=context, context_mask=context_mask, cond=cond, bias=bias)
         return self.norm(x)
+
+
+class TimeDistanceBias(nn.Module):
+    """Per-head attention bias ``-slope_h * |t_q - t_k|`` from timestamps in seconds (ALiBi on time).
+
+    Slopes start geometric from ``1 / min_reach`` to ``1 / max_reach`` (per second) and are learned
+    (as logs). A head with slope 10/s gives a token 0.08 s away a logit penalty of 0.8 and one 1 s away
+    10, so it looks at the same instant; a head with slope 0.1/s sees the whole clip. Returns
+    (b, h, q, k) for ``Attention``'s ``bias``.
+    """
+
+    def __init__(self, heads: int, min_reach: float = 0.1, max_reach: float = 10.0):
+        super().__init__()
+        reach = torch.logspace(torch.log10(torch.tensor(min_reach)), torch.log10(torch.tensor(max_reach)), heads)
+        self.log_slope = nn.Parameter(-reach.log())  # slope = 1 / reach
+
+    def forward(self, times_q: Tensor, times_k: Tensor) -> Tensor:
+        """times_q (b, q), times_k (b, k) seconds -> (b, h, q, k)."""
+        dist = (times_q[:, :, None] - times_k[:, None, :]).abs()  # (b, q, k)
+        return -self.log_slope.exp()[None, :, None, None] * dist[:, None]

@@ -17,9 +17,9 @@ line number and skips it, or stops under ``--strict``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from openfoley.errors import DataError
 
@@ -28,8 +28,7 @@ class RowError(ValueError):
     """A malformed CSV row; the message says what is wrong (the caller adds file and line)."""
 
 
-@dataclass(frozen=True)
-class AudioSetRow:
+class AudioSetRow(NamedTuple):  # a NamedTuple: built millions of times, 3x cheaper than a dataclass
     ytid: str
     start: float  # seconds into the YouTube video
     end: float
@@ -76,8 +75,27 @@ def _seconds(s: str, what: str) -> float:
     return v
 
 
+# A well-formed line in one C-level match (the common case); anything else takes the slow path, which
+# also says what is wrong. Labels: ``/x/...`` ids, comma-separated, quoted (or a single unquoted id).
+_FAST = re.compile(r'\s*([^\s,"/\ufffd]+)\s*,\s*([0-9.]+)\s*,\s*([0-9.]+)\s*,\s*'
+                   r'(?:"(/[^\s,"\ufffd]+(?:,/[^\s,"\ufffd]+)*)"|(/[^\s,"\ufffd]+))\s*')
+
+
 def parse_audioset(text: str) -> AudioSetRow:
     """One AudioSet segment line -> ``AudioSetRow`` (``RowError`` if malformed)."""
+    m = _FAST.fullmatch(text)
+    if m is not None:
+        try:
+            start, end = float(m[2]), float(m[3])
+        except ValueError:
+            pass  # e.g. "1.2.3": let the slow path word the error
+        else:
+            if start < end:
+                return AudioSetRow(m[1], start, end, tuple((m[4] or m[5]).split(",")))
+    return _parse_slow(text)
+
+
+def _parse_slow(text: str) -> AudioSetRow:
     if "\ufffd" in text:
         raise RowError("not valid UTF-8")
     parts = text.split(",", 3)

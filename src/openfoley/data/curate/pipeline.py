@@ -160,9 +160,13 @@ class _Run:
         return True
 
     def audioset_row(self, row, cands: list) -> None:
-        known = [x for x in row.labels if x in self.onto]
-        if len(known) < len(row.labels):
-            self.tally.unknown([x for x in row.labels if x not in self.onto])
+        nodes = self.onto.nodes
+        known = row.labels
+        for x in known:
+            if x not in nodes:
+                known = [y for y in row.labels if y in nodes]
+                self.tally.unknown([y for y in row.labels if y not in nodes])
+                break
         if not known:
             self.tally.remove("unknown_labels", f"{row.clip_id}: {','.join(row.labels)}")
             return
@@ -175,7 +179,7 @@ class _Run:
         if self._segment_ok(row.start, row.end, row.clip_id):
             cands.append((row.clip_id, "audioset", row.start, row.end, {
                 "ytid": row.ytid, "labels": list(row.labels),
-                "label_names": [self.onto.name(x) for x in known]}))
+                "label_names": [nodes[x].name for x in known]}))
 
     def panda_clip(self, clip, cands: list) -> None:
         cls = self.matcher.match(clip.caption)
@@ -237,9 +241,11 @@ class _Run:
                 kind, path = self.inputs[fi][0], self.inputs[fi][1]
                 header = PandaHeader(self.pos["header"]) if self.pos["header"] else None
                 cands: list = []
-                n_batch = 0
+                n_batch = n_clips = 0  # rows/clips read since the last flush, added to the tally there
+                per_clip = self.audioset_row if kind == "audioset" else self.panda_clip
+                media_cap = cfg.media_batch if self.media_dir else 1 << 62
                 for lineno, end, text in iter_lines(path, self.pos["offset"], self.pos["line"]):
-                    if is_skippable(text):
+                    if not text or text[0] in "# \t" and is_skippable(text):
                         continue
                     if kind == "panda" and header is None:
                         try:
@@ -248,27 +254,30 @@ class _Run:
                             raise DataError(f"{path}:{lineno}: {e}") from None
                         self.pos["header"] = text
                         continue
-                    self.tally.rows[kind] += 1
                     n_batch += 1
                     try:
-                        clips = [parse_audioset(text)] if kind == "audioset" else parse_panda(text, header)
+                        clips = (parse_audioset(text),) if kind == "audioset" else parse_panda(text, header)
                     except RowError as e:
                         if cfg.strict:
                             raise DataError(f"{path}:{lineno}: malformed row ({e})") from None
                         self.tally.remove("malformed", f"{path}:{lineno}: {e}")
-                        clips = []
+                        clips = ()
+                    n_clips += len(clips)
                     for c in clips:
-                        self.tally.clips[kind] += 1
-                        (self.audioset_row if kind == "audioset" else self.panda_clip)(c, cands)
-                    if n_batch >= cfg.batch_rows or len(cands) >= (cfg.media_batch if self.media_dir else 1 << 30):
+                        per_clip(c, cands)
+                    if n_batch >= cfg.batch_rows or len(cands) >= media_cap:
                         self.flush(cands, pool, f)
+                        self.tally.rows[kind] += n_batch
+                        self.tally.clips[kind] += n_clips
                         self.pos.update(offset=end, line=lineno)
                         since_ckpt += n_batch
-                        n_batch = 0
+                        n_batch = n_clips = 0
                         if since_ckpt >= cfg.checkpoint_every or self.media_dir is not None:
                             self.checkpoint(f, t0)
                             since_ckpt = 0
                 self.flush(cands, pool, f)
+                self.tally.rows[kind] += n_batch
+                self.tally.clips[kind] += n_clips
                 self.pos = {"file": fi + 1, "offset": 0, "line": 0, "header": None}
                 self.checkpoint(f, t0)
         self.elapsed += time.monotonic() - t0

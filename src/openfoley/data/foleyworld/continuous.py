@@ -79,7 +79,7 @@ class ContinuousSource(Source):
         draw.fill_rect(sp, size * 0.38, h * 0.08, size * 0.67, h * 0.33, (170, 210, 230, 1.0))
         for x in (0.22, 0.78):
             draw.ellipse(sp, size * x, h * 0.8, h * 0.19, h * 0.19, (20, 20, 20, 1.0))
-        return sp
+        return draw.trim(sp)
 
     def bake(self, bg, rng):
         r = self.region

@@ -12,7 +12,7 @@ from openfoley.data.foleyworld.splits import SPLITS, SplitReport, Splits
 
 
 def splits_markdown(bank: Bank, splits: Splits, report: SplitReport) -> str:
-    lines = [f"Splits seed {splits.seed}, near-duplicate threshold {splits.near_bits} bits, "
+    lines = [f"Splits seed {splits.seed}, near-duplicate threshold: bit error rate <= {splits.rule.near_ber}, "
              f"bank signature `{splits.bank_signature}`.", "",
              "| split | clips | classes | groups | hours |", "|---|---:|---:|---:|---:|"]
     for s in SPLITS:

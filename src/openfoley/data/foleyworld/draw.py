@@ -150,3 +150,13 @@ def ellipse_alpha(h: int, w: int) -> np.ndarray:
 def sprite_from(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Stack rgb (h, w, 3) and alpha (h, w) into an RGBA float32 sprite (h, w, 4)."""
     return np.concatenate([rgb.astype(np.float32), alpha.astype(np.float32)[..., None]], axis=2)
+
+
+def trim(sprite: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Crop an RGBA sprite to the rows/columns where alpha >= ``threshold`` (so a sprite drawn with its
+    bottom on a surface touches it with solid pixels, not with a transparent border)."""
+    solid = sprite[..., 3] >= threshold
+    if not solid.any():
+        return sprite
+    rows, cols = np.nonzero(solid.any(1))[0], np.nonzero(solid.any(0))[0]
+    return np.ascontiguousarray(sprite[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])

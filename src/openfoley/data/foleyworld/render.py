@@ -217,7 +217,8 @@ def render_split(bank_dir: str | Path, out_dir: str | Path, split: str, clips: i
             _render_one(i)
             bar.update(1)
     else:
-        ctx = mp.get_context("spawn")  # no forked torch/FFmpeg state
+        # fork: workers inherit the imported modules (spawn re-imports torch per worker: seconds each)
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(workers, initializer=_init_worker, initargs=args) as p:
             for _ in p.imap_unordered(_render_one, todo, chunksize=1):
                 bar.update(1)

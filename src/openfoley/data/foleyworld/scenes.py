@@ -27,7 +27,8 @@ KINDS: dict[str, type[Source]] = {
     "impact": ImpactSource, "walk": WalkerSource, "strike": StrikeSource, "call": CallSource,
     "door": DoorSource, "shatter": ShatterSource, "flash": FlashSource, "continuous": ContinuousSource,
 }
-_FLASH = ("gun", "shot", "rifle", "pistol", "cannon", "explo", "tnt", "blast", "bomb", "grenade", "musket")
+_FLASH = ("gun", "shot", "rifle", "pistol", "cannon", "explo", "tnt", "blast", "bomb", "grenade", "musket",
+          "smg", "thunder", "lightning")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def kind_of(cls: str, group: str) -> str:
         return "shatter"
     if g == "impact":
         return "impact"
-    if g in ("weapon", "explosion") and any(w in text for w in _FLASH) or g == "explosion":
+    if g in ("weapon", "explosion", "weather") and any(w in text for w in _FLASH) or g == "explosion":
         return "flash"
     if g in ("tool", "weapon"):
         return "strike"

@@ -101,14 +101,22 @@ class Source:
                 gap = max(gap, int(np.ceil(n / self._spf())) + 2)
             f += gap
 
+    def _strip(self, bg: np.ndarray, material: str, thick: int, inset: int, rng: np.random.Generator) -> None:
+        """Bake a ``material`` surface of ``thick`` rows below the ground line (clipped to the canvas)."""
+        r = self.region
+        y0, x0, x1 = int(r.ground), int(r.x0) + inset, int(r.x1) - inset
+        y1 = min(bg.shape[0], y0 + thick)
+        if y1 > y0 and x1 > x0:
+            bg[y0:y1, x0:x1] = looks.texture(material, y1 - y0, x1 - x0, rng)
+
     def _size(self, lo: float, hi: float, rng: np.random.Generator) -> int:
         return max(6, int(self.region.width * rng.uniform(lo, hi)))
 
     def _object(self, size: int, rng: np.random.Generator, animal: bool = False) -> np.ndarray:
         if self.look is not None:
-            return looks.tint(looks.picture_sprite(self.look, size), rng, 0.06)
+            return draw.trim(looks.tint(looks.picture_sprite(self.look, size), rng, 0.06))
         sp = looks.animal_sprite(self.cls, size) if animal else looks.object_sprite(self.cls, size)
-        return looks.tint(sp, rng)
+        return draw.trim(looks.tint(sp, rng))
 
 
 class ImpactSource(Source):
@@ -138,9 +146,7 @@ class ImpactSource(Source):
         self.paths = for_path
 
     def bake(self, bg, rng):
-        r = self.region
-        x0, x1 = int(r.x0 + 2), int(r.x1 - 2)
-        bg[int(r.ground):int(r.ground) + self.thick, x0:x1] = looks.texture(self.material, self.thick, x1 - x0, rng)
+        self._strip(bg, self.material, self.thick, 2, rng)
 
     def draw(self, canvas, f):
         for k, xs, ys, xc, hb in self.paths:
@@ -189,9 +195,7 @@ class WalkerSource(Source):
         self.x_init = [s[2] for s in self.steps[:2]] if len(self.steps) >= 2 else [x, x]
 
     def bake(self, bg, rng):
-        r = self.region
-        x0, x1 = int(r.x0), int(r.x1)
-        bg[int(r.ground):int(r.ground) + self.thick, x0:x1] = looks.texture(self.material, self.thick, x1 - x0, rng)
+        self._strip(bg, self.material, self.thick, 0, rng)
 
     def _feet(self, f):
         """(x, lift) of both feet at frame f."""
@@ -295,7 +299,7 @@ class CallSource(Source):
 
     def plan(self, rng, pick):
         r = self.region
-        self.face = self.group.lower() == "speech" and self.look is None
+        self.face = self.group.lower() in ("speech", "human") and self.look is None
         self.obj = "face" if self.face else ("animal" if self.group.lower() == "animal" else "picture")
         size = self._size(0.45, 0.8, rng)
         self.sprite = None if self.face else self._object(size, rng, animal=self.group.lower() == "animal")
@@ -393,9 +397,7 @@ class ShatterSource(Source):
         self._timeline(rng, pick, self.fall, self.fall + self.fly + int(self.fps), int(rng.integers(1, 3)), False, position)
 
     def bake(self, bg, rng):
-        r = self.region
-        x0, x1 = int(r.x0 + 2), int(r.x1 - 2)
-        bg[int(r.ground):int(r.ground) + self.thick, x0:x1] = looks.texture(self.material, self.thick, x1 - x0, rng)
+        self._strip(bg, self.material, self.thick, 2, rng)
 
     def draw(self, canvas, f):
         g = self.region.ground
@@ -420,8 +422,11 @@ class FlashSource(Source):
 
     def plan(self, rng, pick):
         r = self.region
-        self.gun = not any(k in self.cls.lower() for k in ("explo", "tnt", "bomb", "blast", "grenade", "thunder"))
-        self.obj = "gun" if self.gun else "explosion"
+        lower = self.cls.lower()
+        self.sky = "thunder" in lower or "lightning" in lower
+        self.gun = not self.sky and not any(k in lower for k in ("explo", "tnt", "bomb", "blast", "grenade"))
+        self.obj = "lightning" if self.sky else "gun" if self.gun else "explosion"
+        self.bolt = [(r.cx + rng.uniform(-0.3, 0.3) * r.width, r.top + i * (r.ground - r.top) / 5) for i in range(6)]
         self.len = r.width * rng.uniform(0.3, 0.5)
         self.dir = rng.choice([-1.0, 1.0])
         self.x = r.cx - self.dir * self.len / 2
@@ -435,7 +440,13 @@ class FlashSource(Source):
     def draw(self, canvas, f):
         past = self.shots[self.shots <= f]
         age = f - past[-1] if len(past) else 10**6
-        if self.gun:
+        if self.sky:
+            if age < 3:  # the flash lights the sky for a few frames
+                draw.fill_rect(canvas, self.region.x0, self.region.top, self.region.x1, self.region.ground,
+                               (255, 255, 240), 0.45 * (1 - age / 3))
+                for p0, p1 in zip(self.bolt, self.bolt[1:]):
+                    draw.segment(canvas, p0, p1, 2.5, (255, 255, 210))
+        elif self.gun:
             back = 4.0 * max(0.0, 1 - age / 4) if age < 4 else 0.0
             x = self.x - self.dir * back
             draw.segment(canvas, (x, self.y), (x + self.dir * self.len, self.y), 4, (50, 50, 55))

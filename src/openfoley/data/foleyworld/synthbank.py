@@ -4,7 +4,9 @@ Sounds are made, not recorded: decaying noise bursts filtered per class (impacts
 breaks, tools, guns), harmonic calls with vibrato (animals, speech), and amplitude-modulated noise
 (water, fire, engines, wind). Every sound starts at its first sample, as the real bank's trimmed clips
 do. Some classes get a picture (a drawn PNG). A few clips are near-copies of others (their fingerprint
-differs in a few bits), so split tests meet near-duplicates. Fingerprints are random 64-bit hex strings.
+differs in a few bits), so split tests meet near-duplicates, and a few pairs of events are cut from one
+recording (same package and path, ids ending ``-event0``/``-event1``). Fingerprints are random 64-bit
+hex strings (two 32-bit words, the real bank's word format).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _picture(cls: str, size: int = 48) -> np.ndarray:
 
 def make_synth_bank(root: str | Path, seed: int = 0, clips_per_class: tuple[int, int] = (3, 6),
                     sample_rate: int = 16000, classes: list[tuple[str, str]] | None = None,
-                    near_copies: int = 4) -> Path:
+                    near_copies: int = 4, recordings: int = 3) -> Path:
     """Write a synthetic bank to ``root`` (manifest.jsonl, classes.json, bank.json, audio/, images/)."""
     rng = np.random.default_rng(seed)
     root = Path(root)
@@ -106,6 +108,18 @@ def make_synth_bank(root: str | Path, seed: int = 0, clips_per_class: tuple[int,
         rows.append({**src, "id": cid, "fingerprint": f"{fp:016x}", "audio": f"audio/{cid}.wav",
                      "path": src["path"] + f".copy{j}", "duration": len(x) / sample_rate})
         table[src["class"]]["clips"] += 1
+    for j in range(recordings):  # two events cut from one longer recording share package and path
+        cls, group = (classes or CLASSES)[int(rng.integers(len(classes or CLASSES)))]
+        slug = cls.replace(" ", "-")
+        for e in range(2):
+            cid = f"synth-{slug}-rec{j}-event{e}"
+            x = _sound(cls, group, rng, sample_rate)
+            _write_wav(root / "audio" / f"{cid}.wav", x, sample_rate)
+            rows.append({"id": cid, "class": cls, "group": group, "duration": len(x) / sample_rate,
+                         "package": "synthetic", "path": f"synthetic/{slug}/recording{j}.wav", "licence": "CC0-1.0",
+                         "fingerprint": f"{int(rng.integers(0, 2**63)) * 2 + int(rng.integers(2)):016x}",
+                         "audio": f"audio/{cid}.wav", "image": table[cls]["images"][0] if table[cls]["images"] else None})
+            table[cls]["clips"] += 1
     with open(root / "manifest.jsonl", "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")

@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,7 +145,11 @@ class _Builder:
         p = self.state_path(package)
         done: dict[str, dict] = {}
         if p.is_file():
-            for line in p.read_text().splitlines():
+            text = p.read_text()
+            if text and not text.endswith("\n"):  # a row cut by an interruption: drop it, redo that member
+                text = text[: text.rfind("\n") + 1]
+                _atomic_write(p, text.encode())
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:

@@ -271,10 +271,13 @@ def _zip_members(full: Path, rel: str) -> Iterator[Member]:
         names = sorted(n for n in zf.namelist() if not n.endswith("/"))
     images = _pair_images(names)
 
+    handle: list[zipfile.ZipFile] = []  # one open archive shared by this archive's readers
+
     def reader(name: str) -> Callable[[], bytes]:
         def read() -> bytes:
-            with zipfile.ZipFile(full) as z:
-                return z.read(name)
+            if not handle:
+                handle.append(zipfile.ZipFile(full))
+            return handle[0].read(name)
         return read
 
     for n in names:

@@ -61,14 +61,15 @@ def _decode_native(data: bytes, name: str) -> tuple[np.ndarray, int]:
             chunks = []
             sr = stream.rate or stream.codec_context.sample_rate
             for frame in container.decode(stream):
-                arr = frame.to_ndarray().astype(np.float64)
-                if arr.dtype.kind in "iu":
-                    arr = arr / float(np.iinfo(frame.to_ndarray().dtype).max)
-                if frame.format.is_planar:
-                    arr = arr.T  # (s, c)
-                else:
-                    arr = arr.reshape(-1, len(frame.layout.channels))
-                chunks.append(arr)
+                raw = frame.to_ndarray()
+                c = len(frame.layout.channels)
+                arr = raw.reshape(-1, c) if not frame.format.is_planar else raw.T  # (n, c)
+                base = frame.format.name.rstrip("p")
+                if base == "u8":
+                    arr = (arr.astype(np.float64) - 128.0) / 128.0
+                elif base in ("s16", "s32", "s64"):
+                    arr = arr.astype(np.float64) / float(2 ** (int(base[1:]) - 1))
+                chunks.append(np.asarray(arr, dtype=np.float64))
             if not chunks:
                 raise MediaError(f"{name}: no audio frames decoded")
             return np.concatenate(chunks, axis=0), int(sr)
