@@ -36,7 +36,8 @@ def make_clip(path: Path, rng: np.random.Generator, seconds=8.0, fps=25, size=22
     for i in range(t):  # a drifting colour gradient with a bouncing square
         ph = i / fps
         for c in range(3):
-            frames[i, c] = (127 + 100 * np.sin(xx / 17 + ph * (1 + c) + base[c]) * np.cos(yy / 23 - ph)).astype(np.uint8)
+            wave = np.sin(xx / 17 + ph * (1 + c) + base[c]) * np.cos(yy / 23 - ph)
+            frames[i, c] = (127 + 100 * wave).astype(np.uint8)
         x0 = int((size - 40) * (0.5 + 0.5 * np.sin(ph * 2.1)))
         y0 = int((size - 40) * abs(np.sin(ph * 3.3)))
         frames[i, :, y0 : y0 + 40, x0 : x0 + 40] = 255

@@ -39,7 +39,7 @@ def test_realised_ratio_matches_r_and_counts_are_exact():
     g = torch.Generator().manual_seed(1)
     cfg = AlignmentConfig()  # r = 0.4, jitter 0.1, spans (2, 6), clips (2, 5)
     n = t = 100
-    m = sample_masks(1000, n, t, cfg, g)
+    m = sample_masks(500, n, t, cfg, g)
     audio_masked = (~m.audio).float().mean(1)
     video_masked = (~m.video).float().mean(1)
     print("masks audio", tuple(m.audio.shape), "video", tuple(m.video.shape))

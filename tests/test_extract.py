@@ -3,6 +3,7 @@ resume, torchrun ranks, worker processes and the CLI."""
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def _manifest(media: Path, path: Path, ids=None) -> Path:
             ClipRecord(id="silent", path="silent.mp4"), ClipRecord(id="text", path="text.mp4"),
             ClipRecord(id="missing", path="nowhere.mp4"), ClipRecord(id="late", path="b.mp4", start=5.0)]
     recs = [r for r in recs if ids is None or r.id in ids]
-    write_manifest(path, [r.__class__(**{**r.__dict__, "path": str(media / r.path)}) for r in recs])
+    write_manifest(path, [replace(r, path=str(media / r.path)) for r in recs])
     return path
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from openfoley.alignment.keyframes import (frame_saliency, gather, key_frames, motion_energy, scene_change,
-                                           select_budget, select_key_frames)
+from openfoley.alignment.keyframes import (frame_saliency, gather, key_frames, motion_energy, nearest_in_time,
+                                           scene_change, select_budget, select_key_frames)
 from openfoley.config import KeyFrameConfig, get_preset
 
 
@@ -99,3 +99,10 @@ def test_budget_and_gather():
     assert torch.equal(gather(feats, idx), torch.stack([feats[0, [0, 4]], feats[1, [1, 5]]]))
     with pytest.raises(ValueError, match=r"saliency \(1, 4\)"):
         select_key_frames(torch.zeros(1, 4), torch.zeros(1, 4), 5)
+
+
+def test_nearest_in_time():
+    feats = torch.tensor([[[1.0], [2.0], [3.0]]])  # key frames at 0.1, 0.5, 0.9 s
+    times = torch.tensor([[0.1, 0.5, 0.9]])
+    q = torch.tensor([[0.0, 0.29, 0.31, 0.7, 2.0]])
+    assert nearest_in_time(feats, times, q)[0, :, 0].tolist() == [1.0, 1.0, 2.0, 2.0, 3.0]

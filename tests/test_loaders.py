@@ -62,7 +62,8 @@ def test_four_column_csv_with_header(tmp_path, clip):
     _media(tmp_path / "v", clip, ["---g-f_I2yQ_000001.mp4", "--0PQM4-hqg_000030.mp4"])
     recs = vggsound_manifest(csv, tmp_path / "v")
     assert [(r.id, r.label, r.split) for r in recs] == [
-        ("---g-f_I2yQ_000001", "people marching", "test"), ("--0PQM4-hqg_000030", "waterfall burbling", "train")]
+        ("---g-f_I2yQ_000001", "people marching", "test"),
+        ("--0PQM4-hqg_000030", "waterfall burbling", "train")]
     assert probe(recs[0].path).video is not None  # the records point at real, readable media
 
 

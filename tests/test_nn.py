@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from openfoley.nn.blocks import Attention, Transformer, TransformerBlock
+from openfoley.nn.blocks import Attention, TimeDistanceBias, Transformer, TransformerBlock
 from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding, sinusoidal
 
 
@@ -33,13 +33,15 @@ def test_same_instant_same_embedding_and_distinct_neighbours():
     assert flow_time_embedding(8)(torch.rand(3)).shape == (3, 8)
 
 
-def _reference_attention(attn: Attention, x, ctx, key_mask):
+def _reference_attention(attn: Attention, x, ctx, key_mask, bias=None):
     b, q, d = x.shape
     h = attn.heads
     Q = attn.q(x).view(b, q, h, d // h).transpose(1, 2)
     kv = attn.kv(ctx).view(b, ctx.shape[1], 2, h, d // h)
     K, V = kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)
     s = Q @ K.transpose(-1, -2) / math.sqrt(d // h)
+    if bias is not None:
+        s = s + bias
     s = s.masked_fill(~key_mask[:, None, None, :], float("-inf"))
     o = (s.softmax(-1) @ V).transpose(1, 2).reshape(b, q, d)
     return attn.out(o)
@@ -119,3 +121,20 @@ def test_shape_errors_print_shapes():
         blk(torch.randn(2, 3, 8), mask=torch.ones(2, 5, dtype=torch.bool), context=torch.randn(2, 2, 4))
     with pytest.raises(ValueError, match="divisible"):
         Attention(10, 3)
+
+
+def test_time_distance_bias_exact_and_applied_in_attention():
+    tb = TimeDistanceBias(2, min_reach=0.1, max_reach=10.0)
+    t = torch.tensor([[0.0, 0.5, 2.0]])
+    b = tb(t, t)
+    assert b.shape == (1, 2, 3, 3)
+    torch.testing.assert_close(b[0, 0, 0], torch.tensor([0.0, -5.0, -20.0]))  # slope 10 / s
+    torch.testing.assert_close(b[0, 1, 2], torch.tensor([-0.2, -0.15, 0.0]))  # slope 0.1 / s
+    g = torch.Generator().manual_seed(4)
+    attn = Attention(8, 2)
+    x = torch.randn(1, 3, 8, generator=g)
+    mask = torch.tensor([[True, True, False]])
+    out = attn(x, mask=mask, bias=b)
+    torch.testing.assert_close(out, _reference_attention(attn, x, x, mask, bias=b), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"attention bias \(1, 3, 3, 3\)"):
+        attn(x, bias=torch.zeros(1, 3, 3, 3))

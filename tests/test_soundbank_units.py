@@ -234,3 +234,25 @@ def test_every_rule_names_a_known_group():
     rules = (taxonomy.RULES_0AD + taxonomy.RULES_UFO + taxonomy.RULES_MT + taxonomy.RULES_GC
              + [(None, g, f) for g, f in taxonomy.TUX_STEMS.values()] + taxonomy.DRUM_KEYWORDS)
     assert {g for _, g, _ in rules if g} <= set(taxonomy.GROUPS)
+
+
+def test_hydrogen_kit_licence_prefers_debian_copyright(tmp_path):
+    from openfoley.data.soundbank.build import _drumkit_licences, _licence
+    from openfoley.data.soundbank.packages import Member
+
+    doc = tmp_path / "usr/share/doc/hydrogen-drumkits"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text("Files:\n drumkits/Gimme?A?Hand?1.0.h2drumkit\nCopyright: G\nLicense: GPL-2\n")
+    kits = tmp_path / "usr/share/hydrogen/data/drumkits"
+    for kit, lic in (("Gimme A Hand 1.0", "<license>GPL</license>"), ("Other", "<license>CC0</license>"),
+                     ("Bare", "")):
+        (kits / kit).mkdir(parents=True)
+        (kits / kit / "drumkit.xml").write_text(f"<drumkit_info>{lic}</drumkit_info>")
+    rules = read_copyright(tmp_path, "hydrogen-drumkits", "GPL-2+")
+    kl = _drumkit_licences(tmp_path)
+    rel = "usr/share/hydrogen/data/drumkits"
+
+    def lic(kit):
+        return _licence(Member(path=f"{rel}/{kit}/a.wav", read=bytes, logical=f"{rel}/{kit}/a.wav"), rules, kl)
+
+    assert (lic("Gimme A Hand 1.0"), lic("Other"), lic("Bare")) == ("GPL-2", "CC0", "GPL-2+")

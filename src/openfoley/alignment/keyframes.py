@@ -103,3 +103,13 @@ def gather(features: Tensor, indices: Tensor) -> Tensor:
 def key_frames(frames: Tensor, times: Tensor, cfg: Config) -> KeyFrames:
     """Saliency and selection in one call, budget from ``cfg.keyframes`` for this clip's t."""
     return select_key_frames(frame_saliency(frames, cfg.keyframes), times, select_budget(frames.shape[1], cfg.keyframes))
+
+
+def nearest_in_time(features: Tensor, times: Tensor, query_times: Tensor) -> Tensor:
+    """features (b, t, d) at times (b, t) -> (b, q, d): for each query time, the feature of the nearest
+    frame (earlier frame on a tie). Builds the per-audio-token video condition from (key) frames."""
+    if features.dim() != 3 or times.shape != features.shape[:2] or query_times.shape[0] != features.shape[0]:
+        raise ValueError(f"features {tuple(features.shape)}, times {tuple(times.shape)}, "
+                         f"query_times {tuple(query_times.shape)}: need (b, t, d), (b, t), (b, q)")
+    dist = (query_times[:, :, None] - times[:, None, :]).abs()  # (b, q, t)
+    return gather(features, dist.argmin(dim=-1))

@@ -12,6 +12,11 @@ learned mask token (``torch.where``, so masked values cannot leak, not even thro
 token then gets a learned modality embedding plus ``seconds_embedding`` of its timestamp. The time
 embedding is one module shared by both streams, so a frame and the audio token at the same instant
 receive the same time code (small preset: frame i and token i both sit at (i + 0.5) * 0.08 s).
+Every self-attention logit also gets ``-slope_h * |t_q - t_k|`` (``nn.blocks.TimeDistanceBias``,
+learned slopes from 10/s to 0.1/s across heads): same-instant tokens of both streams are close by
+construction. Measured on the tiny preset: without this bias the transformer did not learn to predict
+masked audio from same-instant video in 300 steps (loss stuck at the mean predictor, 0.395 with the
+video visible and hidden alike); with it, 120 steps reach 0.013 with the video visible vs 0.536 hidden.
 
 All valid tokens attend to all valid tokens (BERT-style, mask tokens included as queries and keys);
 ``*_valid`` becomes the key-padding mask. With ``audio_valid`` all False the network runs on video

@@ -1,10 +1,10 @@
-"""``openfoley data extract --manifest M --out STORE``: decode clips once into a feature store (thin CLI layer)."""
+"""``openfoley data extract --manifest M --out STORE``: decode clips once into a feature store."""
 
 from __future__ import annotations
 
 import argparse
 
-from openfoley.config import apply_overrides, get_preset, load_toml
+from openfoley.cli.common import add_config_args, config_from_args
 from openfoley.data.extract import extract
 
 
@@ -19,10 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", required=True, help="manifest .jsonl, VGGSound .csv, or a folder of videos")
     p.add_argument("--out", required=True, help="feature store folder (created; resumed if it exists)")
     p.add_argument("--media", default=None, help="VGGSound media folder (default: the CSV's folder)")
-    p.add_argument("--preset", default="small", help="config preset (default: %(default)s)")
-    p.add_argument("--config", default=None, help="TOML file of config overrides")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="config override, repeatable (e.g. --set video.size=96)")
+    add_config_args(p)
     p.add_argument("--workers", type=int, default=1, help="processes in this rank (default: %(default)s)")
     p.add_argument("--shard-clips", type=int, default=None, help="clips per shard (default: ~512 MiB)")
     p.add_argument("--no-progress", action="store_true")
@@ -30,10 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    cfg = get_preset(args.preset)
-    if args.config:
-        cfg = load_toml(cfg, args.config)
-    cfg = apply_overrides(cfg, args.overrides)
+    cfg = config_from_args(args)
     r = extract(args.manifest, args.out, cfg, workers=args.workers, media=args.media,
                 shard_clips=args.shard_clips, progress=not args.no_progress)
     print(f"{r.out}: {r.store_clips} clips in store; rank {r.rank}/{r.world_size}: {r.added} added, "

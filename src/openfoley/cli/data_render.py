@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--splits", default=None, help="splits JSON (default: BANK/splits.json, else the rule, seed 0)")
     r.add_argument("--max-sources", type=int, default=RenderConfig.max_sources)
-    r.add_argument("--preset", default="veryfast", help="libx264 preset (default: %(default)s)")
+    r.add_argument("--preset", default="ultrafast", help="libx264 preset (default: %(default)s)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_render)
 

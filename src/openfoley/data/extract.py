@@ -82,7 +82,9 @@ class ExtractResult:
         return (self.added + len(self.failed)) / self.seconds if self.seconds > 0 else 0.0
 
 
-def extract_clip(path: str | Path, cfg: Config, start: float = 0.0, duration: float | None = None) -> ClipFeatures:
+def extract_clip(
+    path: str | Path, cfg: Config, start: float = 0.0, duration: float | None = None
+) -> ClipFeatures:
     """Frames and log-mel of ``[start, start + duration)`` of ``path``, cut or padded to cfg.seconds."""
     if start < 0 or (duration is not None and not duration > 0):
         raise DataError(f"{path}: invalid clip section start={start}, duration={duration}")
@@ -269,8 +271,10 @@ def _run_workers(out: Path, cfg: Config, rank: int, workers: int, capacity: int,
     # here); workers set one torch thread first, as torch's DataLoader workers do after fork.
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     q = ctx.Queue()
-    procs = [ctx.Process(target=_process_main, args=(str(out), cfg.to_json(), rank, w, capacity, dicts[w::workers], q),
-                         daemon=True) for w in range(workers)]
+    cfg_json = cfg.to_json()
+    procs = [ctx.Process(target=_process_main, daemon=True,
+                         args=(str(out), cfg_json, rank, w, capacity, dicts[w::workers], q))
+             for w in range(workers)]
     for p in procs:
         p.start()
     finished, errors = set(), []

@@ -147,7 +147,7 @@ def folder_manifest(
     files = []
     for d, dirs, names in os.walk(root):
         dirs.sort()
-        files += [Path(d, n) for n in sorted(names) if Path(n).suffix.lower() in exts and not n.startswith(".")]
+        files += [Path(d, n) for n in names if Path(n).suffix.lower() in exts and not n.startswith(".")]
     if not files:
         raise DataError(f"{root}: no video files ({', '.join(exts)}) found")
     files.sort(key=lambda f: f.relative_to(root).as_posix())

@@ -125,7 +125,8 @@ def _shrink_npy(path: Path, n: int) -> None:
     """
     with open(path, "r+b") as f:
         version = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        fmt = np.lib.format
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         shape, fortran, dtype = read(f)
         offset = f.tell()
         new_shape = (n, *shape[1:])
@@ -133,7 +134,8 @@ def _shrink_npy(path: Path, n: int) -> None:
         np.lib.format.write_array_header_1_0(
             buf, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": fortran, "shape": new_shape})
         header = buf.getvalue()
-        assert len(header) == offset and not fortran, f"{path}: npy header of {offset} bytes, new {len(header)}"
+        assert len(header) == offset and not fortran, (
+            f"{path}: npy header of {offset} bytes, new one {len(header)}")
         f.seek(0)
         f.write(header)
         f.truncate(offset + int(np.prod(new_shape)) * dtype.itemsize)
@@ -364,7 +366,8 @@ class FeatureStore:
             return self._open[j]
         name, n = self.parts[j], self.meta["parts"][j]["clips"]
         out = []
-        for key, shape, dtype in (("frames", self.frames_shape, np.uint8), ("mel", self.mel_shape, np.float16)):
+        for key, shape, dtype in (("frames", self.frames_shape, np.uint8),
+                                  ("mel", self.mel_shape, np.float16)):
             p = self.path / PARTS / f"{name}.{key}.npy"
             try:
                 a = np.load(p, mmap_mode="r")

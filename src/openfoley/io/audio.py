@@ -140,34 +140,38 @@ def _decode_span(
     hi = None if duration is None else start + duration + _MARGIN_S
     if lo > 1.0:  # seek well before: an AAC frame needs its predecessor to decode cleanly
         container.seek(math.floor((lo - 1.0 + origin) / tb), stream=stream, backward=True)
-    chunks: list[np.ndarray] = []
-    t0: float | None = None
-    pos = 0
-    # Containers round timestamps (Matroska to 1 ms): within this slack, frames are taken as contiguous.
+    # Samples are placed by counting from the first decoded frame (its timestamp anchors the run);
+    # later timestamps only matter when they disagree by more than container rounding (Matroska
+    # stores milliseconds): then they mark a real gap (filled with silence) or overlap (dropped).
     slack = math.ceil(_JITTER_S * sr_in)
+    chunks: list[np.ndarray] = []
+    anchor: float | None = None  # time of sample 0 of the run
+    pos = 0  # samples since the anchor
+    kept: int | None = None  # run index of the first kept sample
     try:
         for fr in container.decode(stream):
             x = _frame_channels(fr).mean(axis=0)  # mono: mean of channels, (n,)
+            if anchor is None:
+                anchor = fr.time - origin if fr.pts is not None else 0.0
             if fr.pts is not None:
-                t = fr.time - origin
-            else:
-                t = t0 + pos / sr_in if t0 is not None else 0.0
+                idx = round((fr.time - origin - anchor) * sr_in)
+                if idx > pos + slack:  # a gap: silence keeps later sound at its time
+                    if kept is not None:
+                        chunks.append(np.zeros(idx - pos, np.float32))
+                    pos = idx
+                elif idx < pos - slack:  # overlap: keep what we have
+                    x = x[pos - idx :]
+            t = anchor + pos / sr_in
             if hi is not None and t > hi:
                 break
-            if t + len(x) / sr_in < lo:
-                continue
-            if t0 is None:
-                t0 = t
-            idx = round((t - t0) * sr_in)
-            if idx > pos + slack:  # a gap in the timestamps: silence keeps later sound at its time
-                chunks.append(np.zeros(idx - pos, np.float32))
-                pos = idx
-            elif idx < pos - slack:  # overlap: keep what we have
-                x = x[pos - idx :]
-            chunks.append(x)
+            if t + len(x) / sr_in >= lo:
+                if kept is None:
+                    kept = pos
+                chunks.append(x)
             pos += len(x)
     except av.FFmpegError as e:
         raise MediaError(f"{path}: cannot decode audio ({_ffmpeg_reason(e)})") from None
+    t0 = None if kept is None else anchor + kept / sr_in
     data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     if t0 is not None and stream.duration is not None:
         # Cut the encoder's end padding: the declared duration ends the stream.

@@ -2,7 +2,8 @@
 
 Shapes (package alphabet; ``q``/``k`` below are query/key sequence lengths of an attention call):
     x        (b, q, d)       tokens
-    mask     (b, q) or (b, q_, k)  True = visible/valid (a key-padding or full visibility mask)
+    mask     (b, k) or (b, q, k)   True = visible/valid (a key-padding or full visibility mask)
+    bias     (b, h|1, q, k)  float added to self-attention logits (``TimeDistanceBias``: ALiBi on seconds)
     context  (b, k, dc)      tokens attended to by cross-attention
     cond     (b, dc) or (b, q, dc)  conditioning vector, global or per token (adaptive LayerNorm)
 

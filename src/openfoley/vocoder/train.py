@@ -259,10 +259,10 @@ def train_vocoder(out: str | Path, bank: str | Path | None = None, settings: Tra
                     pe.lerp_(p, 1 - s.ema_decay)
             step += 1
             elapsed = start_elapsed + time.perf_counter() - t0
-            last = float(parts.total)
+            last = float(parts.total.detach())
             if step % s.log_every == 0 or step == s.steps:
-                row = {"step": step, "loss": last, "mel": float(parts.mel), "sc": float(parts.sc),
-                       "mag": float(parts.mag), "lr": opt.param_groups[0]["lr"], "seconds": round(elapsed, 1)}
+                row = {"step": step, "loss": last, "mel": float(parts.mel.detach()), "sc": float(parts.sc.detach()),
+                       "mag": float(parts.mag.detach()), "lr": opt.param_groups[0]["lr"], "seconds": round(elapsed, 1)}
                 logf.write(json.dumps(row) + "\n")
                 logf.flush()
                 log.info("vocoder step %d: %s", step, row)

@@ -27,10 +27,11 @@ CONTINUOUS_WORDS = tuple(w for words in _STYLES.values() for w in words) + ("amb
 
 
 def style_of(cls: str, group: str) -> str:
-    text = f"{group} {cls}".lower()
-    for style, words in _STYLES.items():
-        if any(w in text for w in words):
-            return style
+    """The look of a continuous source: the class name decides first ("rain" in group water), then the group."""
+    for text in (cls.lower(), group.lower()):
+        for style, words in _STYLES.items():
+            if any(w in text for w in words):
+                return style
     return "machine"
 
 

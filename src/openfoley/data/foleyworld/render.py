@@ -174,7 +174,7 @@ def resolve_splits(bank: Bank, splits: str | Path | Splits | None) -> Splits:
 
 def render_split(bank_dir: str | Path, out_dir: str | Path, split: str, clips: int, seed: int = 0,
                  cfg: RenderConfig = RenderConfig(), workers: int = 1, splits: str | Path | Splits | None = None,
-                 preset: str = "veryfast", progress: bool = True) -> RenderSummary:
+                 preset: str = "ultrafast", progress: bool = True) -> RenderSummary:
     """Render ``clips`` clips of ``split`` into ``out_dir/split`` (resumable; see the module docstring)."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")

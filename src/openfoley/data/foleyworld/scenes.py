@@ -165,6 +165,7 @@ def build_scene(rng: np.random.Generator, cfg: RenderConfig, bank: Bank, pool: d
             return cid, len(bank.audio(cid))
 
         src.plan(rng, pick)
+        assert src.events, f"{src.kind} source for {cls!r} planned no event in {t} frames"
         sources.append(src)
     stems = np.zeros((n_sources, cfg.samples), np.float32)
     gains = [0.0] + [float(rng.uniform(*cfg.gain_db)) for _ in range(n_sources - 1)]

@@ -257,7 +257,7 @@ class _Builder:
                 if label is None:
                     row = {"path": m.path, "status": "unlabelled"}
                 else:
-                    licence = kit_licences.get(m.path.rsplit("/", 1)[0]) or rules.licence_for(m.logical)
+                    licence = _licence(m, rules, kit_licences)
                     row = self.process(package, m, label, licence)
                     if m.image and m.image.lower().endswith((".svg", ".svgz")) and row.get("clips"):
                         svg_skipped += 1
@@ -272,14 +272,24 @@ class _Builder:
         return summary
 
 
+def _licence(m: Member, rules, kit_licences: dict[str, str]) -> str:
+    """debian/copyright first; a Hydrogen kit folder ``drumkits/<kit>/`` is named there as
+    ``drumkits/<kit>.h2drumkit`` (the upstream archive); failing that the kit's drumkit.xml licence."""
+    folder = m.path.rsplit("/", 1)[0]
+    if folder in kit_licences:
+        kit = folder.rsplit("/", 1)[-1]
+        return (rules.match(f"drumkits/{kit}.h2drumkit") or rules.match(f"drumkits/{kit.split()[0]}.h2drumkit")
+                or kit_licences[folder] or rules.licence_for(m.logical))
+    return rules.licence_for(m.logical)
+
+
 def _drumkit_licences(root: Path) -> dict[str, str]:
-    """``{kit folder relative to root: licence}`` from each kit's drumkit.xml ``<license>`` (if given)."""
+    """``{kit folder relative to root: licence}`` from each kit's drumkit.xml ``<license>`` ("" if none)."""
     out = {}
     for xml in sorted(Path(root).rglob("drumkit.xml")):
         text = xml.read_text(errors="replace")
         m = re.search(r"<license>([^<]+)</license>", text)
-        if m and m.group(1).strip():
-            out[str(xml.parent.relative_to(root))] = m.group(1).strip()
+        out[str(xml.parent.relative_to(root))] = m.group(1).strip() if m and m.group(1).strip() else ""
     return out
 
 

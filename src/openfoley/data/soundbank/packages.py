@@ -141,15 +141,19 @@ class CopyrightRules:
     stanzas: tuple[tuple[tuple[str, ...], str], ...]
     default: str
 
-    def licence_for(self, logical_path: str) -> str:
-        """Licence of a path relative to the package's source tree (any suffix of the path may match)."""
+    def match(self, logical_path: str) -> str | None:
+        """Licence of the last stanza matching the path (any suffix of it), or None if none matches."""
         parts = logical_path.split("/")
         suffixes = ["/".join(parts[i:]) for i in range(len(parts))]
-        found = self.default
+        found = None
         for patterns, licence in self.stanzas:
             if any(fnmatch.fnmatchcase(s, p) for p in patterns for p in _relaxed(p) for s in suffixes):
                 found = licence
         return found
+
+    def licence_for(self, logical_path: str) -> str:
+        """Licence of a path relative to the package's source tree; the default if no stanza matches."""
+        return self.match(logical_path) or self.default
 
 
 def _relaxed(pattern: str) -> list[str]:

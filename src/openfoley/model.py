@@ -1,0 +1,189 @@
+"""FoleyModel: encoders + MMA alignment + key frames + generator, assembled from one ``Config``.
+
+Training (Algorithm 1, one call of ``forward``):
+
+    frames (b, t, 3, H, W) uint8 ──video encoder──┐
+    mel (b, f, m_native) ──normalise, resample──> mel_model (b, f, m)
+         ├─ MMA (alignment.enabled): masks -> masked prediction both ways -> L_mask = L_audio + L_video
+         │                            aligned video features (b, t, d) from the unmasked video
+         ├─ key frames: saliency on the raw frames -> k indices and their true times
+         └─ condition: tokens = aligned features at each audio token's instant (b, n, d),
+                       keys = aligned features of the key frames (b, k, d)
+    latent x1 = patchify(mel_model) (b, n, p*f) ──generator.loss(x1, cond)──> L_flow
+
+With ``alignment.enabled = False`` ("w/o MMA"), the aligned features are the video encoder's own
+output and L_mask is 0. ``flow.kind`` selects the generator (cfm | coupling | nf | ddpm).
+
+Generation (``generate``): the same condition from frames alone, ``generator.sample`` -> x1 ->
+unpatchify -> de-normalise -> resample to native frames -> log-mel (b, f, m_native), ready for a
+vocoder. The normalisation (per-mel-bin mean/std of the training log-mels) is stored as buffers, so
+it travels inside the weights file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
+from openfoley.alignment.masks import sample_masks
+from openfoley.alignment.mma import MMA, run_mma
+from openfoley.config import Config
+from openfoley.encoders import build_audio_encoder, build_video_encoder
+from openfoley.encoders.video import default_times
+from openfoley.features.mel import resample_time
+from openfoley.flow import FlowCondition, build_generator
+from openfoley.nn.patches import patchify, unpatchify
+
+
+@dataclass
+class Batch:
+    """A training batch: frames (b, t, 3, H, W) uint8, mel (b, f, m_native) float32 log-mel, clip ids."""
+
+    frames: Tensor
+    mel: Tensor
+    ids: list[str] = field(default_factory=list)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.frames.to(device), self.mel.to(device), self.ids)
+
+
+@dataclass
+class ModelOutput:
+    """Loss terms of one batch (scalars). ``flow_bins``: (bins,) flow loss per flow-time bin (or None)."""
+
+    loss_mask: Tensor
+    loss_mask_audio: Tensor
+    loss_mask_video: Tensor
+    loss_flow: Tensor
+    flow_bins: Tensor | None = None
+
+
+@dataclass
+class Conditioning:
+    """What the generator is conditioned on, plus what made it (for plots and inspection)."""
+
+    cond: FlowCondition
+    aligned: Tensor  # (b, t, d)
+    keys: KeyFrames
+    times: Tensor  # (b, t) seconds of the frames
+
+
+class FoleyModel(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        self.video_encoder = build_video_encoder(cfg)
+        self.mma = MMA(cfg) if cfg.alignment.enabled else None
+        self.audio_encoder = build_audio_encoder(cfg) if cfg.alignment.enabled else None
+        self.generator = build_generator(cfg)
+        f = cfg.audio.n_mels
+        self.register_buffer("mel_mean", torch.zeros(f))
+        self.register_buffer("mel_std", torch.ones(f))
+        self.register_buffer("stats_ready", torch.zeros((), dtype=torch.bool))
+
+    # --- latent space ----------------------------------------------------------------------------
+    def needs_stats(self) -> bool:
+        return not bool(self.stats_ready)
+
+    @torch.no_grad()
+    def set_latent_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Per-mel-bin mean/std (f,) of the training log-mels (normalises the flow's latent space)."""
+        self.mel_mean.copy_(mean)
+        self.mel_std.copy_(std)
+        self.stats_ready.fill_(True)
+
+    def model_mel(self, mel: Tensor) -> Tensor:
+        """log-mel (b, f, m_native) -> normalised (b, f, m) at the model's time resolution."""
+        c = self.cfg
+        if mel.dim() != 3 or mel.shape[1] != c.audio.n_mels or mel.shape[2] != c.mel_frames:
+            raise ValueError(f"mel must be (b, f={c.audio.n_mels}, m={c.mel_frames}), got {tuple(mel.shape)}")
+        x = (mel - self.mel_mean[:, None]) / self.mel_std[:, None]
+        if c.audio.time_steps is not None:
+            x = resample_time(x, c.audio.time_steps)
+        return x
+
+    def native_mel(self, x: Tensor) -> Tensor:
+        """Inverse of ``model_mel``: (b, f, m) -> log-mel (b, f, m_native)."""
+        if self.cfg.audio.time_steps is not None:
+            x = resample_time(x, self.cfg.mel_frames)
+        return x * self.mel_std[:, None] + self.mel_mean[:, None]
+
+    # --- conditioning ----------------------------------------------------------------------------
+    def _check_frames(self, frames: Tensor) -> None:
+        c = self.cfg
+        if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[-1] != c.video.size:
+            raise ValueError(f"frames must be (b, t, 3, {c.video.size}, {c.video.size}), got {tuple(frames.shape)}")
+
+    def token_times(self, n: int, b: int, device: torch.device) -> Tensor:
+        sec = self.cfg.seconds / self.cfg.audio_tokens
+        return ((torch.arange(n, device=device, dtype=torch.float32) + 0.5) * sec).expand(b, n)
+
+    def condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> Conditioning:
+        """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens."""
+        b = frames.shape[0]
+        kf = key_frames(frames, times, self.cfg)
+        keys = gather(aligned, kf.indices)  # (b, k, d)
+        # per-token condition: aligned features linearly interpolated to the token centres. Frames and
+        # tokens both sit at interval centres, so F.interpolate(align_corners=False) lines them up.
+        tokens = F.interpolate(aligned.transpose(1, 2), size=n, mode="linear", align_corners=False)
+        tokens = tokens.transpose(1, 2)  # (b, n, d)
+        cond = FlowCondition(tokens=tokens, keys=keys, key_times=kf.times.to(tokens.dtype),
+                             key_mask=torch.ones(kf.indices.shape, dtype=torch.bool, device=frames.device))
+        return Conditioning(cond=cond, aligned=aligned, keys=kf, times=times)
+
+    def align(self, frames: Tensor, times: Tensor | None = None) -> Tensor:
+        """Aligned video features (b, t, d) from frames alone (inference path)."""
+        self._check_frames(frames)
+        if times is None:
+            times = default_times(frames, self.cfg.video.fps)
+        feats = self.video_encoder(frames, times).features
+        if self.mma is None:
+            return feats
+        return self.mma.align(feats, times)
+
+    # --- training --------------------------------------------------------------------------------
+    def forward(self, batch: Batch, generator: torch.Generator) -> ModelOutput:
+        frames, mel = batch.frames, batch.mel
+        self._check_frames(frames)
+        b, t = frames.shape[:2]
+        x = self.model_mel(mel)  # (b, f, m)
+        p = self.cfg.encoder.audio_patch
+        n = x.shape[-1] // p
+        times = default_times(frames, self.cfg.video.fps)
+        zero = x.new_zeros(())
+        if self.mma is not None:
+            masks = sample_masks(b, n, t, self.cfg.alignment, generator, device=frames.device)
+            out = run_mma(self.mma, self.video_encoder, self.audio_encoder, frames, x, masks, times)
+            aligned, l_a, l_v = out.aligned, out.loss_audio, out.loss_video
+        else:
+            aligned, l_a, l_v = self.video_encoder(frames, times).features, zero, zero
+        cond = self.condition(frames, aligned, times, n).cond
+        x1 = patchify(x, p)  # (b, n, p*f)
+        fl = self.generator.loss(x1, cond, generator)
+        return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v,
+                           loss_flow=fl.loss, flow_bins=fl.per_bin)
+
+    # --- generation ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, frames: Tensor, generator: torch.Generator, steps: int | None = None,
+                 solver: str | None = None, cfg_scale: float | None = None,
+                 times: Tensor | None = None) -> tuple[Tensor, Conditioning]:
+        """frames (b, t, 3, H, W) uint8 of one model window -> log-mel (b, f, m_native) and its condition."""
+        self._check_frames(frames)
+        if frames.shape[1] != self.cfg.video_frames:
+            raise ValueError(f"generate takes windows of {self.cfg.video_frames} frames, got {frames.shape[1]}")
+        if times is None:
+            times = default_times(frames, self.cfg.video.fps)
+        aligned = self.align(frames, times)
+        c = self.condition(frames, aligned, times, self.cfg.audio_tokens)
+        x1 = self.generator.sample(c.cond, generator, steps=steps, solver=solver, cfg_scale=cfg_scale)
+        mel = unpatchify(x1, self.cfg.encoder.audio_patch, self.cfg.audio.n_mels)  # (b, f, m)
+        return self.native_mel(mel), c
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

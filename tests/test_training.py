@@ -1,0 +1,143 @@
+"""Training (Algorithm 1): smoke run artefacts, hard-kill resume, DDP equivalence, bad input.
+
+These run the real trainer in real processes: a SIGKILL'd subprocess, and torchrun with 2 gloo ranks.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from openfoley.checkpoint import list_resume, load_resume, load_weights
+from openfoley.cli import main
+from openfoley.config import apply_overrides, get_preset
+from openfoley.features.store import FeatureStore
+from openfoley.training.data import StoreBatches
+from openfoley.training.synthetic import make_synthetic_store
+
+TINY = ["train.log_every=1", "train.ckpt_every=2", "train.keep_last=10"]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _cmd(*args):
+    return [sys.executable, "-m", "openfoley", "train", "--preset", "tiny", "--no-progress", *args]
+
+
+def _losses(run: Path) -> dict[int, float]:
+    out = {}
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if "loss" in r:
+            out[r["step"]] = r["loss"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    cfg = get_preset("tiny")
+    return make_synthetic_store(tmp_path_factory.mktemp("store") / "s", cfg, clips=12, seed=3)
+
+
+def test_smoke_writes_both_artefacts(tmp_path, capsys):
+    assert main(["train", "--preset", "tiny", "--smoke", "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    w = load_weights(tmp_path / "run" / "weights")
+    assert w.meta["step"] == 2 and w.meta["weights"] == "ema"
+    assert w.config == get_preset("tiny")
+    assert [p.name for p in list_resume(tmp_path / "run")] == ["step-00000002"]
+    state = load_resume(list_resume(tmp_path / "run")[-1])
+    assert set(state) >= {"model", "optimizer", "scheduler", "ema", "step", "scaler"}
+
+
+def test_batches_partition_global_batch():
+    """2 ranks x 1 micro-batch read exactly what 1 rank x 2 micro-batches read (the DDP sampler)."""
+    data = list(range(10))
+    one = StoreBatches(data, global_batch=4, micro_batch=2, seed=0)
+    seen = [one.indices(s, g) for s in range(5) for g in range(2)]
+    flat = [i for b in seen for i in b]
+    # every epoch (10 positions) is a permutation of the store
+    assert sorted(flat[:10]) == data and sorted(flat[10:20]) == data
+
+
+def test_kill_and_resume_continues_loss_curve(tmp_path, store):
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    common = ["--data", str(store), "--max-steps", "8", *sum((["--set", s] for s in TINY), [])]
+    subprocess.run(_cmd("--out", str(ref), *common), check=True, env=_env(), capture_output=True)
+    proc = subprocess.Popen(_cmd("--out", str(run), *common), env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name >= "step-00000004" for p in list_resume(run)):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = max(int(p.name.split("-")[1]) for p in list_resume(run))
+    assert 4 <= killed_at < 8, f"the run was not interrupted mid-training (last checkpoint {killed_at})"
+    subprocess.run(_cmd("--out", str(run), *common), check=True, env=_env(), capture_output=True)
+    a, b = _losses(ref), _losses(run)
+    assert sorted(b) == list(range(1, 9)) or set(range(killed_at + 1, 9)) <= set(b)
+    for step in range(killed_at + 1, 9):
+        assert b[step] == pytest.approx(a[step], rel=1e-5, abs=1e-6), f"step {step}: {b[step]} vs {a[step]}"
+
+
+def test_ddp_two_ranks_equals_one_process(tmp_path, store):
+    k = 3
+    sets = ["--set", "train.batch_size=4", "--set", "train.log_every=1", "--set", "train.ckpt_every=3"]
+    one = subprocess.run(_cmd("--data", str(store), "--out", str(tmp_path / "one"), "--max-steps", str(k),
+                              "--set", "train.grad_accum=2", *sets), env=_env(), capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                          "--master_port", str(29500 + os.getpid() % 1000), "-m", "openfoley", "train",
+                          "--preset", "tiny", "--no-progress", "--device", "cpu", "--data", str(store),
+                          "--out", str(tmp_path / "two"), "--max-steps", str(k), *sets],
+                         env=_env(), capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = load_resume(list_resume(tmp_path / "one")[-1])["model"]
+    b = load_resume(list_resume(tmp_path / "two")[-1])["model"]
+    assert a.keys() == b.keys()
+    worst = max(float((a[n].float() - b[n].float()).abs().max()) for n in a)
+    assert worst < 1e-5, f"largest weight difference after {k} steps: {worst}"
+    moved = load_resume(list_resume(tmp_path / "one")[-1])["step"]
+    assert moved == k
+
+
+def test_missing_store_and_mismatched_config(tmp_path, store, capsys):
+    assert main(["train", "--preset", "tiny", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "error" in capsys.readouterr().err
+    assert main(["train", "--preset", "small", "--data", str(store), "--out", str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error" in err[0]
+    assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r3")]) == 2
+
+
+def test_incompatible_run_folder(tmp_path, store, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--out", str(run),
+                 "--max-steps", "1"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--out", str(run),
+                 "--max-steps", "2", "--set", "flow.kind=ddpm"]) == 2
+    assert "different config" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_step_and_ids(tmp_path, store, capsys):
+    # a learning rate so large the weights overflow: the trainer must stop, naming the step and clips
+    run = tmp_path / "run"
+    rc = main(["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--out", str(run),
+               "--max-steps", "30", "--set", "train.lr=1e30", "--set", "train.grad_clip=1e30",
+               "--set", "train.warmup_steps=0", "--set", "train.ckpt_every=1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "at step" in err and "synth-3-" in err
+    kept = list_resume(run)
+    assert kept, "the last good checkpoint must be kept"
+    assert all(torch.isfinite(v).all() for v in load_resume(kept[-1])["model"].values() if v.is_floating_point())
