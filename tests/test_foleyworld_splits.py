@@ -8,7 +8,8 @@ import pytest
 from openfoley.cli import main
 from openfoley.data.foleyworld.bank import load_bank
 from openfoley.data.foleyworld.splits import (SPLITS, SplitRule, Splits, check_splits, choose_open_classes,
-                                              clusters, make_splits, near_pairs, parse_fingerprints)
+                                              allowed_bits, clusters, make_splits, near_pairs,
+                                              parse_fingerprints)
 from openfoley.data.soundbank.fingerprint import bit_error_rate
 from openfoley.data.foleyworld.synthbank import make_synth_bank
 from openfoley.errors import DataError
@@ -38,6 +39,12 @@ def test_near_pairs_exact_and_match_the_banks_ber():
                 if abs(len(fps[i]) - len(fps[j])) <= max(6, int(0.1 * min(len(fps[i]), len(fps[j]))))
                 and bit_error_rate(fps[i], fps[j]) <= thr}
         assert got == want, thr
+    # the chance bound: one word (32 bits) may differ in 1 bit (P = 33 / 2^32 = 7.7e-9 <= 1e-8), not 2
+    one = [words(0), words(1), words(3)]
+    assert near_pairs(one, 0.25).tolist() == [[0, 1], [0, 2], [1, 2]]
+    assert near_pairs(one, 0.25, chance=1e-8).tolist() == [[0, 1], [1, 2]]
+    assert allowed_bits(np.array([1, 2, 40]), 0.25, 1e-8).tolist() == [1, 7, 320]  # 0.25 binds at 40 words
+    assert allowed_bits(np.array([1, 2, 40]), 0.25, None).tolist() == [8, 16, 320]
     assert parse_fingerprints(["0000000a0000000b"])[0].tolist() == [10, 11]
     with pytest.raises(DataError, match="whole number of 32-bit"):
         parse_fingerprints(["abc"])

@@ -187,3 +187,56 @@ class FoleyModel(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+@dataclass(frozen=True)
+class ComponentCost:
+    name: str
+    params: int
+    gflops: float  # per forward pass of one clip (multiply-add = 2 FLOPs)
+
+
+def model_summary(cfg: Config, generator: torch.Generator | None = None) -> list[ComponentCost]:
+    """Parameters and FLOPs of one training forward pass per component, for one clip of ``cfg``.
+
+    FLOPs are counted by ``torch.utils.flop_counter`` (matmuls, convolutions, attention); the flow
+    generator's entry is one network evaluation inside the training loss, and ``sample (x steps)`` is
+    a full generation at the config's step count and guidance.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    g = generator or torch.Generator().manual_seed(0)
+    model = FoleyModel(cfg).eval()
+    frames = torch.randint(0, 256, (1, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
+                           generator=g)
+    mel = torch.randn(1, cfg.audio.n_mels, cfg.mel_frames, generator=g)
+    out: list[ComponentCost] = []
+
+    def count(fn) -> float:
+        with FlopCounterMode(display=False) as fc, torch.no_grad():
+            fn()
+        return fc.get_total_flops() / 1e9
+
+    times = default_times(frames, cfg.video.fps)
+    out.append(ComponentCost("video encoder", count_parameters(model.video_encoder),
+                             count(lambda: model.video_encoder(frames, times))))
+    if model.audio_encoder is not None:
+        out.append(ComponentCost("audio encoder", count_parameters(model.audio_encoder),
+                                 count(lambda: model.audio_encoder(model.model_mel(mel)))))
+    if model.mma is not None:
+        total = count(lambda: model(Batch(frames, mel), torch.Generator().manual_seed(0)))
+        gen_only = count(lambda: model.generator.loss(
+            patchify(model.model_mel(mel), cfg.encoder.audio_patch),
+            model.condition(frames, model.align(frames), times, cfg.audio_tokens).cond,
+            torch.Generator().manual_seed(0)))
+        out.append(ComponentCost("MMA (masked + aligned passes)", count_parameters(model.mma),
+                                 max(0.0, total - gen_only - out[0].gflops - out[1].gflops)))
+    out.append(ComponentCost(f"generator ({cfg.flow.kind}, training loss)", count_parameters(model.generator),
+                             count(lambda: model.generator.loss(
+                                 patchify(model.model_mel(mel), cfg.encoder.audio_patch),
+                                 model.condition(frames, model.align(frames), times, cfg.audio_tokens).cond,
+                                 torch.Generator().manual_seed(0))) if model.mma is None else gen_only))
+    out.append(ComponentCost(f"sample ({cfg.flow.steps} steps, cfg {cfg.flow.cfg_scale})", 0,
+                             count(lambda: model.generate(frames, torch.Generator().manual_seed(0)))))
+    out.append(ComponentCost("total", count_parameters(model), float("nan")))
+    return out

@@ -56,10 +56,10 @@ class TrainSettings:
     """One training run. ``preset`` names both the audio front end (a ``Config`` preset) and the net size."""
 
     preset: str = "small"
-    steps: int = 3000
+    steps: int = 1500
     batch_size: int = 16
     crop_frames: int = 32  # mel frames per crop (32 x 20 ms = 0.64 s at the small preset)
-    lr: float = 1e-3
+    lr: float = 2e-3
     warmup: int = 50
     ema_decay: float = 0.995
     grad_clip: float = 1.0

@@ -5,7 +5,10 @@ The rule (deterministic given the bank and ``seed``; ``SplitRule`` holds its num
 1. Near-duplicates first. Fingerprints (one 32-bit word per 16 ms hop, variable length; see
    docs/sound-bank.md) are compared as the bank compares them: the bit error rate (BER), minimised over
    shifts of up to 4 words, over overlaps of at least 80% of the shorter one, between clips whose
-   lengths differ by at most max(6 words, 10%). Clips within ``near_ber`` are linked, and linked clips
+   lengths differ by at most max(6 words, 10%). Clips within ``near_ber`` are linked if the differing
+   bits are also improbable for unrelated sounds (``chance``: P(Binomial(32 x overlap, 1/2) <= bits)
+   <= 1e-8; this binds only for fingerprints of a few words, where 0.25 links unrelated clips by
+   chance: on the real bank all 74 cross-class links at 0.25 without it had 1-3 words), and linked clips
    form clusters (union-find, so chains join too), and so do events cut from one recording (same
    ``package`` and ``path``). A cluster is never divided between splits. The
    default 0.25 is looser than the bank's own de-duplication (0.15): measured copies sit at 0.03-0.15,
@@ -56,6 +59,7 @@ class SplitRule:
     closed_fraction: float = 0.2  # share of each seen class's clusters held out to test-closed
     min_seen_groups: int = 2
     near_ber: float = 0.25  # bit error rate at or below which two clips count as near-duplicates
+    chance: float = 1e-8  # ... and only if unrelated fingerprints would agree that well with this chance
 
 
 @dataclass
@@ -140,18 +144,35 @@ def parse_fingerprints(hexes: list[str], where: str = "bank") -> list[np.ndarray
     return out
 
 
-def near_pairs(fps: list[np.ndarray], max_ber: float) -> np.ndarray:
+def allowed_bits(words: np.ndarray, max_ber: float, chance: float | None) -> np.ndarray:
+    """Most differing bits a link may have over ``words`` compared words: floor(max_ber * 32 * words),
+    and, with ``chance``, at most the k for which P(Binomial(32 * words, 1/2) <= k) <= chance."""
+    from scipy.special import bdtr  # binomial CDF
+
+    bits = 32 * np.asarray(words, np.int64)
+    k = np.floor(max_ber * bits + 1e-9).astype(np.int64)
+    if chance is None:
+        return k
+    for i in range(len(k)):  # few distinct lengths; walk down until the chance bound holds
+        while k[i] >= 0 and bdtr(k[i], bits[i], 0.5) > chance:
+            k[i] -= 1
+    return k
+
+
+def near_pairs(fps: list[np.ndarray], max_ber: float, chance: float | None = None) -> np.ndarray:
     """All pairs (i, j), i < j, whose bit error rate is <= ``max_ber``, as an (P, 2) int array.
 
     BER(a, b) = min over shifts |d| <= 4 of differing bits / (32 * overlap), counting shifts whose
     overlap is >= 80% of the shorter fingerprint; only pairs whose lengths differ by <= max(6, 10% of
-    the shorter) are candidates. Vectorised: clips sorted by length, each compared at once with the
-    longer candidates in its length window.
+    the shorter) are candidates. With ``chance``, a shift counts only if its differing bits are also
+    within ``allowed_bits`` (improbable for unrelated sounds). Vectorised: clips sorted by length, each
+    compared at once with the longer candidates in its length window.
     """
     n = len(fps)
     if n < 2:
         return np.zeros((0, 2), int)
     lengths = np.array([len(f) for f in fps])
+    limit = allowed_bits(np.arange(lengths.max() + 1), max_ber, chance)  # by overlap in words
     order = np.argsort(lengths, kind="stable")
     sl = lengths[order]
     table = np.zeros((n, sl[-1] + MAX_SHIFT), np.uint32)  # rows in sorted order, zero-padded
@@ -164,7 +185,7 @@ def near_pairs(fps: list[np.ndarray], max_ber: float) -> np.ndarray:
         if hi <= r + 1:
             continue
         a, cand, lj = table[r], table[r + 1:hi], sl[r + 1:hi]
-        best = np.full(len(cand), np.inf)
+        linked = np.zeros(len(cand), bool)
         for d in range(-MAX_SHIFT, MAX_SHIFT + 1):
             da, db = max(d, 0), max(-d, 0)
             width = li - da
@@ -174,9 +195,8 @@ def near_pairs(fps: list[np.ndarray], max_ber: float) -> np.ndarray:
                 continue
             bits = np.cumsum(np.bitwise_count(a[da:da + width][None, :] ^ cand[:, db:db + width]), axis=1)
             cnt = bits[np.arange(len(cand)), np.clip(overlap - 1, 0, width - 1)]
-            ber = np.where(ok, cnt / (32.0 * np.maximum(overlap, 1)), np.inf)
-            best = np.minimum(best, ber)
-        for k in np.nonzero(best <= max_ber)[0]:
+            linked |= ok & (cnt <= limit[np.clip(overlap, 0, len(limit) - 1)])
+        for k in np.nonzero(linked)[0]:
             i, j = int(order[r]), int(order[r + 1 + k])
             out.append((min(i, j), max(i, j)))
     return np.array(sorted(out), int).reshape(-1, 2)
@@ -254,7 +274,8 @@ def make_splits(bank: Bank, seed: int = 0, rule: SplitRule = SplitRule()) -> Spl
     """Apply the split rule (module docstring) to ``bank``."""
     ids = list(bank.clips)
     fps = parse_fingerprints([bank.clips[i].fingerprint for i in ids], str(bank.root))
-    label = clusters(np.concatenate([near_pairs(fps, rule.near_ber), same_recording_pairs(bank, ids)]), len(ids))
+    pairs = near_pairs(fps, rule.near_ber, rule.chance)
+    label = clusters(np.concatenate([pairs, same_recording_pairs(bank, ids)]), len(ids))
     groups: dict[str, list[str]] = {}
     for cls in sorted({c.cls for c in bank.clips.values()}):
         groups.setdefault(bank.class_group(cls), []).append(cls)
@@ -352,7 +373,7 @@ def check_splits(bank: Bank, splits: Splits, near_ber: float | None = None) -> S
                         f"e.g. {split_rec[0][0]}:{split_rec[0][1]}")
     where = {c: s for s in SPLITS for c in sorted(sets[s])}
     ids = list(where)
-    pairs = near_pairs(parse_fingerprints([bank.clips[c].fingerprint for c in ids]), near)
+    pairs = near_pairs(parse_fingerprints([bank.clips[c].fingerprint for c in ids]), near, splits.rule.chance)
     crossing: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for i, j in pairs:
         a, b = where[ids[i]], where[ids[j]]
