@@ -69,8 +69,9 @@ def run_child(csv: Path, out: Path) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # includes imports
     rep = json.loads(res.stdout.strip().splitlines()[-1])
+    peak_kib = rep.pop("vmhwm_kib")
     return {**rep, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-            "peak_rss_mib": round(rep.pop("vmhwm_kib") / 1024, 1), "csv_mib": round(csv.stat().st_size / 2**20, 1)}
+            "peak_rss_mib": round(peak_kib / 1024, 1), "csv_mib": round(csv.stat().st_size / 2**20, 1)}
 
 
 def main() -> None:

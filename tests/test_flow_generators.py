@@ -94,6 +94,27 @@ def test_batched_guidance_and_refinement_match_separate_forwards():
     assert (vl - vc).abs().max() > 1e-4  # the local branch is a different condition
 
 
+def test_refinement_is_switchable_and_changes_samples():
+    gen = fresh_cfm(refine_scale=0.5)
+    randomise(gen.net)
+    cond = make_cond()
+    on = gen.sample(cond, torch.Generator().manual_seed(2), refine=True)
+    off = gen.sample(cond, torch.Generator().manual_seed(2), refine=False)
+    assert (on - off).abs().max() > 1e-4
+    gen.refine_scale = 0.0  # lambda = 0 is plain CFG
+    assert torch.equal(gen.sample(cond, torch.Generator().manual_seed(2), refine=True), off)
+
+
+def test_condition_dropout_rate_and_null():
+    base = make_cond(b=1)
+    big = FlowCondition(base.tokens.expand(20_000, N, D), base.keys.expand(20_000, K, D),
+                        base.key_times.expand(20_000, K), base.key_mask.expand(20_000, K))
+    d = big.dropout(0.3, torch.Generator().manual_seed(0)).dropped()
+    assert abs(d.float().mean().item() - 0.3) < 0.015  # 5 standard errors
+    assert big.dropout(0.0, torch.Generator()) is big
+    assert base.null().dropped().all() and not base.dropped().any()
+
+
 # --- invariances ----------------------------------------------------------------------------------
 def _net(depth=1):
     torch.manual_seed(0)
@@ -174,6 +195,10 @@ def test_build_generator_kinds():
         assert type(build_generator(with_flow(kind=kind))) is cls
     with pytest.raises(ConfigError, match="flow.kind"):
         build_generator(with_flow(kind="gan"))
+    with pytest.raises(ConfigError, match="ddpm_sampler"):
+        build_generator(with_flow(kind="ddpm", ddpm_sampler="euler"))
+    with pytest.raises(ConfigError, match="DDPM sampler"):
+        build_generator(with_flow(kind="ddpm")).sample(make_cond(), torch.Generator(), solver="heun")
 
 
 # --- determinism and learning ---------------------------------------------------------------------

@@ -43,7 +43,8 @@ def test_near_pairs_exact_and_match_the_banks_ber():
     one = [words(0), words(1), words(3)]
     assert near_pairs(one, 0.25).tolist() == [[0, 1], [0, 2], [1, 2]]
     assert near_pairs(one, 0.25, chance=1e-8).tolist() == [[0, 1], [1, 2]]
-    assert allowed_bits(np.array([1, 2, 40]), 0.25, 1e-8).tolist() == [1, 7, 320]  # 0.25 binds at 40 words
+    # 64 bits: P(<= 10) = 9.9e-9, P(<= 11) = 5.0e-8; from 4 words on the 0.25 bound is the tighter one
+    assert allowed_bits(np.array([1, 2, 4, 40]), 0.25, 1e-8).tolist() == [1, 10, 32, 320]
     assert allowed_bits(np.array([1, 2, 40]), 0.25, None).tolist() == [8, 16, 320]
     assert parse_fingerprints(["0000000a0000000b"])[0].tolist() == [10, 11]
     with pytest.raises(DataError, match="whole number of 32-bit"):

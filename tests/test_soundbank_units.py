@@ -256,3 +256,18 @@ def test_hydrogen_kit_licence_prefers_debian_copyright(tmp_path):
         return _licence(Member(path=f"{rel}/{kit}/a.wav", read=bytes, logical=f"{rel}/{kit}/a.wav"), rules, kl)
 
     assert (lic("Gimme A Hand 1.0"), lic("Other"), lic("Bare")) == ("GPL-2", "CC0", "GPL-2+")
+
+
+def test_split_peaks_separates_steps_over_background():
+    rng = np.random.default_rng(0)
+    x = 0.03 * rng.standard_normal(2 * SR)  # rustle ~ -30 dBFS, never silent
+    onsets = [0.2, 0.7, 1.2, 1.7]
+    for t in onsets:
+        a = int(t * SR)
+        x[a:a + 800] += 0.8 * np.exp(-np.arange(800) / 200.0) * rng.standard_normal(800)
+    assert len(process.split_events(x, SR)) == 1  # no silent gaps
+    got = process.split_peaks(x, SR)
+    assert len(got) == 4 and got[0][0] == 0 and got[-1][1] == x.size
+    for (a, b), t in zip(got, onsets):
+        assert a <= int(t * SR) < b  # each range holds its step's onset
+    assert process.split_peaks(burst(1, 1.0), SR) == [(0, SR)]  # a single hit is not split

@@ -40,9 +40,9 @@ def rand(shape: tuple[int, ...], generator: torch.Generator, *, device: torch.de
     return x.to(device) if device is not None else x
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FlowCondition:
-    """What the generator is conditioned on (shapes in the module docstring)."""
+    """What the generator is conditioned on (shapes in the module docstring). No ``==``: tensors."""
 
     tokens: Tensor
     keys: Tensor

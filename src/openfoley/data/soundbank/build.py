@@ -114,6 +114,9 @@ def _events(wave: np.ndarray, group: str, s: BankSettings) -> list[tuple[int, np
         return [(0, cut)]
     if group in EVENT_GROUPS and wave.size > s.split_min_seconds * sr:
         ranges = process.split_events(wave, sr, s.gap_db, s.min_gap, s.min_seconds, s.trim_abs_db)
+        if len(ranges) <= 1 and group == "footsteps":  # steps over background noise: split at peaks
+            ranges = process.split_peaks(wave, sr)
+            return [(a, process.trim(wave[a:b], sr, s.trim_rel_db, s.trim_abs_db, s.trim_pad)) for a, b in ranges]
         if len(ranges) > 1:
             out = []
             # widen each event halfway into its neighbouring gaps so decays are kept, then re-trim
