@@ -94,6 +94,7 @@ def test_envelope_exact():
     np.testing.assert_allclose(envelope(stem, cfg), [0, 0, 0, 1, 1, 0, 0, 0.5, 0, 0], atol=1e-6)
     assert kind_of("footstep on snow", "footsteps") == "walk" and kind_of("gunshot", "weapon") == "flash"
     assert kind_of("river", "water") == "continuous" and kind_of("horse", "animal") == "call"
+    assert kind_of("wind instrument", "instrument") == "call" and kind_of("thunder", "weather") == "flash"
 
 
 def test_deterministic_by_seed_and_index(bank):

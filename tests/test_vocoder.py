@@ -171,6 +171,13 @@ def test_save_load_round_trip_and_build(tmp_path):
     lm = log_mel(_known_signal(TINY), TINY)
     voc = build_vocoder("neural", TINY, weights=tmp_path / "v")
     assert torch.equal(voc(lm), NeuralVocoder(net)(lm))
+    save_vocoder(tmp_path / "v16", net, dtype=torch.float16)  # how the built-in is shipped
+    half = load_vocoder(tmp_path / "v16")
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    assert (tmp_path / "v16" / "vocoder.safetensors").stat().st_size < 0.6 * (
+        tmp_path / "v" / "vocoder.safetensors").stat().st_size
+    ref = NeuralVocoder(net)(lm)
+    assert float((NeuralVocoder(half)(lm) - ref).norm() / ref.norm()) < 1e-2
     assert build_vocoder("auto", TINY, weights=tmp_path / "v").kind == "neural"
     with pytest.raises(ModelError, match="other audio settings"):
         build_vocoder("neural", SMALL, weights=tmp_path / "v")

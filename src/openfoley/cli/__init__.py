@@ -16,7 +16,7 @@ from openfoley import __version__
 from openfoley.errors import OpenFoleyError
 
 # Subcommand modules, in the order ``--help`` lists them. A module is added here with its issue.
-COMMANDS: list[str] = ["probe", "data", "train", "info", "curate", "vocoder"]
+COMMANDS: list[str] = ["probe", "data", "train", "info", "curate", "vocoder", "evaluate"]
 
 
 def build_parser() -> argparse.ArgumentParser:

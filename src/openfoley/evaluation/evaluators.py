@@ -2,8 +2,8 @@
 (Align Acc). Trained apart from the generator and never on generated audio (``train_evaluators``).
 
 ``AudioClassifier``: log-mel (b, f, m) -> ``AudioOutput(logits (b, C), embedding (b, d))``. A small
-CNN (per-bin input batch norm; conv-BN-ReLU stages, each ending in a 2x2 average pool; mean over
-frequency, then max + mean over time, PANNs-style) -> linear embedding (d) -> ReLU -> class logits.
+CNN (per-bin input batch norm; conv-BN-ReLU stages, each ending in a 2x2 average pool; channels and
+the remaining frequency rows flattened into features, then max + mean over time) -> linear embedding (d) -> ReLU -> class logits.
 Trained on every class of the sound bank (test-open classes too, the way VGGish and PaSST saw all of
 AudioSet). Any clip length of at least ``min_frames`` works: class probabilities for KLD come from the
 whole clip, and FAD embeddings from non-overlapping windows of ``fad_window`` seconds pooled over all
@@ -162,7 +162,7 @@ class AudioClassifier(nn.Module):
             c_in = c
         self.convs = nn.Sequential(*layers)
         self.drop = nn.Dropout(cfg.dropout)
-        self.embed = nn.Linear(2 * c_in, cfg.embed_dim)
+        self.embed = nn.Linear(2 * c_in * (cfg.audio.n_mels // cfg.min_frames), cfg.embed_dim)
         self.head = nn.Linear(cfg.embed_dim, len(cfg.classes))
 
     def forward(self, mel: torch.Tensor) -> AudioOutput:
@@ -170,8 +170,8 @@ class AudioClassifier(nn.Module):
         assert mel.dim() == 3 and mel.shape[1] == cfg.audio.n_mels and mel.shape[2] >= cfg.min_frames, (
             f"AudioClassifier: expected (b, {cfg.audio.n_mels}, m >= {cfg.min_frames}), got {tuple(mel.shape)}")
         x = self.norm(mel)[:, None]  # (b, 1, f, m)
-        x = self.convs(x).mean(dim=2)  # (b, c, m')
-        x = torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)  # (b, 2c)
+        x = self.convs(x).flatten(1, 2)  # (b, c * f', m'): frequency stays in the features
+        x = torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)  # (b, 2 c f')
         emb = self.embed(self.drop(x))  # (b, d)
         return AudioOutput(logits=self.head(self.drop(F.relu(emb))), embedding=emb)
 

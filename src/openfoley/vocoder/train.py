@@ -56,7 +56,7 @@ class TrainSettings:
     """One training run. ``preset`` names both the audio front end (a ``Config`` preset) and the net size."""
 
     preset: str = "small"
-    steps: int = 1500
+    steps: int = 3000
     batch_size: int = 16
     crop_frames: int = 32  # mel frames per crop (32 x 20 ms = 0.64 s at the small preset)
     lr: float = 2e-3

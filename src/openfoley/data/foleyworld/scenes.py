@@ -86,12 +86,13 @@ def kind_of(cls: str, group: str) -> str:
         return "shatter"
     if g == "impact":
         return "impact"
-    if g in ("weapon", "explosion", "weather") and any(w in text for w in _FLASH) or g == "explosion":
+    if (g in ("weapon", "explosion", "weather") and any(w in text for w in _FLASH) and "reload" not in c) \
+            or g == "explosion":
         return "flash"
     if g in ("tool", "weapon"):
         return "strike"
     if g in ("water", "fire", "vehicle", "weather", "ambience", "wind", "engine", "machine") or \
-            (g not in ("animal", "speech") and any(w in c for w in CONTINUOUS_WORDS)):
+            (g not in ("animal", "speech", "human", "instrument") and any(w in c for w in CONTINUOUS_WORDS)):
         return "continuous"
     return "call"
 

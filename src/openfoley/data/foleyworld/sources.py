@@ -228,20 +228,24 @@ class WalkerSource(Source):
 
 
 class StrikeSource(Source):
-    """A stick (drums) or a tool (hammer, axe, pick, blade) swings down and meets its target on the frame."""
+    """A stick (drums) or a tool (hammer, axe, pick, blade) swings down and meets its target on the frame.
+
+    Swing-like classes (a sword swing, a throw, an arrow's flight, a thrust) have no target: the tool
+    reaches the bottom of its fastest swing on the event frame."""
 
     kind = "strike"
 
     def plan(self, rng, pick):
         r = self.region
         self.drum = self.group.lower() in ("drum", "drums", "percussion") or "drum" in self.cls.lower()
+        self.swing = not self.drum and any(w in self.cls.lower() for w in ("swing", "throw", "flight", "thrust", "whoosh"))
         size = self._size(0.45, 0.75, rng)
         if self.drum:
             self.obj = "drum"
             self.target, strike_y = looks.drum_sprite(self.cls, size)
             self.target = looks.tint(self.target, rng, 0.08)
         else:
-            self.obj = "tool"
+            self.obj = "swing" if self.swing else "tool"
             h = max(8, size // 3)
             tex = looks.texture(looks.material_of(self.cls, self.group), h, size, rng)
             self.target, strike_y = draw.sprite_from(tex, np.ones((h, size))), 0.0
@@ -263,7 +267,8 @@ class StrikeSource(Source):
         self.hits = np.array([e.frame for e in self.events])
 
     def bake(self, bg, rng):
-        draw.blit_bottom(bg, self.target, self.tx, self.region.ground)
+        if not self.swing:
+            draw.blit_bottom(bg, self.target, self.tx, self.region.ground)
 
     def _angle(self, f):
         nxt = self.hits[self.hits >= f]

@@ -90,7 +90,7 @@ def finalise(out: Path, packages: list[str], settings, summaries: list[dict], se
             "members": len(rows[p]),
             "unlabelled": status.get("unlabelled", 0),
             "dropped": status.get("dropped", 0),
-            "duplicate_files": status.get("duplicate", 0),
+            "duplicate_files": sum(1 for r in rows[p] if r.get("reason") == "identical file"),
             "duplicate_events": sum(1 for r in rows[p] for d in r.get("dups", []) if "of" in d),
             "too_long_events": sum(1 for r in rows[p] for d in r.get("dups", []) if "dropped" in d),
             "clips": len(kept),
