@@ -35,7 +35,7 @@ from openfoley.training.synthetic import make_synthetic_store
 
 BANK_CLASSES = {"low tone": "tone", "high tone": "tone", "noise burst": "noise", "chirp": "sweep"}
 TINY_AUDIO = dict(channels=(8, 16, 32), embed_dim=8)
-TINY_SYNC = dict(frame_size=16, video_channels=(8, 16, 32), width=32)
+TINY_SYNC = dict(frame_size=8, video_channels=(8, 16, 32), width=32)
 
 
 def _sound(cls: str, rng: np.random.Generator, sr: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def make_bank(root: Path, per_class: int = 10, seed: int = 0, sr: int = 16000) -
     return root
 
 
-def train_tiny_audio(bank: Path, steps: int = 100, seed: int = 0):
+def train_tiny_audio(bank: Path, steps: int = 70, seed: int = 0):
     spec = AudioTrainSpec(steps=steps, batch_size=16, lr=5e-3, crop=(0.5, 1.0), val_fraction=0.25, seed=seed)
     return train_audio_classifier(bank, spec, AudioClassifierConfig(**TINY_AUDIO))
 
@@ -95,15 +95,15 @@ def stores(tmp_path_factory):
 
 
 def test_sync_classifier_separates_aligned_from_shifted(stores):
-    # Measured (80 steps, batch 16, tiny preset clips): held-out balanced accuracy 0.97 (real 1.0,
-    # shifted 1.0, swapped 0.9) on 16 clips of another seed. Chance is 0.5; 0.8 leaves room for
-    # machine-dependent float differences and still fails for a classifier that learned nothing.
+    # Measured (80 steps, batch 16, tiny preset clips): held-out balanced accuracy 1.0 (mean score
+    # real 0.96, shifted 0.003, swapped 0.009) on 16 clips of another seed. Chance is 0.5 (the untrained
+    # network scores below 0.65, next test); 0.8 leaves room for float differences between machines.
     net, report = train_tiny_sync(*stores)
     h = report["heldout"]
     assert h["clips"] == 16 and report["steps_done"] == 80
     assert h["accuracy"] >= 0.8, h
     assert h["acc_real"] >= 0.7 and h["acc_shifted"] >= 0.7, h
-    assert h["mean_score_real"] > h["mean_score_shifted"] + 0.3, h
+    assert h["mean_score_real"] > h["mean_score_shifted"] + 0.5, h
 
 
 def test_untrained_sync_classifier_is_near_chance(stores):
@@ -121,7 +121,7 @@ def test_untrained_sync_classifier_is_near_chance(stores):
 
 
 def test_audio_classifier_learns_generated_bank(tmp_path):
-    # Measured: 100 steps reach val accuracy 1.0 on 12 held-out clips (chance 0.25).
+    # Measured: 70 steps reach val accuracy 1.0 on 12 held-out clips (chance 0.25).
     bank = make_bank(tmp_path / "bank", per_class=12)
     net, report = train_tiny_audio(bank)
     assert report["classes"] == 4 and report["val_clips"] == 12 and report["train_clips"] == 36

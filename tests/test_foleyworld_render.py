@@ -165,3 +165,14 @@ def test_bad_render_inputs(bank, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and msg in err, err
     assert not (tmp_path / "o" / "train").exists() or not list((tmp_path / "o" / "train").glob("*.mp4"))
+
+
+def test_parallel_workers_render_the_same_clips(bank, tmp_path):
+    one = render_split(bank.root, tmp_path / "a", "test-closed", 3, cfg=SMALL, progress=False, workers=1)
+    two = render_split(bank.root, tmp_path / "b", "test-closed", 3, cfg=SMALL, progress=False, workers=2)
+    assert one.rendered == two.rendered == 3
+    for i in range(3):
+        name = f"fw-test-closed-{i:06d}.json"
+        assert (tmp_path / "a" / "test-closed" / name).read_text() == (tmp_path / "b" / "test-closed" / name).read_text()
+    assert [r.id for r in read_manifest(tmp_path / "b" / "test-closed" / "manifest.jsonl")] == [
+        f"fw-test-closed-{i:06d}" for i in range(3)]

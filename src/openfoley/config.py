@@ -121,6 +121,7 @@ class FlowConfig:
     """Modality-aware flow generation (MFG) and the paper's ablation generators."""
 
     kind: str = "cfm"  # cfm | coupling | nf | ddpm
+    width: int | None = None  # velocity/epsilon network width; None: encoder.width
     depth: int = 4
     heads: int = 4
     mlp_ratio: float = 4.0
@@ -397,10 +398,18 @@ def _tiny() -> Config:
 
 
 def _small() -> Config:
-    # Encoder/alignment sizes measured on CPU: conv stem (16, 32, 64) encodes 8 s of
-    # 12.5 fps 64x64 video in ~0.05 s on one core; mlp_ratio 2 keeps the MMA transformer near 2 M params.
-    return Config(name="small", encoder=EncoderConfig(video_channels=(16, 32, 64)),
-                  alignment=AlignmentConfig(mlp_ratio=2.0))
+    # The built-in CPU model. Sizes chosen so the whole recipe (render, extract, train) fits ~90 min on
+    # 2 cores (docs/training.md): conv stem (16, 32, 64) encodes 8 s of 12.5 fps 64x64 video in ~0.05 s
+    # on one core; width 128 alignment; a 192-wide velocity net; 8 Euler steps by default
+    # (benchmarks/generate.py measures the real-time factor at 4-25 steps).
+    return Config(
+        name="small",
+        encoder=EncoderConfig(width=128, video_channels=(16, 32, 64)),
+        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0),
+        flow=FlowConfig(width=192, depth=4, heads=4, steps=8),
+        train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
+                          val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
+    )
 
 
 def _paper() -> Config:

@@ -16,7 +16,7 @@ from openfoley import __version__
 from openfoley.errors import OpenFoleyError
 
 # Subcommand modules, in the order ``--help`` lists them. A module is added here with its issue.
-COMMANDS: list[str] = ["probe", "data", "train", "info", "curate", "vocoder", "evaluate"]
+COMMANDS: list[str] = ["probe", "data", "train", "generate", "info", "curate", "vocoder", "evaluate", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:

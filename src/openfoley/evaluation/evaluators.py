@@ -3,7 +3,8 @@
 
 ``AudioClassifier``: log-mel (b, f, m) -> ``AudioOutput(logits (b, C), embedding (b, d))``. A small
 CNN (per-bin input batch norm; conv-BN-ReLU stages, each ending in a 2x2 average pool; channels and
-the remaining frequency rows flattened into features, then max + mean over time) -> linear embedding (d) -> ReLU -> class logits.
+the remaining frequency rows flattened into features, then max + mean over time) -> linear
+embedding (d) -> ReLU -> class logits.
 Trained on every class of the sound bank (test-open classes too, the way VGGish and PaSST saw all of
 AudioSet). Any clip length of at least ``min_frames`` works: class probabilities for KLD come from the
 whole clip, and FAD embeddings from non-overlapping windows of ``fad_window`` seconds pooled over all

@@ -27,7 +27,7 @@ from openfoley.config import Config
 from openfoley.flow.base import FlowCondition, FlowLoss, Generator, binned_mean, rand, randn
 from openfoley.flow.guidance import guided_velocity
 from openfoley.flow.path import CondOTPath
-from openfoley.flow.solvers import integrate, time_grid
+from openfoley.flow.solvers import Trajectory, integrate, time_grid
 from openfoley.flow.time_sampler import build_time_sampler
 from openfoley.flow.velocity import VelocityNet, token_times
 
@@ -66,7 +66,7 @@ class CFMGenerator(Generator):
     @classmethod
     def from_config(cls, cfg: Config) -> "CFMGenerator":
         f = cfg.flow
-        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, cfg.encoder.width, f.depth, f.heads,
+        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, f.width or cfg.encoder.width, f.depth, f.heads,
                           f.mlp_ratio, f.dropout, token_seconds=1.0 / cfg.tokens_per_second)
         return cls(net, sigma_min=f.sigma_min, time_sampler=f.time_sampler, cond_dropout=f.cond_dropout,
                    steps=f.steps, solver=f.solver, cfg_scale=f.cfg_scale, refine=f.refine,
@@ -121,8 +121,15 @@ class CFMGenerator(Generator):
     @torch.no_grad()
     def sample(self, cond: FlowCondition, generator: torch.Generator, steps: int | None = None,
                solver: str | None = None, cfg_scale: float | None = None, refine: bool | None = None,
-               return_trajectory: bool = False):
-        """x1 (b, n, p*f) from noise drawn with ``generator``; None arguments take the config's values."""
+               return_trajectory: bool = False, known: Tensor | None = None, known_mask: Tensor | None = None):
+        """x1 (b, n, p*f) from noise drawn with ``generator``; None arguments take the config's values.
+
+        Inpainting (how ``openfoley.pipeline`` carries a long video's sound across windows): ``known``
+        (b, n, p*f) and ``known_mask`` (b, n) bool, True = known token. Every velocity evaluation sees the
+        known tokens at their path point x_t = path(x0, known, t) between this sample's own noise x0 and
+        ``known`` (``CondOTPath``; t=0 noise, t=1 data), and moves them with the path's velocity, so the
+        unknown tokens are generated in their context; the result holds ``known`` exactly there.
+        """
         steps = self.steps if steps is None else steps
         solver = self.solver if solver is None else solver
         cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
@@ -131,5 +138,27 @@ class CFMGenerator(Generator):
         dtype = next(self.net.parameters()).dtype
         x0 = randn((b, n, self.token_dim), generator, device=cond.device, dtype=dtype)
         grid = time_grid(steps, device=cond.device, dtype=dtype)
-        return integrate(self.velocity_fn(cond, cfg_scale, refine), x0, grid, solver,
-                         return_trajectory=return_trajectory)
+        fn = self.velocity_fn(cond, cfg_scale, refine)
+        if known is None and known_mask is None:
+            return integrate(fn, x0, grid, solver, return_trajectory=return_trajectory)
+        if known is None or known_mask is None:
+            raise ValueError("inpainting needs both known and known_mask")
+        if tuple(known.shape) != tuple(x0.shape) or tuple(known_mask.shape) != (b, n) or known_mask.dtype != torch.bool:
+            raise ValueError(f"known must be (b={b}, n={n}, p*f={self.token_dim}) and known_mask bool (b, n), got "
+                             f"{tuple(known.shape)} and {known_mask.dtype} {tuple(known_mask.shape)}")
+        known, m = known.to(device=x0.device, dtype=dtype), known_mask.to(x0.device)[..., None]  # m (b, n, 1)
+
+        def on_path(t: Tensor) -> tuple[Tensor, Tensor]:
+            ps = self.path.sample(x0, known, t.reshape(1).expand(b).to(dtype))
+            return ps.x_t, ps.u_t
+
+        def inpainted(x: Tensor, t: Tensor) -> Tensor:
+            x_t, u_t = on_path(t)
+            return torch.where(m, u_t, fn(torch.where(m, x_t, x), t))
+
+        out = integrate(inpainted, x0, grid, solver, return_trajectory=return_trajectory)
+        if not return_trajectory:
+            return torch.where(m, known, out)
+        states = torch.stack([torch.where(m, on_path(t)[0], s) for t, s in zip(out.times, out.states)])
+        states[-1] = torch.where(m, known, states[-1])
+        return Trajectory(times=out.times, states=states, evals=out.evals)

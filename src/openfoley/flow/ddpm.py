@@ -103,7 +103,7 @@ class DDPMGenerator(Generator):
     @classmethod
     def from_config(cls, cfg: Config) -> "DDPMGenerator":
         f = cfg.flow
-        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, cfg.encoder.width, f.depth, f.heads,
+        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, f.width or cfg.encoder.width, f.depth, f.heads,
                           f.mlp_ratio, f.dropout, token_seconds=1.0 / cfg.tokens_per_second)
         return cls(net, DDPMSchedule(f.ddpm_steps, f.ddpm_beta), cond_dropout=f.cond_dropout,
                    steps=f.steps, sampler=f.ddpm_sampler, cfg_scale=f.cfg_scale)

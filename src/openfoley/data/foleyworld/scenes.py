@@ -41,9 +41,9 @@ class RenderConfig:
     sample_rate: int = 16000
     max_sources: int = 3
     max_distractors: int = 3
-    shake_px: float = 3.0  # largest camera-shake amplitude (pixels)
+    shake_px: float = 3.0  # largest camera-shake amplitude (pixels; random bumps reach twice that)
     noise_std: float = 6.0  # largest per-pixel noise standard deviation (0-255 scale)
-    audio_noise_db: tuple[float, float] = (-65.0, -45.0)  # noise floor, dBFS range; both None-free
+    audio_noise_db: tuple[float, float] = (-65.0, -45.0)  # audio noise floor level range, dBFS
     gain_db: tuple[float, float] = (-8.0, 0.0)  # per-source gain range (the main source gets 0 dB)
     margin: int = 8  # canvas border that camera shake reveals (>= shake)
 

@@ -1,0 +1,147 @@
+"""``openfoley generate VIDEO|DIR [-o OUT]``: sound for silent video, muxed under the original picture.
+
+A thin layer over ``openfoley.pipeline.FoleyPipeline``. For a file it writes ``OUT.mp4`` (the input's
+video packets copied, the generated sound as AAC; the original audio dropped unless
+``--keep-original-audio``), ``OUT.wav`` next to it and, with ``--plot``, ``OUT.png``. The default OUT
+is ``VIDEO_foley.mp4`` beside the input, never the input itself. For a folder, every video in it is
+generated into the output folder (default ``DIR_foley``) with a progress bar; a file that fails is
+reported and skipped, and the exit code is 2 unless all succeeded.
+
+Every output is checked before any work and written to a temporary file that is renamed into place
+only when all of a video's outputs are complete, so a failure leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from openfoley.errors import MediaError, OpenFoleyError, OutputError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".flv", ".ts")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate Foley sound for a video (or a folder of videos)",
+                       description="Generate synchronised sound for a video with the built-in model (or "
+                                   "--model). Writes OUT.mp4 (original video stream + generated audio) and "
+                                   "OUT.wav; a folder in gives a folder out.")
+    p.add_argument("video", metavar="VIDEO|DIR", help="a video file, or a folder of videos")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output .mp4/.mkv/.mov (file input) or folder (folder input); "
+                        "default VIDEO_foley.mp4 / DIR_foley")
+    p.add_argument("--model", default="builtin", help="weights folder or training run folder (default: built-in)")
+    p.add_argument("--steps", type=int, default=None, help="ODE steps (default: the model's flow.steps)")
+    p.add_argument("--cfg-scale", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--solver", default=None, help="euler, midpoint or heun (ddpm models: ddim or ancestral)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same sound (default: 0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--vocoder", default="auto", help="auto (default), neural or griffinlim")
+    p.add_argument("--plot", action="store_true",
+                   help="also write OUT.png: key frames with their times, the spectrogram, detected onsets")
+    p.add_argument("--start", type=float, default=0.0, help="section start in seconds (default: 0)")
+    p.add_argument("--duration", type=float, default=None, help="section length in seconds (default: to the end)")
+    p.add_argument("--keep-original-audio", action="store_true", help="keep the input's audio as a second track")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def outputs_for(mp4: Path, plot: bool) -> dict[str, Path]:
+    """The files one video produces, keyed by kind."""
+    out = {"video": mp4, "wav": mp4.with_suffix(".wav")}
+    if plot:
+        out["png"] = mp4.with_suffix(".png")
+    return out
+
+
+def default_output(video: Path) -> Path:
+    return video.with_name(f"{video.stem}_foley.mp4")
+
+
+def check_outputs(video: Path, outs: dict[str, Path], force: bool) -> None:
+    """Refuse unusable outputs before any work (same file as the input, exists without --force, ...)."""
+    from openfoley.io import check_output
+
+    if outs["video"].suffix.lower() not in (".mp4", ".mkv", ".mov", ".m4v"):
+        raise OutputError(f"{outs['video']}: output must end in .mp4, .mkv, .mov or .m4v")
+    for p in outs.values():
+        check_output(p, force=force, inputs=(video,))
+
+
+def generate_one(pipe, video: Path, outs: dict[str, Path], args: argparse.Namespace, progress=None) -> None:
+    """Generate for ``video`` and write ``outs`` all-or-nothing."""
+    import numpy as np
+
+    from openfoley.io import atomic_output, mux, write_audio
+    from openfoley.pipeline import plot_result
+
+    check_outputs(video, outs, args.force)
+    res = pipe(video, steps=args.steps, cfg_scale=args.cfg_scale, solver=args.solver, seed=args.seed,
+               start=args.start, duration=args.duration, progress=progress)
+    under = res.wav
+    if res.start > 0:  # a section: place it on the video's clock (mux pads/cuts to the video's end)
+        lead = round(res.start * res.sample_rate)
+        under = np.concatenate([np.zeros(lead, np.float32), res.wav])
+    with contextlib.ExitStack() as stack:
+        tmp = {k: stack.enter_context(atomic_output(p, force=args.force, inputs=(video,))) for k, p in outs.items()}
+        write_audio(tmp["wav"], res.wav, res.sample_rate, force=True)
+        mux(video, under, res.sample_rate, tmp["video"], keep_original_audio=args.keep_original_audio, force=True)
+        if "png" in tmp:
+            plot_result(res, tmp["png"], force=True)
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from openfoley.pipeline import FoleyPipeline
+
+    src = Path(args.video)
+    if not src.exists():
+        raise MediaError(f"{src}: no such file or folder")
+    if src.is_dir():
+        videos = _videos_in(src)
+        if not videos:
+            raise MediaError(f"{src}: no video files in this folder ({', '.join(VIDEO_SUFFIXES)})")
+        out_dir = Path(args.output) if args.output else src.with_name(f"{src.name}_foley")
+        if out_dir.resolve() == src.resolve():
+            raise OutputError(f"{out_dir}: output folder is the input folder; choose another")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputError(f"{out_dir}: output must be a folder for a folder of videos")
+        pipe = FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        failed: list[tuple[Path, str]] = []
+        bar = tqdm(videos, desc="generate", unit="video", disable=args.no_progress, file=sys.stderr)
+        for v in bar:
+            bar.set_postfix_str(v.name)
+            try:
+                generate_one(pipe, v, outputs_for(out_dir / f"{v.stem}.mp4", args.plot), args)
+            except OpenFoleyError as e:
+                if args.debug:
+                    raise
+                failed.append((v, str(e)))
+                tqdm.write(f"openfoley generate: error: {e}", file=sys.stderr)
+        bar.close()
+        done = len(videos) - len(failed)
+        print(f"generated {done} of {len(videos)} videos into {out_dir}"
+              + (f"; {len(failed)} failed: " + ", ".join(v.name for v, _ in failed) if failed else ""))
+        return 2 if failed else 0
+    out = Path(args.output) if args.output else default_output(src)
+    outs = outputs_for(out, args.plot)
+    check_outputs(src, outs, args.force)  # refuse bad outputs before loading anything
+    pipe = FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+    with tqdm(total=None, desc=src.name, unit="window", disable=args.no_progress, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        generate_one(pipe, src, outs, args, progress)
+    print("\n".join(f"wrote {p}" for p in outs.values()))
+    return 0

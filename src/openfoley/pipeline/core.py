@@ -1,0 +1,348 @@
+"""FoleyPipeline: a video (file or frames) of any length in, a waveform out.
+
+    pipe = FoleyPipeline.from_pretrained("builtin")          # or a weights / training-run folder
+    result = pipe("clip.mp4", steps=16, seed=0)              # FoleyResult: wav (s,), sample_rate, ...
+
+Per window of ``cfg.seconds`` (``windows.plan_windows``): decode the window's frames (``io``, one
+window held at a time), pad a short last window by repeating its last frame, align and condition
+(``FoleyModel.align`` / ``condition``), sample the latent with the generator, log-mel, vocode, and
+crossfade the waveform into the output (``windows.Stitcher``). The sound carries across windows by
+flow-path inpainting (CFM): the overlap tokens of window j+1 are constrained to window j's generated
+latent (``CFMGenerator.sample(known=..., known_mask=...)``), so window j+1 continues what window j
+made instead of starting afresh; the other generators (coupling, nf, ddpm) have no such path and get
+the crossfade alone (docs/generate.md). Randomness: one ``torch.Generator`` seeded with ``seed`` on the
+CPU, drawn from window after window, so a seed gives the same sound on any device.
+
+Memory is bounded by one window of frames; what grows with the video is the output itself (waveform
+and log-mel, ~80 kB per second for ``small``), the key-frame times and a few thumbnails for the plot.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from openfoley.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_state_into, load_weights
+from openfoley.config import Config
+from openfoley.encoders.video import default_times
+from openfoley.errors import ConfigError, MediaError, ModelError
+from openfoley.io import iter_video_windows, probe
+from openfoley.model import FoleyModel
+from openfoley.nn.patches import unpatchify
+from openfoley.pipeline.windows import Stitcher, WindowPlan, detect_onsets, plan_windows
+from openfoley.vocoder import Vocoder, build_vocoder
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+BUILTIN = "builtin"
+STRIP_FRAMES = 8  # key-frame thumbnails kept for the plot, one per equal slice of the video
+
+
+def builtin_model_dir() -> Path:
+    """The built-in weights folder inside the installed package (never relative to the CWD)."""
+    return Path(str(resources.files("openfoley"))) / "assets" / "model-small"
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """"auto" (CUDA, else Apple MPS, else CPU), "cpu", "cuda", "cuda:N" or "mps"; ConfigError if absent."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for, but CUDA is not available here "
+                              "(no NVIDIA GPU/driver, or a CPU-only torch); use --device cpu or auto")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif d.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"device {device!r} asked for, but Apple MPS is not available here; use --device cpu")
+    elif d.type != "cpu":
+        raise ConfigError(f"unsupported device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+    return d
+
+
+def resolve_model_dir(path: PathLike | None) -> Path:
+    """A weights folder from "builtin"/None, a weights folder, or a training run folder (RUN/weights)."""
+    if path is None or str(path) == BUILTIN:
+        folder = builtin_model_dir()
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise ModelError(f"{folder}: the built-in model is not in this install; train one "
+                             "(`openfoley train`) and pass --model RUN_FOLDER")
+        return folder
+    p = Path(path)
+    if p.is_file():
+        raise ModelError(f"{p}: not a model folder (a file; give a weights folder or a training run folder)")
+    if p.is_dir() and not (p / WEIGHTS_FILE).exists() and (p / "weights" / WEIGHTS_FILE).is_file():
+        return p / "weights"
+    return p
+
+
+@dataclass
+class WindowOutput:
+    """One generated window. ``first_frame``: its first grid frame (0 = ``start``); ``real_frames``:
+    frames from the video (the rest is padding). latent (n, p*f), mel (f, m_native), wav (s,) are CPU
+    tensors; key_index / key_saliency (k,) the window's key frames; ``timings`` seconds per stage."""
+
+    index: int
+    first_frame: int
+    real_frames: int
+    latent: Tensor
+    mel: Tensor
+    wav: Tensor
+    key_index: Tensor
+    key_saliency: Tensor
+    frames: Tensor  # uint8 (T, 3, H, W), padded; dropped by the stitcher after use
+    timings: dict[str, float]
+
+
+@dataclass
+class FoleyResult:
+    """The sound for one video (or section) and what a plot needs.
+
+    wav float32 (s,) at ``sample_rate``; sample 0 sits at ``start`` seconds on the video's clock.
+    mel float32 (f, m): the generated log-mel at ``mel_fps`` frames per second (from ``start``).
+    key_times / key_saliency float64 (k,): the key frames the generator was conditioned on (absolute s).
+    onsets float64 (q,): onsets detected in the generated sound (absolute s).
+    strip: up to ``STRIP_FRAMES`` (time s, uint8 (3, h, w)) key frames, the most salient per slice.
+    timings: seconds per stage (decode, encoders, flow, vocoder) summed over windows.
+    """
+
+    wav: np.ndarray
+    sample_rate: int
+    start: float
+    duration: float
+    mel: np.ndarray
+    mel_fps: float
+    key_times: np.ndarray
+    key_saliency: np.ndarray
+    onsets: np.ndarray
+    strip: list[tuple[float, np.ndarray]]
+    windows: int
+    seed: int
+    settings: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Source:
+    """Frames to generate for: ``n`` grid frames from ``start``, read window by window."""
+
+    name: str
+    start: float
+    n: int
+    seconds: float  # the span the output covers (<= n / fps)
+    clips: Callable[[WindowPlan], Iterator[Tensor]]  # yields uint8 (t <= T, 3, H, W) per window
+
+
+class FoleyPipeline:
+    """Model + vocoder + window plan on one device. ``__call__`` generates; ``windows`` streams."""
+
+    def __init__(self, model: FoleyModel, vocoder: Vocoder | None = None, device: str | torch.device = "auto",
+                 overlap: float | None = None, name: str = "model"):
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.cfg: Config = model.cfg
+        self.vocoder = vocoder if vocoder is not None else build_vocoder("auto", self.cfg.audio)
+        if hasattr(self.vocoder, "to"):
+            self.vocoder.to(self.device)
+        self.plan = plan_windows(self.cfg, overlap)
+        self.name = name
+        self.inpaints = "known" in inspect.signature(self.model.generator.sample).parameters
+
+    @classmethod
+    def from_pretrained(cls, path: PathLike | None = BUILTIN, device: str | torch.device = "auto",
+                        vocoder: str = "auto", vocoder_weights: PathLike | None = None,
+                        overlap: float | None = None) -> "FoleyPipeline":
+        """Load "builtin" (``openfoley/assets/model-small``), a weights folder or a training run folder.
+
+        ModelError when the folder is missing, is not a model, or its config/weights do not match this
+        version of the code; ConfigError for a device that is not available.
+        """
+        dev = resolve_device(device)  # refuse an absent device before reading any weights
+        folder = resolve_model_dir(path)
+        lw = load_weights(folder)
+        try:
+            model = FoleyModel(lw.config)
+        except ConfigError as e:
+            raise ModelError(f"{folder}: config does not match this version of OpenFoley ({e})") from None
+        load_state_into(model, lw.state, str(folder))
+        if model.needs_stats():
+            raise ModelError(f"{folder}: weights were never trained (no latent statistics stored)")
+        voc = build_vocoder(vocoder, lw.config.audio, vocoder_weights)
+        return cls(model, voc, dev, overlap=overlap, name=str(folder))
+
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.audio.sample_rate
+
+    # --- inputs ----------------------------------------------------------------------------------
+    def _source(self, video, start: float, duration: float | None) -> _Source:
+        c = self.cfg
+        fps, size = c.video.fps, c.video.size
+        if start < 0 or (duration is not None and not duration > 0):
+            raise ConfigError(f"start must be >= 0 and duration > 0, got start={start}, duration={duration}")
+        if isinstance(video, torch.Tensor):
+            if video.dtype != torch.uint8 or video.dim() != 4 or tuple(video.shape[1:]) != (3, size, size):
+                raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps} fps, "
+                                 f"got {video.dtype} {tuple(video.shape)}")
+            first = round(start * fps)
+            avail = video.shape[0] - first
+            n = avail if duration is None else min(avail, round(duration * fps))
+            name = "frames"
+            self._check_length(name, n)
+
+            def from_tensor(plan: WindowPlan) -> Iterator[Tensor]:
+                for j in range(plan.count(n)):
+                    a = first + j * plan.hop_frames
+                    yield video[a : min(a + plan.frames, first + n)]
+
+            return _Source(name, start, n, n / fps, from_tensor)
+        path = Path(video)
+        if path.is_dir():
+            raise MediaError(f"{path}: is a directory, not a video file")
+        info = probe(path, count_frames=False)
+        if info.video is None:
+            raise MediaError(f"{path}: has no video stream (audio only?)")
+        end = info.video.duration if info.video.duration > 0 else info.duration
+        if start >= end:
+            raise MediaError(f"{path}: start {start:.3f} s is at or past the end of the video ({end:.3f} s)")
+        span = end - start if duration is None else min(duration, end - start)
+        n = max(0, math.ceil(span * fps - 1e-6))  # grid frames covering the span
+        if info.video.frames == 1:
+            n = min(n, 1)
+        self._check_length(str(path), n)
+
+        def from_file(plan: WindowPlan) -> Iterator[Tensor]:
+            for clip in iter_video_windows(path, fps, size, window=plan.window_seconds, hop=plan.hop_seconds,
+                                           resize=c.video.resize, start=start, duration=n / fps):
+                yield clip.frames
+
+        return _Source(str(path), start, n, span, from_file)
+
+    def _check_length(self, name: str, n: int) -> None:
+        fps = self.cfg.video.fps
+        if n < 2:
+            raise MediaError(f"{name}: too short to generate for: {max(n, 0)} frame(s) at the model's {fps:g} fps; "
+                             f"key frames need at least 2 frames ({2 / fps:.2f} s)")
+
+    # --- generation ------------------------------------------------------------------------------
+    def windows(self, video, *, steps: int | None = None, cfg_scale: float | None = None,
+                solver: str | None = None, seed: int = 0, start: float = 0.0,
+                duration: float | None = None) -> Iterator[WindowOutput]:
+        """Generate window by window (see the module docstring); each item is one ``WindowOutput``."""
+        src = self._source(video, start, duration)
+        yield from self._windows(src, steps, cfg_scale, solver, seed)
+
+    @torch.no_grad()
+    def _windows(self, src: _Source, steps, cfg_scale, solver, seed: int) -> Iterator[WindowOutput]:
+        c, plan, model = self.cfg, self.plan, self.model
+        gen = torch.Generator().manual_seed(int(seed))
+        dev = self.device
+        clips = src.clips(plan)
+        prev: Tensor | None = None
+        o = plan.overlap_tokens
+        for j in range(plan.count(src.n)):
+            t0 = time.perf_counter()
+            frames = next(clips, None)
+            if frames is None:
+                raise MediaError(f"{src.name}: the video ended before window {j + 1} (fewer frames than probed)")
+            t1 = time.perf_counter()
+            real = frames.shape[0]
+            if real < plan.frames:  # a short last window: hold the last frame
+                frames = torch.cat([frames, frames[-1:].expand(plan.frames - real, -1, -1, -1)])
+            x = frames[None].to(dev)  # (1, T, 3, H, W)
+            times = default_times(x, c.video.fps)
+            aligned = model.align(x, times)
+            cond = model.condition(x, aligned, times, plan.tokens)
+            t2 = time.perf_counter()
+            kwargs = {}
+            if prev is not None and o > 0 and self.inpaints:
+                known = torch.zeros_like(prev)
+                known[:, :o] = prev[:, -o:]
+                mask = torch.zeros(1, plan.tokens, dtype=torch.bool, device=dev)
+                mask[:, :o] = True
+                kwargs = {"known": known, "known_mask": mask}
+            x1 = model.generator.sample(cond.cond, gen, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
+            mel = model.native_mel(unpatchify(x1, c.encoder.audio_patch, c.audio.n_mels))  # (1, f, m_native)
+            t3 = time.perf_counter()
+            wav = self.vocoder(mel)  # (1, S)
+            if tuple(wav.shape) != (1, plan.samples):
+                raise RuntimeError(f"vocoder returned {tuple(wav.shape)}, expected (1, {plan.samples})")
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t4 = time.perf_counter()
+            prev = x1
+            yield WindowOutput(index=j, first_frame=j * plan.hop_frames, real_frames=real,
+                               latent=x1[0].cpu(), mel=mel[0].float().cpu(), wav=wav[0].float().cpu(),
+                               key_index=cond.keys.indices[0].cpu(), key_saliency=cond.keys.saliency[0].cpu(),
+                               frames=frames,
+                               timings={"decode": t1 - t0, "encoders": t2 - t1, "flow": t3 - t2, "vocoder": t4 - t3})
+
+    def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
+                 seed: int = 0, start: float = 0.0, duration: float | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> FoleyResult:
+        """Generate the sound for ``video``: a path (any container/fps/size/rotation ``io.probe`` reads) or
+        uint8 frames (t, 3, H, W) already at the model's fps and size. ``start``/``duration`` pick a
+        section (seconds). ``progress(done, total)`` is called after each window. None settings take the
+        model config's values (``flow.steps``, ``flow.cfg_scale``, ``flow.solver``)."""
+        src = self._source(video, start, duration)
+        plan, fps, sr = self.plan, self.cfg.video.fps, self.sample_rate
+        total = plan.count(src.n)
+        dur = src.seconds
+        out = Stitcher(plan, round(dur * sr), self.cfg.audio.n_mels)
+        keys_t: list[np.ndarray] = []
+        keys_s: list[np.ndarray] = []
+        strip: dict[int, tuple[float, float, np.ndarray]] = {}  # slice -> (saliency, time, frame)
+        timings = dict.fromkeys(("decode", "encoders", "flow", "vocoder", "stitch"), 0.0)
+        for w in self._windows(src, steps, cfg_scale, solver, seed):
+            t0 = time.perf_counter()
+            out.add(w.index, w.wav.numpy(), w.mel.numpy())
+            # Key frames this window owns: its real frames past the overlap (window 0 owns all of its own).
+            own = (w.key_index < w.real_frames) & (w.key_index >= (plan.overlap_frames if w.index else 0))
+            idx = w.key_index[own]
+            t_abs = src.start + (w.first_frame + idx.double()) / fps
+            sal = w.key_saliency[idx].double()
+            keys_t.append(t_abs.numpy())
+            keys_s.append(sal.numpy())
+            for i, t, s in zip(idx.tolist(), t_abs.tolist(), sal.tolist()):
+                b = min(STRIP_FRAMES - 1, int((t - src.start) / dur * STRIP_FRAMES))
+                if b not in strip or s > strip[b][0]:
+                    strip[b] = (s, t, w.frames[i].numpy().copy())
+            for k, v in w.timings.items():
+                timings[k] += v
+            timings["stitch"] += time.perf_counter() - t0
+            if progress is not None:
+                progress(w.index + 1, total)
+        mel_fps = sr / self.cfg.audio.hop_length
+        onsets = src.start + detect_onsets(out.mel, mel_fps)
+        return FoleyResult(
+            wav=out.wav, sample_rate=sr, start=src.start, duration=dur, mel=out.mel, mel_fps=mel_fps,
+            key_times=np.concatenate(keys_t), key_saliency=np.concatenate(keys_s), onsets=onsets,
+            strip=[(t, f) for _, (_, t, f) in sorted(strip.items())], windows=total, seed=int(seed),
+            settings={"steps": steps if steps is not None else self.cfg.flow.steps,
+                      "cfg_scale": cfg_scale if cfg_scale is not None else self.cfg.flow.cfg_scale,
+                      "solver": solver if solver is not None else self.cfg.flow.solver,
+                      "model": self.name, "vocoder": getattr(self.vocoder, "name", "?"),
+                      "overlap_tokens": plan.overlap_tokens, "inpainting": self.inpaints},
+            timings=timings,
+        )
