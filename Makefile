@@ -12,7 +12,7 @@ $(BIN)/python:
 # torch==2.13.0 is the CPU wheel on these machines' disk; elsewhere pip fetches it from PyPI.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,demo]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -133,6 +133,13 @@ CASES = {
     "output exists": lambda t, w, s: [s, "-o", (t / "o.wav").write_text("x") and t / "o.mp4"],
     "output folder missing": lambda t, w, s: [s, "-o", t / "nowhere" / "o.mp4"],
 }
+EXPECT = {
+    "missing file": "no such file", "empty folder": "no video files", "file given as --model": "not a model folder",
+    "text named .mp4": "not a media file", "audio only": "no video stream", "single frame": "too short",
+    "not a model": "not a model folder", "config of another version": "does not match this version",
+    "cuda absent": "CUDA is not available", "output is input": "same file as the input",
+    "output exists": "exists", "output folder missing": "does not exist",
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -145,6 +152,6 @@ def test_bad_input_one_line_exit_2_no_files(case, weights, source, tmp_path, cap
                                                                ["--model", str(weights)]))
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
-    assert len(err) == 1 and err[0].startswith("openfoley generate: error:"), err
+    assert len(err) == 1 and err[0].startswith("openfoley generate: error:") and EXPECT[case] in err[0], err
     after = {p: p.stat().st_size for p in tmp_path.rglob("*")}
     assert after == before, set(after) ^ set(before)  # nothing written, nothing left half-done

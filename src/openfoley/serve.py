@@ -56,7 +56,7 @@ class ServeOptions:
     max_mb: float = 50.0  # largest upload, in 10^6 bytes
     max_seconds: float = 30.0  # longest upload, in seconds
     max_steps: int = 64  # the steps slider's upper end
-    queue_size: int = 16  # requests waiting beyond this are refused with "queue full"
+    queue_size: int = 16  # requests that may wait for the model; Gradio refuses more
     stale_after_s: float = 600.0  # request folders older than this are swept (abandoned requests)
 
     def __post_init__(self) -> None:
@@ -119,7 +119,9 @@ def describe(info: ProbeResult) -> str:
     v = info.video
     assert v is not None
     w, h = v.display_size
-    return f"{info.path.name}: {v.duration or info.duration:.2f} s, {w}x{h}, {v.fps:.2f} fps, {info.size_bytes / _MB:.2f} MB"
+    n = info.size_bytes
+    size = f"{n / _MB:.1f} MB" if n >= _MB else f"{max(1, round(n / 1000))} kB"
+    return f"{info.path.name}: {v.duration or info.duration:.2f} s, {w}x{h}, {v.fps:.2f} fps, {size}"
 
 
 class FoleyService:
@@ -175,7 +177,8 @@ class FoleyService:
         try:
             steps_i, cfg_f, seed_i = int(steps), float(cfg_scale), int(seed)
         except (TypeError, ValueError):
-            raise ConfigError(f"steps, guidance and seed must be numbers, got {steps!r}, {cfg_scale!r}, {seed!r}") from None
+            raise ConfigError(
+                f"steps, guidance and seed must be numbers, got {steps!r}, {cfg_scale!r}, {seed!r}") from None
         if not 1 <= steps_i <= self.options.max_steps:
             raise ConfigError(f"steps must be in 1..{self.options.max_steps}, got {steps_i}")
         if not 0.0 <= cfg_f <= 20.0:
@@ -286,14 +289,14 @@ def build_app(service: FoleyService) -> Any:
 
     def on_generate(video: str | None, steps: float, cfg: float, seed: float, progress=gr.Progress()):
         if not video:
-            return None, None, None, "**Error:** upload a video first", None
+            return None, None, None, "**Not generated:** upload a video first", None
         try:
             out = service.generate(video, steps, cfg, seed, progress=lambda f, d: progress(f, desc=d))
         except OpenFoleyError as e:
-            return None, None, None, f"**Error:** {e}", None
+            return None, None, None, f"**Not generated:** {e}", None
         except Exception as e:  # a bug, not the user's fault: log it, say so, keep serving
             log.exception("generation failed for %s", Path(video).name)
-            return None, None, None, f"**Error:** generation failed ({type(e).__name__}); see the server log", None
+            return None, None, None, f"**Not generated:** internal error ({type(e).__name__}); see the server log", None
         return str(out.video), str(out.audio), str(out.plot), "Done: " + out.summary, str(out.folder)
 
     limits = f"Videos up to {opts.max_mb:g} MB and {opts.max_seconds:g} s."
@@ -313,8 +316,8 @@ def build_app(service: FoleyService) -> Any:
                                      elem_id="result-video")
                 out_audio = gr.Audio(label="Generated sound (WAV)", type="filepath", interactive=False,
                                      elem_id="result-audio")
-                out_plot = gr.Image(label="Spectrogram and key frames", type="filepath", interactive=False,
-                                    elem_id="result-plot")
+                out_plot = gr.Image(label="Key frames, spectrogram and onsets", show_label=False, type="filepath",
+                                    interactive=False, elem_id="result-plot")  # the figure has its own title
         folder = gr.State(None)
         upload.upload(on_upload, inputs=upload, outputs=status, concurrency_id="probe", concurrency_limit=2)
         button.click(

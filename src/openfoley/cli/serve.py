@@ -44,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
     options = ServeOptions(host=args.host, port=args.port, model=args.model, device=args.device,
                            max_mb=args.max_mb, max_seconds=args.max_seconds, max_steps=args.max_steps,
                            queue_size=args.queue_size)
-    signal.signal(signal.SIGTERM, _stop)
-    serve(options, ready=lambda url: print(f"openfoley serve: running on {url} (Ctrl-C to stop)", flush=True))
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        serve(options, ready=lambda url: print(f"openfoley serve: running on {url} (Ctrl-C to stop)", flush=True))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print("openfoley serve: stopped", file=sys.stderr)
     return 0

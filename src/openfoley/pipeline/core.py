@@ -120,6 +120,7 @@ class FoleyResult:
     """The sound for one video (or section) and what a plot needs.
 
     wav float32 (s,) at ``sample_rate``; sample 0 sits at ``start`` seconds on the video's clock.
+    (If its peak would exceed full scale the whole waveform is scaled to a peak of 0.99, logged.)
     mel float32 (f, m): the generated log-mel at ``mel_fps`` frames per second (from ``start``).
     key_times / key_saliency float64 (k,): the key frames the generator was conditioned on (absolute s).
     onsets float64 (q,): onsets detected in the generated sound (absolute s).
@@ -333,6 +334,10 @@ class FoleyPipeline:
             timings["stitch"] += time.perf_counter() - t0
             if progress is not None:
                 progress(w.index + 1, total)
+        peak = float(np.abs(out.wav).max()) if out.wav.size else 0.0
+        if peak > 1.0:  # scale the whole sound below full scale rather than let the writers clip it
+            log.warning("%s: generated peak %.2f exceeds full scale; scaled to 0.99", src.name, peak)
+            out.wav *= np.float32(0.99 / peak)
         mel_fps = sr / self.cfg.audio.hop_length
         onsets = src.start + detect_onsets(out.mel, mel_fps)
         return FoleyResult(

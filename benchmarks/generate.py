@@ -1,0 +1,158 @@
+"""End-to-end speed of ``openfoley generate``: real-time factor, stage shares, peak RSS, FLOP/s.
+
+Usage: python benchmarks/generate.py [--model builtin|DIR | --untrained small] [--clips 10,60]
+                                     [--steps 4,8,16,25] [--threads N] [--variants] [--device cpu]
+
+For each clip length (a 640x360, 25 fps H.264 file rendered here, a square bouncing on a textured
+background) and each step count, one ``FoleyPipeline`` call plus the mux into an mp4, timed from decode
+to mux. Prints one Markdown table: RTF = wall seconds / audio seconds (target <= 0.1 on 2 CPU cores),
+the share of wall time in each stage (decode, encoders, flow, vocoder, mux; "other" is stitching and
+onset detection), and the flow generator's achieved GFLOP/s (FLOPs counted by
+``torch.utils.flop_counter`` on one window, times the windows, over the flow stage's time) as a
+fraction of a plain 1024x1024 fp32 matmul's GFLOP/s measured in the same run. Then the process's peak
+RSS (``ru_maxrss``: the largest of all runs, so an upper bound for the 60 s clip).
+
+``--variants`` adds rows at the model's default step count with the Eq. 7 refinement off (2 branches
+per step) and with CFG off too (1 branch), to show which defaults meet the target. ``--untrained
+PRESET`` times a freshly initialised model of a preset (speed does not depend on the weights), for
+before the built-in model exists. On a shared machine, compare rows of one run only, and read the
+matmul column to see how loaded the machine was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from openfoley.config import get_preset
+from openfoley.encoders.video import default_times
+from openfoley.io import mux, write_audio
+from openfoley.model import FoleyModel
+from openfoley.pipeline import FoleyPipeline
+
+
+def render_clip(path: Path, seconds: float, fps: int = 25, w: int = 640, h: int = 360) -> Path:
+    """Stream a test video to ``path`` one frame at a time (never the whole clip in memory)."""
+    rng = np.random.default_rng(0)
+    bg = rng.integers(20, 90, (h, w, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=Fraction(fps))
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.options = {"preset": "ultrafast"}
+        for i in range(round(seconds * fps)):
+            img = bg.copy()
+            y = int((h - 60) * abs(np.sin(i / fps * 2.3)))
+            x = int((w - 60) * (0.5 + 0.4 * np.sin(i / fps * 0.7)))
+            img[y : y + 60, x : x + 60] = (230, 200, 60)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path
+
+
+def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - t)
+    return reps * 2 * n**3 / best / 1e9
+
+
+def flow_flops_per_window(pipe: FoleyPipeline, steps: int, cfg_scale: float | None) -> float:
+    """FLOPs of one window's ``generator.sample`` (counted on a window of random frames)."""
+    c = pipe.cfg
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (1, c.video_frames, 3, c.video.size, c.video.size), dtype=torch.uint8, generator=g)
+    x = x.to(pipe.device)
+    times = default_times(x, c.video.fps)
+    with torch.no_grad():
+        cond = pipe.model.condition(x, pipe.model.align(x, times), times, c.audio_tokens).cond
+        with FlopCounterMode(display=False) as fc:
+            pipe.model.generator.sample(cond, g, steps=steps, cfg_scale=cfg_scale)
+    return float(fc.get_total_flops())
+
+
+def load(args) -> FoleyPipeline:
+    if args.untrained:
+        model = FoleyModel(get_preset(args.untrained))
+        model.set_latent_stats(torch.zeros(model.cfg.audio.n_mels), torch.ones(model.cfg.audio.n_mels))
+        from openfoley.vocoder import build_vocoder
+
+        return FoleyPipeline(model, build_vocoder(args.vocoder, model.cfg.audio), device=args.device,
+                             name=f"untrained {args.untrained}")
+    return FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="builtin", help="weights or run folder (default: the built-in model)")
+    ap.add_argument("--untrained", metavar="PRESET", help="time a freshly initialised model of PRESET instead")
+    ap.add_argument("--clips", default="10,60", help="clip lengths in seconds (default: 10,60)")
+    ap.add_argument("--steps", default="4,8,16,25", help="step counts (default: 4,8,16,25)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--vocoder", default="auto")
+    ap.add_argument("--variants", action="store_true", help="add refine-off and CFG-off rows at the default steps")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipe = load(args)
+    gen = pipe.model.generator
+    default_refine = getattr(gen, "refine", None)
+    ref = matmul_gflops()
+    print(f"model: {pipe.name} ({pipe.cfg.name}, flow {pipe.cfg.flow.kind}); vocoder: {pipe.vocoder.name}; "
+          f"device {pipe.device}; torch threads {torch.get_num_threads()}; cpus {os.cpu_count()}; "
+          f"load average {os.getloadavg()[0]:.1f}; plain matmul {ref:.1f} GFLOP/s")
+    runs = [(int(s), default_refine, None, "") for s in args.steps.split(",")]
+    if args.variants and default_refine is not None:
+        d = pipe.cfg.flow.steps
+        runs += [(d, False, None, "refine off"), (d, False, 1.0, "refine off, cfg off")]
+    print("\n| clip | steps | variant | windows | wall s | RTF | decode | encoders | flow | vocoder | mux | other "
+          "| flow GFLOP/s | of matmul |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="openfoley-bench-") as tmp:
+        for seconds in (float(s) for s in args.clips.split(",")):
+            clip = render_clip(Path(tmp) / f"clip{seconds:g}.mp4", seconds)
+            pipe(clip, steps=2, duration=1.0)  # warm-up (first-call allocations, thread pools)
+            for steps, refine, scale, label in runs:
+                if default_refine is not None:
+                    gen.refine = refine
+                flops = flow_flops_per_window(pipe, steps, scale)
+                t0 = time.perf_counter()
+                res = pipe(clip, steps=steps, cfg_scale=scale, seed=0)
+                t1 = time.perf_counter()
+                out = Path(tmp) / "out.mp4"
+                write_audio(out.with_suffix(".wav"), res.wav, res.sample_rate, force=True)
+                mux(clip, res.wav, res.sample_rate, out, force=True)
+                wall = time.perf_counter() - t0
+                stages = dict(res.timings, mux=time.perf_counter() - t1)
+                named = ("decode", "encoders", "flow", "vocoder", "mux")
+                other = wall - sum(stages[k] for k in named)
+                share = " | ".join(f"{100 * stages[k] / wall:.0f}%" for k in named)
+                gfs = flops * res.windows / max(stages["flow"], 1e-9) / 1e9
+                print(f"| {seconds:g} s | {steps} | {label or 'default'} | {res.windows} | {wall:.1f} | "
+                      f"{wall / res.duration:.3f} | {share} | {100 * other / wall:.0f}% | {gfs:.1f} | "
+                      f"{gfs / ref:.2f} |", flush=True)
+    if default_refine is not None:
+        gen.refine = default_refine
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(f"\npeak RSS of the whole run: {rss:.0f} MB (upper bound for the longest clip)")
+
+
+if __name__ == "__main__":
+    main()
