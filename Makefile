@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test venv demo clean
+.PHONY: test venv demo clean builtin-model
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,20 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(BIN)/python -m pytest -q -n 2
+
+# The main job: render a silent example video with our own renderer, then generate its sound with the
+# built-in model (shipped in the package; no download).
+demo: venv
+	mkdir -p demo
+	$(BIN)/openfoley data example --out demo/example.mp4 --force
+	$(BIN)/openfoley generate demo/example.mp4 -o demo/example_foley.mp4 --plot --force
+	@echo
+	@echo "Done. Play it with:  ffplay demo/example_foley.mp4   (or open it in any video player)"
+	@echo "Sound alone: demo/example_foley.wav   Plot: demo/example_foley.png   Ground truth: demo/example.json"
+
+# Rebuild the built-in model from the Debian sound packages (about 90 min on 2 cores; resumable).
+builtin-model: venv
+	scripts/build-builtin-model.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -64,7 +64,8 @@ def test_inpainting_keeps_known_tokens_exactly(solver):
     g = torch.Generator().manual_seed(0)
     b, n, d = 2, cfg.audio_tokens, cfg.encoder.width
     cond = FlowCondition(tokens=torch.randn(b, n, d, generator=g), keys=torch.randn(b, 3, d, generator=g),
-                         key_times=torch.rand(b, 3, generator=g) * cfg.seconds, key_mask=torch.ones(b, 3, dtype=torch.bool))
+                         key_times=torch.rand(b, 3, generator=g) * cfg.seconds,
+                         key_mask=torch.ones(b, 3, dtype=torch.bool))
     known = torch.randn(b, n, cfg.audio_token_dim, generator=g) * 3
     mask = torch.zeros(b, n, dtype=torch.bool)
     mask[0, :5], mask[1, -7:] = True, True

@@ -334,7 +334,7 @@ class FoleyPipeline:
             timings["stitch"] += time.perf_counter() - t0
             if progress is not None:
                 progress(w.index + 1, total)
-        peak = float(np.abs(out.wav).max()) if out.wav.size else 0.0
+        peak = max(float(out.wav.max()), -float(out.wav.min())) if out.wav.size else 0.0  # no wav-sized temporary
         if peak > 1.0:  # scale the whole sound below full scale rather than let the writers clip it
             log.warning("%s: generated peak %.2f exceeds full scale; scaled to 0.99", src.name, peak)
             out.wav *= np.float32(0.99 / peak)

@@ -11,9 +11,8 @@ asked to render.
 Loss (``loss_fn``): log-mel L1 with the model's own mel + multi-resolution STFT loss (spectral
 convergence + log-magnitude L1 at 512/1024/2048-point windows, ``metrics.TRAIN_RESOLUTIONS``). The
 log-mel term is what the vocoder must honour; the multi-resolution terms need consistent phase across
-overlapping frames and resolutions, which is what teaches the phase head. No discriminator: Vocos
-adds one for perceptual sharpness, but on 2 shared CPU cores its cost would halve the steps we can
-afford (docs/vocoder.md).
+overlapping frames and resolutions, which is what teaches the phase head. No discriminator (Vocos
+adds one for perceptual sharpness; not tried within the CPU budget, docs/vocoder.md).
 
 Loop: Adam, linear warm-up then cosine decay to 10%, gradient clipping at 1, an EMA of the weights
 (shipped for inference). Every ``ckpt_every`` steps it writes the EMA weights (``OUT/weights``,
