@@ -141,3 +141,20 @@ def test_nan_loss_stops_with_step_and_ids(tmp_path, store, capsys):
     kept = list_resume(run)
     assert kept, "the last good checkpoint must be kept"
     assert all(torch.isfinite(v).all() for v in load_resume(kept[-1])["model"].values() if v.is_floating_point())
+
+
+def test_validation_loss_and_samples(tmp_path, store):
+    from openfoley.io import probe
+
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--val", str(store),
+                 "--out", str(run), "--max-steps", "2", "--set", "train.val_every=2",
+                 "--set", "train.sample_every=2"]) == 0
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    val = [r["val_loss"] for r in recs if "val_loss" in r]
+    assert len(val) == 1 and val[0] > 0
+    wavs = sorted((run / "samples" / "step-00000002").glob("*.wav"))
+    pngs = sorted((run / "samples" / "step-00000002").glob("*.png"))
+    assert len(wavs) == 2 and len(pngs) == 2
+    assert abs(probe(wavs[0]).duration - get_preset("tiny").seconds) < 0.01
+    assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

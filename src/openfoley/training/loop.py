@@ -34,6 +34,7 @@ from openfoley.training.data import StoreBatches, collate
 from openfoley.training.ema import EMA
 from openfoley.training.objective import loss_fn
 from openfoley.training.optim import build_optimizer, build_scheduler
+from openfoley.training.samples import write_samples
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
         from tqdm import tqdm
 
         bar = tqdm(total=total, initial=start, desc="train", dynamic_ncols=True)
+    tb = _tensorboard(run_dir) if info.is_main else None
     loss_value = float("nan")
     step = start
     t_last, clips_since = time.perf_counter(), 0
@@ -176,6 +178,10 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             t_last, clips_since = now, 0
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+            if tb is not None:
+                for k, v in rec.items():
+                    if k != "step":
+                        tb.add_scalar(f"train/{k}", v, step)
             if bar is not None:
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{rec['lr']:.2e}",
                                 clips_s=f"{rec['clips_per_s']:.1f}")
@@ -185,6 +191,10 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             v = validation_loss(ema.model, val_store, cfg, info.device)
             with open(metrics_path, "a") as f:
                 f.write(json.dumps({"step": step, "val_loss": v}) + "\n")
+            if tb is not None:
+                tb.add_scalar("val/loss", v, step)
+        if val_store is not None and info.is_main and tc.sample_every > 0 and step % tc.sample_every == 0:
+            write_samples(ema.model, val_store, cfg, run_dir / "samples", step, device=info.device)
         if step % tc.ckpt_every == 0 or step == total:
             if info.is_main:
                 _save(run_dir, cfg, step, model, opt, sched, ema, scaler, tc.keep_last, loss_value)
@@ -193,8 +203,19 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     # --- teardown ------------------------------------------------------------------------------
     if bar is not None:
         bar.close()
+    if tb is not None:
+        tb.close()
     dist_utils.teardown()
     return TrainResult(run_dir=run_dir, step=step, last_loss=loss_value, weights=run_dir / "weights")
+
+
+def _tensorboard(run_dir: Path):
+    """A TensorBoard writer into RUN/tb when the ``tensorboard`` package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tb"))
 
 
 class _null:
