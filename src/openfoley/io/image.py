@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from openfoley.errors import DataError
 from openfoley.io.atomic import atomic_output
 
 PathLike = str | os.PathLike
@@ -117,12 +118,13 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png(pixels: np.ndarray, level: int = 6) -> bytes:
-    """uint8 (h, w, 3) RGB -> PNG bytes."""
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3 or 0 in pixels.shape:
-        raise ValueError(f"pixels must be non-empty uint8 (h, w, 3), got {pixels.dtype} {pixels.shape}")
-    h, w, _ = pixels.shape
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), np.ascontiguousarray(pixels).reshape(h, w * 3)], axis=1)
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, filter 0, no interlace
+    """uint8 (h, w, 3) RGB or (h, w, 4) RGBA -> PNG bytes."""
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or 0 in pixels.shape:
+        raise ValueError(f"pixels must be non-empty uint8 (h, w, 3|4), got {pixels.dtype} {pixels.shape}")
+    h, w, c = pixels.shape
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), np.ascontiguousarray(pixels).reshape(h, w * c)], axis=1)
+    # 8-bit RGB (colour type 2) or RGBA (6), deflate, filter 0, no interlace
+    header = struct.pack(">IIBBBBB", w, h, 8, 2 if c == 3 else 6, 0, 0, 0)
     return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + \
         _chunk(b"IEND", b"")
 
@@ -150,8 +152,27 @@ def decode_png(data: bytes) -> np.ndarray:
     return raw[:, 1:].reshape(h, w, 3).copy()
 
 
+def read_png(path: PathLike) -> np.ndarray:
+    """Decode a picture file (PNG, or anything FFmpeg reads as an image) to uint8 (h, w, 4) RGBA.
+
+    Goes through FFmpeg's decoder (PyAV), which handles every colour type, bit depth and interlacing.
+    """
+    import av  # local: only pictures need the decoder
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: picture not found")
+    try:
+        with av.open(str(p)) as container:
+            for frame in container.decode(video=0):
+                return frame.to_ndarray(format="rgba")
+    except av.FFmpegError as e:
+        raise DataError(f"{p}: cannot decode picture ({e})") from None
+    raise DataError(f"{p}: picture has no image")
+
+
 def write_png(path: PathLike, pixels: np.ndarray, force: bool = False) -> Path:
-    """Write uint8 (h, w, 3) RGB as a PNG, atomically; refuses an existing ``path`` unless ``force``."""
+    """Write uint8 (h, w, 3|4) as a PNG, atomically; refuses an existing ``path`` unless ``force``."""
     data = encode_png(pixels)
     p = Path(path)
     with atomic_output(p, force=force) as tmp:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from openfoley.data.foleyworld.png import read_png
+from openfoley.io.image import read_png
 from openfoley.errors import DataError
 
 _REQUIRED = ("id", "class", "group", "duration", "package", "licence", "fingerprint", "audio")

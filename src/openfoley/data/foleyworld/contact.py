@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from openfoley.data.foleyworld import draw
-from openfoley.data.foleyworld.png import write_png
+from openfoley.io.image import write_png
 from openfoley.errors import DataError
 
 SOURCE_COLOURS = [(255, 70, 70), (60, 220, 255), (255, 220, 40), (120, 255, 110), (230, 120, 255)]

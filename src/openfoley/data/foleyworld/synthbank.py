@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from openfoley.data.foleyworld import draw, looks
-from openfoley.data.foleyworld.png import write_png
+from openfoley.io.image import write_png
 
 # (class, group): the taxonomy's shape with two to four classes per group
 CLASSES: list[tuple[str, str]] = [
@@ -88,7 +88,7 @@ def make_synth_bank(root: str | Path, seed: int = 0, clips_per_class: tuple[int,
         image = None
         if cls in PICTURES:
             image = f"images/{slug}.png"
-            write_png(root / image, _picture(cls))
+            write_png(root / image, _picture(cls), force=True)
         table[cls] = {"group": group, "clips": 0, "images": [image] if image else []}
         for k in range(int(rng.integers(clips_per_class[0], clips_per_class[1] + 1))):
             cid = f"synth-{slug}-{k}"
