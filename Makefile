@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test venv demo clean builtin-model
+.PHONY: test test-fast venv demo clean builtin-model
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# Everything that runs on a CPU, slow-marked tests included (what CI runs). `make test-fast` skips those.
 test: venv
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 -m "not gpu"
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -n 2 -m "not gpu and not slow"
 
 # The main job: render a silent example video with our own renderer, then generate its sound with the
 # built-in model (shipped in the package; no download).

@@ -1,0 +1,90 @@
+"""FoleyModel: every variant trains and samples through one interface; round trips; overfitting."""
+
+import json
+
+import pytest
+import torch
+
+from openfoley.checkpoint import load_state_into, load_weights, save_weights
+from openfoley.config import apply_overrides, get_preset
+from openfoley.features.store import FeatureStore
+from openfoley.model import Batch, FoleyModel
+from openfoley.training.data import collate
+from openfoley.training.loop import train
+from openfoley.training.objective import loss_fn
+from openfoley.training.synthetic import make_synthetic_store
+
+
+def _batch(cfg, b=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    frames = torch.randint(0, 256, (b, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
+                           generator=g)
+    return Batch(frames, torch.randn(b, cfg.audio.n_mels, cfg.mel_frames, generator=g))
+
+
+@pytest.mark.parametrize("kind", ["cfm", "coupling", "nf", "ddpm"])
+@pytest.mark.parametrize("mma", [True, False])
+def test_every_variant_trains_and_samples(kind, mma):
+    cfg = apply_overrides(get_preset("tiny"), {"flow.kind": kind, "alignment.enabled": mma})
+    torch.manual_seed(0)
+    model = FoleyModel(cfg)
+    batch = _batch(cfg)
+    out = loss_fn(model, batch, torch.Generator().manual_seed(0), cfg)
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    assert (out.parts["loss_mask"] > 0) == mma
+    mel, cond = model.generate(batch.frames, torch.Generator().manual_seed(1), steps=2)
+    assert mel.shape == batch.mel.shape and torch.isfinite(mel).all()
+    assert cond.keys.indices.shape == (2, cfg.key_frames)
+
+
+def test_mel_normalisation_round_trip():
+    cfg = get_preset("tiny")
+    model = FoleyModel(cfg)
+    model.set_latent_stats(torch.linspace(-3, 1, cfg.audio.n_mels), torch.linspace(0.5, 2, cfg.audio.n_mels))
+    mel = torch.randn(2, cfg.audio.n_mels, cfg.mel_frames)
+    assert torch.allclose(model.native_mel(model.model_mel(mel)), mel, atol=1e-5)
+
+
+def test_weights_round_trip_gives_identical_generation(tmp_path):
+    cfg = get_preset("tiny")
+    torch.manual_seed(0)
+    model = FoleyModel(cfg).eval()
+    save_weights(tmp_path / "w", model.state_dict(), cfg)
+    loaded = load_weights(tmp_path / "w")
+    other = FoleyModel(loaded.config).eval()
+    load_state_into(other, loaded.state, "w")
+    frames = _batch(cfg).frames
+    a, _ = model.generate(frames, torch.Generator().manual_seed(5))
+    b, _ = other.generate(frames, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_generation_is_deterministic_per_seed():
+    cfg = get_preset("tiny")
+    torch.manual_seed(0)
+    model = FoleyModel(cfg).eval()
+    with torch.no_grad():  # a non-zero field, so different noise gives a different output
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    frames = _batch(cfg).frames
+    a, _ = model.generate(frames, torch.Generator().manual_seed(5))
+    b, _ = model.generate(frames, torch.Generator().manual_seed(5))
+    c, _ = model.generate(frames, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.slow
+def test_tiny_model_overfits_a_handful_of_clips(tmp_path):
+    """Issue "model", done-when: 4 FoleyWorld-like clips, 200 steps; the joint loss falls by > 2x
+    (measured 2.7x: 3.90 -> 1.44; flow 1.98 -> 0.78, masked video 0.74 -> 0.02)."""
+    cfg = apply_overrides(get_preset("tiny"), ["train.batch_size=4", "train.warmup_steps=5", "train.max_steps=200",
+                                               "train.lr=2e-3", "train.log_every=1", "train.ckpt_every=1000",
+                                               "alignment.dropout=0", "flow.dropout=0"])
+    store = FeatureStore(make_synthetic_store(tmp_path / "s", cfg, clips=4, seed=1))
+    train(cfg, store, tmp_path / "run", progress=False)
+    recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    first = sum(r["loss"] for r in recs[:5]) / 5
+    last = sum(r["loss"] for r in recs[-5:]) / 5
+    assert last < first / 2, f"loss {first:.3f} -> {last:.3f}"
+    assert collate([store[0]]).frames.shape[1] == cfg.video_frames
