@@ -13,7 +13,7 @@ import pytest
 
 from openfoley.cli import main
 from openfoley.config import get_preset
-from openfoley.evaluation.evaluate import evaluate_dirs
+from openfoley.evaluation.evaluate import evaluate_dirs, format_table
 from openfoley.evaluation.evaluators import load_evaluators, save_evaluator
 from openfoley.io import write_video
 from openfoley.training.synthetic import make_synthetic_store, synthetic_clip
@@ -150,3 +150,13 @@ def test_evaluators_train_cli(setup, tmp_path, capsys):
     assert ev.sync_meta["report"]["steps_done"] == 2
     assert main(argv) == 2  # exists without --force
     assert "exists" in capsys.readouterr().err
+
+
+def test_audio_only_evaluators_report_no_align_acc(setup, tmp_path):
+
+    folder = tmp_path / "ev"
+    shutil.copytree(Path(setup["ev"]) / "audio", folder / "audio")
+    res = evaluate_dirs(setup["same"], setup["ref"], load_evaluators(folder))
+    assert res["align_acc"] is None and res["evaluators"]["sync"] == "none"
+    assert abs(res["fad"]) < 1e-6 and res["onset_acc"] == 1.0
+    assert "no sync classifier" in format_table(res)

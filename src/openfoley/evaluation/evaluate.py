@@ -94,7 +94,8 @@ def _true_events(reference_dir: Path, name: str) -> list[float] | None:
 
 def _read_pair(gen: Path, ref: Path, ev: Evaluators, max_seconds: float | None) -> dict[str, Any]:
     """Decode one pair at every evaluator's settings. Raises MediaError naming the bad file."""
-    a_sr, s_cfg = ev.audio.cfg.audio.sample_rate, ev.sync.cfg
+    a_sr = ev.audio.cfg.audio.sample_rate
+    s_cfg = ev.sync.cfg if ev.sync is not None else None
     ref_a = read_audio(ref, a_sr)
     if max_seconds is not None:
         ref_a = ref_a[: round(max_seconds * a_sr)]
@@ -102,12 +103,13 @@ def _read_pair(gen: Path, ref: Path, ev: Evaluators, max_seconds: float | None) 
         raise MediaError(f"{ref}: empty audio stream")
     seconds = ref_a.numel() / a_sr
     out = {"seconds": seconds, "ref_audio": ref_a, "gen_audio": read_audio(gen, a_sr, duration=seconds)}
-    s_sr = s_cfg.audio.sample_rate
     for side, path in (("gen", gen), ("ref", ref)):
-        wav = out[f"{side}_audio"] if s_sr == a_sr else read_audio(path, s_sr, duration=seconds)
-        out[f"{side}_sync_mel"] = wav_to_mel(wav, s_cfg.audio)
-        out[f"{side}_frames"] = read_video(path, s_cfg.fps, s_cfg.size, duration=seconds,
-                                           resize=s_cfg.resize).frames
+        if s_cfg is not None:
+            s_sr = s_cfg.audio.sample_rate
+            wav = out[f"{side}_audio"] if s_sr == a_sr else read_audio(path, s_sr, duration=seconds)
+            out[f"{side}_sync_mel"] = wav_to_mel(wav, s_cfg.audio)
+            out[f"{side}_frames"] = read_video(path, s_cfg.fps, s_cfg.size, duration=seconds,
+                                               resize=s_cfg.resize).frames
         out[f"{side}_onset_wav"] = read_audio(path, ONSET_SR, duration=seconds)
     return out
 
@@ -157,8 +159,9 @@ def evaluate_dirs(generated_dir: str | Path, reference_dir: str | Path,
             pr, em = audio_clip_outputs(ev.audio, pair[f"{side}_audio"])
             probs.append(pr)
             embs.append(em)
-        align_gen.append(sync_clip_score(ev.sync, pair["gen_frames"], pair["gen_sync_mel"]))
-        align_ref.append(sync_clip_score(ev.sync, pair["ref_frames"], pair["ref_sync_mel"]))
+        if ev.sync is not None:
+            align_gen.append(sync_clip_score(ev.sync, pair["gen_frames"], pair["gen_sync_mel"]))
+            align_ref.append(sync_clip_score(ev.sync, pair["ref_frames"], pair["ref_sync_mel"]))
         g_wav = pair["gen_onset_wav"].numpy()
         on_ref.append(onset_detect(pair["ref_onset_wav"].numpy(), ONSET_SR))
         on_gen.append(onset_detect(g_wav, ONSET_SR))
@@ -185,8 +188,8 @@ def evaluate_dirs(generated_dir: str | Path, reference_dir: str | Path,
         "fad": fad(emb_ref, emb_gen) if min(len(emb_ref), len(emb_gen)) >= 2 else float("nan"),
         "fad_windows": [len(emb_ref), len(emb_gen)],
         "kld": kld(torch.stack(p_ref), torch.stack(p_gen)),
-        "align_acc": align_accuracy(np.array(align_gen)),
-        "align_acc_reference": align_accuracy(np.array(align_ref)),
+        "align_acc": align_accuracy(np.array(align_gen)) if ev.sync is not None else None,
+        "align_acc_reference": align_accuracy(np.array(align_ref)) if ev.sync is not None else None,
         "sync_heldout": heldout,
         "onset_acc": onsets.count_acc,
         "onset_detection_acc": onsets.detection_acc,
@@ -199,7 +202,8 @@ def evaluate_dirs(generated_dir: str | Path, reference_dir: str | Path,
         "settings": {"generated": str(gdir), "reference": str(rdir), "max_seconds": max_seconds,
                      "onset_tol": onset_tol, "onset_sr": ONSET_SR,
                      "audio_classifier": asdict(ev.audio.cfg.audio),
-                     "sync": {"fps": ev.sync.cfg.fps, "size": ev.sync.cfg.size, "window": ev.sync.cfg.window}},
+                     "sync": None if ev.sync is None else
+                     {"fps": ev.sync.cfg.fps, "size": ev.sync.cfg.size, "window": ev.sync.cfg.window}},
         "per_clip": {"names": used, "align_score": align_gen, "align_score_reference": align_ref},
     }
     return _clean(results)
@@ -220,7 +224,8 @@ def format_table(results: dict[str, Any]) -> str:
         ("clips", results["clips"], ""),
         ("FAD", results["fad"], "lower is better (own audio embedding)"),
         ("KLD", results["kld"], "lower is better (own audio classifier)"),
-        ("Align Acc", results["align_acc"], f"sync classifier held-out accuracy {_fmt(held.get('accuracy'))}"),
+        ("Align Acc", results["align_acc"], f"sync classifier held-out accuracy {_fmt(held.get('accuracy'))}"
+         if results["align_acc"] is not None else "no sync classifier in this evaluators folder"),
         ("Align Acc (reference)", results["align_acc_reference"], "real audio: the ceiling on this data"),
         ("Onset Acc", results["onset_acc"], "onset count accuracy"),
         ("Onset detection acc", results["onset_detection_acc"], ""),

@@ -366,27 +366,33 @@ class Evaluators:
     """Both evaluator networks, their training reports (``*_meta``) and version strings."""
 
     audio: AudioClassifier
-    sync: SyncClassifier
+    sync: SyncClassifier | None  # None: no sync classifier shipped/trained (Align Acc not computed)
     audio_meta: dict[str, Any]
     sync_meta: dict[str, Any]
     versions: dict[str, str]
 
 
 def load_evaluators(folder: str | Path | None = None) -> Evaluators:
-    """Load ``folder/audio`` and ``folder/sync`` (default: the shipped ``assets/evaluators``)."""
+    """Load ``folder/audio`` and ``folder/sync`` (default: the shipped ``assets/evaluators``).
+
+    ``sync`` may be absent: the sync classifier ships only when it passes its held-out check, and
+    without it Align Acc is reported as unavailable rather than computed with a network at chance."""
     root = Path(folder) if folder is not None else BUILTIN_DIR
     if not root.is_dir():
         hint = " (no evaluator weights are shipped in this install)" if folder is None else ""
         raise ModelError(f"{root}: evaluators folder not found{hint}; train them with "
                          f"`openfoley evaluators train --bank BANK --store STORE --out DIR`")
     audio, a_meta, a_ver = _load(root / AUDIO_DIR, "audio")
-    sync, s_meta, s_ver = _load(root / SYNC_DIR, "sync")
+    if (root / SYNC_DIR).exists():
+        sync, s_meta, s_ver = _load(root / SYNC_DIR, "sync")
+    else:  # an audio-only evaluators folder: FAD, KLD and onsets, no Align Acc
+        sync, s_meta, s_ver = None, {}, "none"
     return Evaluators(audio, sync, a_meta, s_meta, {"audio": a_ver, "sync": s_ver})
 
 
 def evaluators_available(folder: str | Path | None = None) -> bool:
     root = Path(folder) if folder is not None else BUILTIN_DIR
-    return all((root / sub / WEIGHTS_FILE).is_file() for sub in (AUDIO_DIR, SYNC_DIR))
+    return (root / AUDIO_DIR / WEIGHTS_FILE).is_file()
 
 
 __all__ = [
