@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a model (Algorithm 1) on a feature store"),
     "evaluate": ("evaluate", "score generated audio against reference audio (FAD, KLD, Align Acc, onsets)"),
     "evaluators": ("evaluate", "train OpenFoley's own evaluator networks"),
-    "benchmark": ("benchmark", "the paper's ablation variants and reference rows (--list)"),
+    "benchmark": ("benchmark", "the paper's ablation variants and reference rows on FoleyWorld"),
     "info": ("info", "print parameters and FLOPs per forward pass for each component"),
     "curate": ("curate", "build the paper's open-set benchmark from AudioSet + Panda-70M metadata"),
     "vocoder": ("vocoder", "train the neural vocoder; compare it with Griffin-Lim"),

@@ -3,18 +3,54 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("benchmark", help="the paper's ablation variants and reference rows (--list)",
-                       description="List the variants and reference rows of the paper's Tables 3-5.")
+    p = sub.add_parser("benchmark", help="the paper's ablation variants and reference rows on FoleyWorld",
+                       description="Generate every row's audio for the clips of one FoleyWorld split, evaluate "
+                                   "it against the real audio and print a table. Variants load "
+                                   "MODEL_ROOT/<variant>-seed<k>/weights or are trained (--train-store); "
+                                   "`full` uses --full-model (default: the built-in model).")
     p.add_argument("--list", action="store_true", help="print the variant and reference-row names")
+    p.add_argument("--split", default="test-closed", help="test-closed or test-open (default: %(default)s)")
+    p.add_argument("--foleyworld", default="data/foleyworld", help="rendered FoleyWorld folder")
+    p.add_argument("--rows", nargs="+", default=["full", "ground-truth", "shuffled"])
+    p.add_argument("--out", default="runs/benchmark", help="where generated clips go")
+    p.add_argument("--model-root", default="runs/benchmark/models")
+    p.add_argument("--full-model", default="builtin")
+    p.add_argument("--train-store", default=None, help="feature store to train missing variants on")
+    p.add_argument("--train-steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: each model's config)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="only the first N clips")
+    p.add_argument("--evaluators", default=None, help="evaluators folder (default: the shipped ones)")
+    p.add_argument("--markdown", default=None, help="append the table to this Markdown file")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from openfoley.benchmark import list_variants
+    from pathlib import Path
 
-    for v in list_variants():
-        print(f"{v.name:15s} {v.description}")
+    from openfoley.benchmark import list_variants, results_markdown, run_benchmark
+
+    if args.list:
+        for v in list_variants():
+            print(f"{v.name:15s} {v.description}")
+        return 0
+    out = Path(args.out) / args.split
+    res = run_benchmark(Path(args.foleyworld) / args.split, out, args.rows, model_root=args.model_root,
+                        builtin_for_full=args.full_model, train_store=args.train_store,
+                        train_steps=args.train_steps, steps=args.steps, seed=args.seed,
+                        evaluators=args.evaluators, limit=args.limit)
+    command = "openfoley " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    table = results_markdown(args.split, res, command)
+    print(table)
+    import json
+
+    (out / "results.json").write_text(json.dumps(res, indent=1))
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write("\n" + table)
     return 0
