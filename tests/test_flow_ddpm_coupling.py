@@ -11,15 +11,7 @@ from openfoley.flow.base import FlowCondition
 from openfoley.flow.coupling import AffineCoupling, CouplingFlow, CouplingGenerator, gaussian_log_prob
 from openfoley.flow.ddpm import DDPMSchedule
 from openfoley.flow.nf import NFGenerator
-
-
-def assert_close(actual, expected, rtol=0.0, atol=1e-6):
-    """Max-abs comparison (torch.testing.assert_close imports torch.distributed: ~5 s here)."""
-    expected = torch.as_tensor(expected, dtype=actual.dtype)
-    assert actual.shape == expected.shape, (tuple(actual.shape), tuple(expected.shape))
-    err = (actual - expected).abs()
-    bound = atol + rtol * expected.abs()
-    assert bool((err <= bound).all()), f"max abs error {err.max().item():.3g} exceeds atol={atol}, rtol={rtol}"
+from numeric import assert_close
 
 
 # --- DDPM -----------------------------------------------------------------------------------------

@@ -15,18 +15,10 @@ from openfoley.flow.cfm import nearest_keys
 from openfoley.flow.guidance import cfg_combine
 from openfoley.flow.solvers import integrate, time_grid
 from openfoley.flow.velocity import VelocityNet
+from numeric import assert_close
 
 CFG = get_preset("tiny")
 N, PF, D, K = CFG.audio_tokens, CFG.audio_token_dim, CFG.encoder.width, CFG.key_frames
-
-
-def assert_close(actual, expected, rtol=0.0, atol=1e-6):
-    """Max-abs comparison (torch.testing.assert_close imports torch.distributed: ~5 s here)."""
-    expected = torch.as_tensor(expected, dtype=actual.dtype)
-    assert actual.shape == expected.shape, (tuple(actual.shape), tuple(expected.shape))
-    err = (actual - expected).abs()
-    bound = atol + rtol * expected.abs()
-    assert bool((err <= bound).all()), f"max abs error {err.max().item():.3g} exceeds atol={atol}, rtol={rtol}"
 
 
 def with_flow(**kw):

@@ -12,15 +12,7 @@ from openfoley.flow.guidance import cfg_combine, guided_velocity, refine_term
 from openfoley.flow.path import CondOTPath
 from openfoley.flow.solvers import evals_per_step, integrate, time_grid
 from openfoley.flow.time_sampler import LogitNormalTime, UniformTime, build_time_sampler
-
-
-def assert_close(actual, expected, rtol=0.0, atol=1e-6):
-    """Max-abs comparison (torch.testing.assert_close imports torch.distributed: ~5 s here)."""
-    expected = torch.as_tensor(expected, dtype=actual.dtype)
-    assert actual.shape == expected.shape, (tuple(actual.shape), tuple(expected.shape))
-    err = (actual - expected).abs()
-    bound = atol + rtol * expected.abs()
-    assert bool((err <= bound).all()), f"max abs error {err.max().item():.3g} exceeds atol={atol}, rtol={rtol}"
+from numeric import assert_close
 
 
 # --- path -----------------------------------------------------------------------------------------
