@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "no-mma": {"alignment.enabled": False},
@@ -31,7 +33,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 REFERENCES: dict[str, str] = {
     "ground-truth": "real audio through our log-mel and vocoder (the ceiling)",
-    "retrieval": "audio of the nearest training clip by video features (not implemented yet)",
+    "retrieval": "audio of the nearest training clip by video features (non-generative baseline)",
     "shuffled": "real audio of another test clip (the floor)",
 }
 
@@ -99,15 +101,46 @@ def _variant_weights(name: str, base_preset: str, model_root: Path, train_store:
     return run / "weights"
 
 
+@torch.no_grad()
+def _clip_embedding(model, frames) -> "torch.Tensor":
+    """One unit vector per clip: the model's aligned video features (b, t, d) averaged over time."""
+    feats = model.align(frames).mean(dim=1)
+    return torch.nn.functional.normalize(feats, dim=-1)
+
+
+def retrieval_sources(weights: Path | str, train_store: Path, train_videos: Path, videos: list[Path],
+                      batch: int = 16) -> list[Path]:
+    """For each test video, the training clip (mp4 in ``train_videos``) nearest by video features."""
+    from openfoley.features.store import FeatureStore
+    from openfoley.io import read_video
+    from openfoley.pipeline import FoleyPipeline
+
+    model = FoleyPipeline.from_pretrained(weights, device="cpu").model
+    cfg = model.cfg
+    store = FeatureStore(train_store)
+    store.check_compatible(cfg)
+    bank = []
+    for i0 in range(0, len(store), batch):
+        frames = torch.stack([store[i]["frames"] for i in range(i0, min(len(store), i0 + batch))])
+        bank.append(_clip_embedding(model, frames))
+    bank_t = torch.cat(bank)  # (N, d)
+    out = []
+    for v in videos:
+        frames = read_video(v, cfg.video.fps, cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize).frames
+        q = _clip_embedding(model, frames[None])  # (1, d)
+        out.append(train_videos / f"{store.ids[int((bank_t @ q[0]).argmax())]}.mp4")
+    return out
+
+
 def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | str | None = None,
-               steps: int | None = None, seed: int = 0, audio_cfg=None, progress: bool = True) -> Path:
+               steps: int | None = None, seed: int = 0, audio_cfg=None, progress: bool = True,
+               sources: list[Path] | None = None) -> Path:
     """Write ``out_dir/<clip>.mp4`` for every clip: the clip's video with the row's audio.
 
     Rows: a model (``weights``), ``ground-truth`` (real audio -> log-mel -> vocoder), ``shuffled`` (the
-    real audio of the next clip in the list). Existing outputs are kept (resumable).
+    real audio of the next clip in the list), ``retrieval`` (the real audio of ``sources[i]``).
+    Existing outputs are kept (resumable).
     """
-    import torch
-
     from openfoley.io import mux, read_audio
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,9 +169,10 @@ def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | s
             real = read_audio(video, sr)
             mel = log_mel(real[: len(real) // audio_cfg.hop_length * audio_cfg.hop_length], audio_cfg)
             wav = vocoder(mel[None])[0].numpy()
-        elif row == "shuffled":
-            sr = 16000
-            wav = read_audio(videos[(i + 1) % len(videos)], sr).numpy()
+        elif row in ("shuffled", "retrieval"):
+            sr = audio_cfg.sample_rate
+            src = videos[(i + 1) % len(videos)] if row == "shuffled" else sources[i]
+            wav = read_audio(src, sr, duration=read_audio(video, sr).numel() / sr).numpy()
         else:
             raise ValueError(f"row {row!r} needs a model or is not implemented here")
         mux(video, torch.as_tensor(wav), sr, out, force=True)
@@ -163,8 +197,13 @@ def results_markdown(split: str, rows: dict[str, dict], command: str) -> str:
 def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], *, base_preset: str = "small",
                   model_root: str | Path = "runs/benchmark", builtin_for_full: str | None = "builtin",
                   train_store: str | Path | None = None, train_steps: int = 1500, steps: int | None = None,
-                  seed: int = 0, evaluators=None, limit: int | None = None, progress: bool = True) -> dict[str, dict]:
-    """Generate (or resynthesise) every row's audio for the clips of one split and evaluate it."""
+                  seed: int = 0, evaluators=None, limit: int | None = None, progress: bool = True,
+                  retrieval_videos: str | Path | None = None) -> dict[str, dict]:
+    """Generate (or resynthesise) every row's audio for the clips of one split and evaluate it.
+
+    The ``retrieval`` row needs ``train_store`` (the training features) and ``retrieval_videos`` (the
+    training clips' mp4 folder); it retrieves with the ``full`` model's video features.
+    """
     from openfoley.config import get_preset
     from openfoley.errors import ConfigError
     from openfoley.evaluation.evaluate import evaluate_dirs
@@ -185,13 +224,17 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                 dst.symlink_to(src.resolve())
     results = {}
     for row in rows:
+        sources = None
         if row == "retrieval":
-            raise ConfigError("the retrieval row is not implemented yet")
+            if train_store is None or retrieval_videos is None:
+                raise ConfigError("the retrieval row needs --train-store and --retrieval-videos (training clips)")
+            full = _variant_weights("full", base_preset, model_root, None, train_steps, seed, builtin_for_full)
+            sources = retrieval_sources(full, Path(train_store), Path(retrieval_videos), videos)
         weights = None
         if row in VARIANTS:
             weights = _variant_weights(row, base_preset, model_root, None if train_store is None else Path(train_store),
                                        train_steps, seed, builtin_for_full)
         out = render_row(row, videos, out_root / row, weights=weights, steps=steps, seed=seed,
-                         audio_cfg=get_preset(base_preset).audio, progress=progress)
+                         audio_cfg=get_preset(base_preset).audio, progress=progress, sources=sources)
         results[row] = evaluate_dirs(out, ref_dir, ev)
     return results

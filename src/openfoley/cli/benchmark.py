@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full-model", default="builtin")
     p.add_argument("--train-store", default=None, help="feature store to train missing variants on")
     p.add_argument("--train-steps", type=int, default=1500)
+    p.add_argument("--retrieval-videos", default=None,
+                   help="training clips' mp4 folder (the retrieval row; default: FOLEYWORLD/train)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: each model's config)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="only the first N clips")
@@ -43,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
     res = run_benchmark(Path(args.foleyworld) / args.split, out, args.rows, model_root=args.model_root,
                         builtin_for_full=args.full_model, train_store=args.train_store,
                         train_steps=args.train_steps, steps=args.steps, seed=args.seed,
-                        evaluators=args.evaluators, limit=args.limit)
+                        evaluators=args.evaluators, limit=args.limit,
+                        retrieval_videos=args.retrieval_videos or Path(args.foleyworld) / "train")
     command = "openfoley " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     table = results_markdown(args.split, res, command)
     print(table)
