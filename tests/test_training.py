@@ -54,7 +54,7 @@ def test_smoke_writes_both_artefacts(tmp_path, capsys):
     assert main(["train", "--preset", "tiny", "--smoke", "--no-progress", "--out", str(tmp_path / "run")]) == 0
     w = load_weights(tmp_path / "run" / "weights")
     assert w.meta["step"] == 2 and w.meta["weights"] == "ema"
-    assert w.config == get_preset("tiny")
+    assert w.config == apply_overrides(get_preset("tiny"), ["train.max_steps=2"])
     assert [p.name for p in list_resume(tmp_path / "run")] == ["step-00000002"]
     state = load_resume(list_resume(tmp_path / "run")[-1])
     assert set(state) >= {"model", "optimizer", "scheduler", "ema", "step", "scaler"}
@@ -158,3 +158,15 @@ def test_validation_loss_and_samples(tmp_path, store):
     assert len(wavs) == 2 and len(pngs) == 2
     assert abs(probe(wavs[0]).duration - get_preset("tiny").seconds) < 0.01
     assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_max_steps_sets_the_schedule_and_can_grow_on_resume(tmp_path, store):
+    run = tmp_path / "run"
+    base = ["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--out", str(run),
+            "--set", "train.warmup_steps=1", "--set", "train.log_every=1", "--set", "train.ckpt_every=1"]
+    assert main([*base, "--max-steps", "3"]) == 0
+    lrs = [json.loads(x)["lr"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)  # cosine reached its end at the run's own last step
+    assert main([*base, "--max-steps", "5"]) == 0  # extending a finished run resumes it
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5]

@@ -15,6 +15,7 @@ draws what the uninterrupted run would have drawn, and 2 ranks x 1 micro-batch s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -78,8 +79,10 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     """
     # --- setup ---------------------------------------------------------------------------------
     info = dist_utils.setup(device)
+    if max_steps is not None:  # the schedule (warmup + cosine) is laid out over the run's real length
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_steps=max_steps))
     tc = cfg.train
-    total = max_steps if max_steps is not None else tc.max_steps
+    total = tc.max_steps
     run_dir = Path(run_dir)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -243,11 +246,21 @@ def _check_run_config(run_dir: Path, cfg: Config) -> None:
             old = Config.from_json(path.read_text())
         except Exception as e:  # noqa: BLE001 - any parse failure means incompatible
             raise ModelError(f"{path}: run folder holds an incompatible config ({e})") from None
-        if old != cfg and ckpt.list_resume(run_dir):
-            diff = [k for k, v in cfg.to_dict().items() if old.to_dict().get(k) != v]
+        if _resume_view(old) != _resume_view(cfg) and ckpt.list_resume(run_dir):
+            diff = [k for k, v in _resume_view(cfg).items() if _resume_view(old).get(k) != v]
             raise ModelError(f"{run_dir}: run folder was trained with a different config (differs in "
                              f"{', '.join(diff)}); use a new --out or the same settings")
     path.write_text(cfg.to_json())
+
+
+# Settings a resumed run may change: how long it runs and how often it logs and saves.
+RESUMABLE_CHANGES = ("max_steps", "log_every", "val_every", "sample_every", "ckpt_every", "keep_last", "num_workers")
+
+
+def _resume_view(cfg: Config) -> dict:
+    d = cfg.to_dict()
+    d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
+    return d
 
 
 @torch.no_grad()
