@@ -52,7 +52,10 @@ def _run(args: argparse.Namespace) -> int:
     print(table)
     import json
 
-    (out / "results.json").write_text(json.dumps(res, indent=1))
+    path = out / "results.json"  # rows accumulate across runs into one file per split
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    merged.update(res)
+    path.write_text(json.dumps(merged, indent=1))
     if args.markdown:
         with open(args.markdown, "a") as f:
             f.write("\n" + table)
