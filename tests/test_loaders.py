@@ -12,7 +12,7 @@ from openfoley.data.manifest import ClipRecord, write_manifest
 from openfoley.errors import DataError
 from openfoley.io import probe, write_video
 
-REAL_CSV = Path("/work/shared/metadata/vggsound_test.csv")
+REAL_CSV = Path(__file__).resolve().parents[2] / "shared" / "metadata" / "vggsound_test.csv"  # ../shared
 
 
 @pytest.fixture(scope="module")
