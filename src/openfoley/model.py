@@ -22,6 +22,7 @@ it travels inside the weights file.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import torch
@@ -171,17 +172,41 @@ class FoleyModel(nn.Module):
     def generate(self, frames: Tensor, generator: torch.Generator, steps: int | None = None,
                  solver: str | None = None, cfg_scale: float | None = None,
                  times: Tensor | None = None) -> tuple[Tensor, Conditioning]:
-        """frames (b, t, 3, H, W) uint8 of one model window -> log-mel (b, f, m_native) and its condition."""
-        self._check_frames(frames)
+        """frames (b, t, 3, H, W) uint8 of one model window -> log-mel (b, f, m_native) and its condition.
+
+        The three stages (``conditioning``, ``sample_latent``, ``latent_to_mel``) are public so the
+        pipeline can time them and carry latents across windows without repeating them.
+        """
         if frames.shape[1] != self.cfg.video_frames:
             raise ValueError(f"generate takes windows of {self.cfg.video_frames} frames, got {frames.shape[1]}")
+        c = self.conditioning(frames, times)
+        x1 = self.sample_latent(c, generator, steps=steps, solver=solver, cfg_scale=cfg_scale)
+        return self.latent_to_mel(x1), c
+
+    @torch.no_grad()
+    def conditioning(self, frames: Tensor, times: Tensor | None = None) -> Conditioning:
+        """frames (b, t, 3, H, W) -> the generator's condition for ``cfg.audio_tokens`` tokens."""
+        self._check_frames(frames)
         if times is None:
             times = default_times(frames, self.cfg.video.fps)
-        aligned = self.align(frames, times)
-        c = self.condition(frames, aligned, times, self.cfg.audio_tokens)
-        x1 = self.generator.sample(c.cond, generator, steps=steps, solver=solver, cfg_scale=cfg_scale)
-        mel = unpatchify(x1, self.cfg.encoder.audio_patch, self.cfg.audio.n_mels)  # (b, f, m)
-        return self.native_mel(mel), c
+        return self.condition(frames, self.align(frames, times), times, self.cfg.audio_tokens)
+
+    @property
+    def inpaints(self) -> bool:
+        """Whether the generator can hold known tokens on its path (``known``/``known_mask``)."""
+        return "known" in inspect.signature(self.generator.sample).parameters
+
+    @torch.no_grad()
+    def sample_latent(self, c: Conditioning, generator: torch.Generator, steps: int | None = None,
+                      solver: str | None = None, cfg_scale: float | None = None, known: Tensor | None = None,
+                      known_mask: Tensor | None = None) -> Tensor:
+        """Draw x1 (b, n, p*f); ``known``/``known_mask`` (b, n, p*f)/(b, n) pin tokens where supported."""
+        kwargs = {"known": known, "known_mask": known_mask} if known is not None and self.inpaints else {}
+        return self.generator.sample(c.cond, generator, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
+
+    def latent_to_mel(self, x1: Tensor) -> Tensor:
+        """x1 (b, n, p*f) -> log-mel (b, f, m_native)."""
+        return self.native_mel(unpatchify(x1, self.cfg.encoder.audio_patch, self.cfg.audio.n_mels))
 
 
 SALIENCY_SIZE = 32

@@ -19,7 +19,6 @@ and log-mel, ~80 kB per second for ``small``), the key-frame times and a few thu
 
 from __future__ import annotations
 
-import inspect
 import math
 import logging
 import os
@@ -35,11 +34,9 @@ from torch import Tensor
 
 from openfoley.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_state_into, load_weights
 from openfoley.config import Config
-from openfoley.encoders.video import default_times
 from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_video_windows, probe
 from openfoley.model import FoleyModel
-from openfoley.nn.patches import unpatchify
 from openfoley.pipeline.windows import Stitcher, WindowPlan, detect_onsets, plan_windows
 from openfoley.vocoder import Vocoder, build_vocoder
 
@@ -168,7 +165,7 @@ class FoleyPipeline:
             self.vocoder.to(self.device)
         self.plan = plan_windows(self.cfg, overlap)
         self.name = name
-        self.inpaints = "known" in inspect.signature(self.model.generator.sample).parameters
+        self.inpaints = self.model.inpaints
 
     @classmethod
     def from_pretrained(cls, path: PathLike | None = BUILTIN, device: str | torch.device = "auto",
@@ -272,19 +269,17 @@ class FoleyPipeline:
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = torch.cat([frames, frames[-1:].expand(plan.frames - real, -1, -1, -1)])
             x = frames[None].to(dev)  # (1, T, 3, H, W)
-            times = default_times(x, c.video.fps)
-            aligned = model.align(x, times)
-            cond = model.condition(x, aligned, times, plan.tokens)
+            cond = model.conditioning(x)
             t2 = time.perf_counter()
-            kwargs = {}
-            if prev is not None and o > 0 and self.inpaints:
+            known = mask = None
+            if prev is not None and o > 0 and model.inpaints:
                 known = torch.zeros_like(prev)
                 known[:, :o] = prev[:, -o:]
                 mask = torch.zeros(1, plan.tokens, dtype=torch.bool, device=dev)
                 mask[:, :o] = True
-                kwargs = {"known": known, "known_mask": mask}
-            x1 = model.generator.sample(cond.cond, gen, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
-            mel = model.native_mel(unpatchify(x1, c.encoder.audio_patch, c.audio.n_mels))  # (1, f, m_native)
+            x1 = model.sample_latent(cond, gen, steps=steps, solver=solver, cfg_scale=cfg_scale, known=known,
+                                     known_mask=mask)
+            mel = model.latent_to_mel(x1)  # (1, f, m_native)
             t3 = time.perf_counter()
             wav = self.vocoder(mel)  # (1, S)
             if tuple(wav.shape) != (1, plan.samples):
