@@ -115,6 +115,34 @@ def load_weights(folder: str | Path) -> LoadedWeights:
     return LoadedWeights(state=state, config=config, meta=meta)
 
 
+def read_state_file(path: str | Path, what: str = "") -> dict[str, torch.Tensor]:
+    """Tensors from a local ``.safetensors`` or torch (``.pt``/``.pth``/``.bin``) weights file.
+
+    For published pretrained weights (SigLIP, AudioMAE, VGGish, CNN14...). A torch file may hold the
+    state dict itself or wrap it under ``"model"`` or ``"state_dict"``; a DDP ``module.`` prefix is
+    dropped. Loaded with ``weights_only=True``: no code is executed. ModelError names the file.
+    """
+    label = f"{what} weights" if what else "weights"
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"{p}: {label} file not found")
+    try:
+        if p.suffix == ".safetensors":
+            sd = load_file(str(p), device="cpu")
+        else:
+            sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any decoding failure is the file's fault
+        raise ModelError(f"{p}: cannot read {label} ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if isinstance(sd, dict):
+        for key in ("model", "state_dict"):
+            if isinstance(sd.get(key), dict):
+                sd = sd[key]
+                break
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ModelError(f"{p}: {label} must be a state dict of names to tensors, got {type(sd).__name__}")
+    return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
 def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
     """Load ``state`` strictly, turning key/shape mismatches into a one-line ModelError."""
     own = module.state_dict()

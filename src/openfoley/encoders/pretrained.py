@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from openfoley.checkpoint import read_state_file
 from openfoley.config import Config
 from openfoley.encoders.audio import AudioTokens, mel_frame_seconds
 from openfoley.encoders.video import TemporalMixer, VideoEncoder, as_unit_frames, check_frames
@@ -56,23 +57,7 @@ def read_state_dict(path: str | Path | None, what: str) -> dict[str, Tensor]:
     """Read a weights file into a flat {name: tensor} dict, or raise ModelError naming the file."""
     if path is None:
         raise ModelError(f"{what}: no weights path given (set encoder.video_weights / encoder.audio_weights)")
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(f"{p}: {what} weights file not found")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            sd = load_file(str(p))
-        else:
-            sd = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as e:  # any parse failure is a bad user file
-        raise ModelError(f"{p}: cannot read {what} weights ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
-    for key in ("model", "state_dict"):
-        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
-            sd = sd[key]
-    if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
-        raise ModelError(f"{p}: {what} weights must be a mapping of names to tensors")
-    return {k.removeprefix("module."): v for k, v in sd.items()}
+    return read_state_file(path, what)
 
 
 def load_into(module: nn.Module, sd: dict[str, Tensor], prefix: str, path: str | Path, what: str) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from openfoley.checkpoint import read_state_file
 from openfoley.errors import ModelError
 
 PATCH_FRAMES, PATCH_MELS = 96, 64
@@ -70,30 +71,8 @@ class VGGish(nn.Module):
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a local ``.safetensors`` or torch (``.pt``/``.pth``/``.bin``) file.
-
-    A torch file may hold the state dict itself or wrap it under ``"model"`` or ``"state_dict"``
-    (as the PANNs checkpoints do). Loaded with ``weights_only=True``: no code is executed.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(f"{p}: weights file not found")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            obj = load_file(str(p), device="cpu")
-        else:
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any decoding failure is the file's fault
-        raise ModelError(f"{p}: cannot read weights ({type(e).__name__}: {e})") from None
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"{p}: expected a state dict of tensors, got {type(obj).__name__}")
-    return obj
+    """Tensors from a local weights file (``checkpoint.read_state_file``: safetensors or torch)."""
+    return read_state_file(path)
 
 
 def load_weights(model: nn.Module, path: str | Path,

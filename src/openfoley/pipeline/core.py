@@ -253,7 +253,7 @@ class FoleyPipeline:
 
     @torch.no_grad()
     def _windows(self, src: _Source, steps, cfg_scale, solver, seed: int) -> Iterator[WindowOutput]:
-        c, plan, model = self.cfg, self.plan, self.model
+        plan, model = self.plan, self.model
         gen = torch.Generator().manual_seed(int(seed))
         dev = self.device
         clips = src.clips(plan)
