@@ -57,24 +57,33 @@ def replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_weights(folder: str | Path, state: dict[str, torch.Tensor], config: Config,
-                 meta: dict[str, Any] | None = None) -> Path:
-    """Write an inference weights folder atomically. ``state`` values must be tensors."""
+def write_weights_folder(folder: str | Path, tensors: dict[str, torch.Tensor], config: dict[str, Any],
+                         meta: dict[str, Any], weights_file: str = WEIGHTS_FILE, config_file: str = CONFIG_FILE,
+                         meta_file: str = META_FILE) -> Path:
+    """Write a weights folder (safetensors + JSON config + JSON meta) atomically, replacing ``folder``.
+
+    The one writer behind the model's, the vocoder's and the evaluators' weight folders.
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(folder)
     tmp.mkdir()
     try:
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-        save_file(tensors, str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(config.to_json())
-        full_meta = {"format_version": FORMAT_VERSION, "openfoley_version": __version__, **(meta or {})}
-        (tmp / META_FILE).write_text(json.dumps(full_meta, indent=2, sort_keys=True))
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp / weights_file))
+        (tmp / config_file).write_text(json.dumps(config, indent=2, sort_keys=True))
+        (tmp / meta_file).write_text(json.dumps(meta, indent=2, sort_keys=True))
         replace_dir(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def save_weights(folder: str | Path, state: dict[str, torch.Tensor], config: Config,
+                 meta: dict[str, Any] | None = None) -> Path:
+    """Write an inference weights folder atomically. ``state`` values must be tensors."""
+    full_meta = {"format_version": FORMAT_VERSION, "openfoley_version": __version__, **(meta or {})}
+    return write_weights_folder(folder, state, config.to_dict(), full_meta)
 
 
 def load_config(folder: str | Path) -> Config:

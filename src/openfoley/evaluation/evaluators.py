@@ -33,19 +33,17 @@ import dataclasses
 import hashlib
 import json
 import math
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from openfoley import __version__
-from openfoley.checkpoint import load_state_into, replace_dir
+from openfoley.checkpoint import load_state_into, write_weights_folder
 from openfoley.config import AudioConfig, get_preset
 from openfoley.errors import ModelError
 from openfoley.features.mel import log_mel
@@ -304,20 +302,9 @@ def sync_clip_score(net: SyncClassifier, frames: torch.Tensor, mel: torch.Tensor
 def save_evaluator(folder: str | Path, net: nn.Module, meta: dict[str, Any] | None = None) -> str:
     """Write ``net`` (AudioClassifier or SyncClassifier) to ``folder`` atomically; returns its version."""
     kind = _kind(net)
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-                  str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(json.dumps(config_to_dict(net.cfg), indent=2, sort_keys=True))
-        full = {"format": FORMAT, "kind": kind, "openfoley_version": __version__, **(meta or {})}
-        (tmp / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True))
-        replace_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    full = {"format": FORMAT, "kind": kind, "openfoley_version": __version__, **(meta or {})}
+    write_weights_folder(folder, net.state_dict(), config_to_dict(net.cfg), full, weights_file=WEIGHTS_FILE,
+                         config_file=CONFIG_FILE, meta_file=META_FILE)
     return weights_version(folder, kind)
 
 

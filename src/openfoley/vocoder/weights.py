@@ -9,16 +9,14 @@ audio settings match. The folder is written under a temporary name and renamed i
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from openfoley import __version__
-from openfoley.checkpoint import load_state_into, replace_dir
+from openfoley.checkpoint import load_state_into, write_weights_folder
 from openfoley.errors import ModelError
 from openfoley.vocoder.neural import VocoderConfig, VocosNet
 
@@ -35,21 +33,9 @@ def save_vocoder(folder: str | Path, net: VocosNet, meta: dict[str, Any] | None 
     ``dtype=torch.float16`` halves the file (the shipped built-in: ~3 MB); ``load_vocoder`` always
     returns float32 parameters.
     """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
-        save_file({k: v.detach().cpu().to(dtype).contiguous() for k, v in net.state_dict().items()},
-                  str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(json.dumps(net.cfg.to_dict(), indent=2, sort_keys=True))
-        full = {"format_version": FORMAT_VERSION, "openfoley_version": __version__, **(meta or {})}
-        (tmp / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True))
-        replace_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    full = {"format_version": FORMAT_VERSION, "openfoley_version": __version__, **(meta or {})}
+    return write_weights_folder(folder, {k: v.to(dtype) for k, v in net.state_dict().items()}, net.cfg.to_dict(),
+                                full, weights_file=WEIGHTS_FILE, config_file=CONFIG_FILE, meta_file=META_FILE)
 
 
 def read_meta(folder: str | Path) -> dict[str, Any]:
