@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from openfoley.benchmark import retrieval_sources, run_benchmark
+from openfoley.benchmark import collect_results, results_markdown, retrieval_sources, run_benchmark, summarise
 from openfoley.config import get_preset
 from openfoley.data.extract import extract
 from openfoley.data.foleyworld.render import render_split
@@ -33,16 +33,27 @@ def parts(tmp_path_factory):
 
 
 def test_rows_are_rendered_and_scored(parts):
-    res = run_benchmark(parts["split"], parts["root"] / "out", ["full", "ground-truth", "shuffled", "retrieval"],
-                        base_preset="tiny", builtin_for_full=str(parts["weights"]), evaluators=parts["ev"],
-                        progress=False, train_store=parts["root"] / "store",
-                        retrieval_videos=parts["root"] / "fw" / "train")
+    out = parts["root"] / "out"
+    kw = dict(base_preset="tiny", full_model=str(parts["weights"]), evaluators=parts["ev"], progress=False,
+              train_store=parts["root"] / "store", retrieval_videos=parts["root"] / "fw" / "train")
+    res = run_benchmark(parts["split"], out, ["full", "ground-truth", "shuffled", "retrieval"], seeds=[0, 1], **kw)
     assert set(res) == {"full", "ground-truth", "shuffled", "retrieval"}
-    for row in res.values():
-        assert row["clips"] == 3 and row["skipped"] == [] and row["align_acc"] is None
+    assert set(res["full"]) == {0, 1} and set(res["retrieval"]) == {0, 1}
+    assert set(res["ground-truth"]) == {None} and set(res["shuffled"]) == {None}  # fixed rows: one run
+    for per_seed in res.values():
+        for row in per_seed.values():
+            assert row["clips"] == 3 and row["skipped"] == [] and row["align_acc"] is None
     # the real clips' own audio would score exactly 0; shuffled real audio is paired with the wrong clip
-    assert res["shuffled"]["kld"] > 0
-    assert len(list((parts["root"] / "out" / "full").glob("*.mp4"))) == 3
+    assert res["shuffled"][None]["kld"] > 0
+    for seed in (0, 1):
+        assert len(list((out / "full" / f"seed-{seed}").glob("*.mp4"))) == 3
+    assert collect_results(out) == {k: {s: json.loads(json.dumps(m)) for s, m in v.items()} for k, v in res.items()}
+
+    # finished (row, seed) pairs are kept: a rerun renders and scores nothing again
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = run_benchmark(parts["split"], out, ["full", "shuffled"], seeds=[0, 1], **kw)
+    assert again["full"] == res["full"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
 
 
 def test_missing_variant_and_unknown_row(parts):
@@ -58,3 +69,43 @@ def test_retrieval_finds_a_training_clip_for_itself(parts):
     train = sorted((parts["root"] / "fw" / "train").glob("*.mp4"))
     found = retrieval_sources(parts["weights"], parts["root"] / "store", parts["root"] / "fw" / "train", train)
     assert found == train
+
+
+def _m(fad, f1, clips=10):
+    return {"clips": clips, "fad": fad, "kld": 1.0, "align_acc": None, "onset_acc": 0.5, "onset_ap": 0.25,
+            "event_time": {"f1": f1}}
+
+
+def test_summary_is_mean_and_sample_std_over_seeds():
+    s = summarise({0: _m(1.0, 0.2), 1: _m(3.0, 0.4), 2: _m(5.0, float("nan"), clips=9)})
+    assert s["seeds"] == [0, 1, 2] and s["clips"] == 9
+    assert s["fad"] == {"mean": 3.0, "std": 2.0, "n": 3}  # stdev of 1, 3, 5 with ddof 1
+    assert s["event_f1"]["n"] == 2 and abs(s["event_f1"]["mean"] - 0.3) < 1e-12  # NaN seeds left out
+    assert abs(s["event_f1"]["std"] - 0.1414213562373095) < 1e-12
+    assert s["align_acc"] is None
+    one = summarise({None: _m(2.0, 0.5)})
+    assert one["seeds"] == [] and one["fad"] == {"mean": 2.0, "std": 0.0, "n": 1}
+
+
+def test_markdown_table_cells():
+    md = results_markdown("test-open", {"full": {0: _m(1.0, 0.2), 1: _m(3.0, 0.4)}, "shuffled": {None: _m(0.5, 0.1)}},
+                          rows=["shuffled", "full", "absent"], title="t")
+    lines = md.splitlines()
+    assert lines[0] == "### t"
+    assert lines[-2] == "| shuffled | - | 10 | 0.5 | 1.00 | n/a | 0.500 | 0.250 | 0.100 |"
+    assert lines[-1] == "| full | 0,1 | 10 | 2.0 ± 1.4 | 1.00 ± 0.00 | n/a | 0.500 ± 0.000 | 0.250 ± 0.000 | 0.300 ± 0.141 |"
+
+
+def test_cli_report_prints_the_tables_of_finished_rows(parts, capsys):
+    from openfoley.cli import main
+
+    run_benchmark(parts["split"], parts["root"] / "rep" / "test-closed", ["shuffled"], evaluators=parts["ev"],
+                  progress=False)
+    assert main(["benchmark", "--report", "--out", str(parts["root"] / "rep"), "--split", "test-closed"]) == 0
+    out = capsys.readouterr().out
+    assert "### test-closed: all rows" in out and "| shuffled | - | 3 |" in out
+    saved = json.loads((parts["root"] / "rep" / "test-closed" / "results.json").read_text())
+    assert list(saved) == ["shuffled"] and saved["shuffled"]["per_seed"]["None"]["clips"] == 3
+    # nothing finished: one line on stderr, exit 2
+    assert main(["benchmark", "--report", "--out", str(parts["root"] / "empty"), "--split", "test-open"]) == 2
+    assert "no finished rows" in capsys.readouterr().err

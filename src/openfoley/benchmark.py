@@ -78,14 +78,15 @@ def _clip_videos(split_dir: Path) -> list[Path]:
     return vids
 
 
-def _variant_weights(name: str, base_preset: str, model_root: Path, train_store: Path | None,
-                     train_steps: int, seed: int, builtin_for_full: str | None) -> Path | str:
-    """Weights for a variant: an existing MODEL_ROOT/name/weights, else train it (when a store is given)."""
-    from openfoley.config import apply_overrides, get_preset
+def _variant_weights(name: str, base_cfg, model_root: Path, train_store: Path | None,
+                     train_steps: int, seed: int, full_model: str | None) -> Path | str:
+    """Weights for a variant: ``full_model`` for ``full`` when given, else MODEL_ROOT/<name>-seed<k>/weights,
+    trained there first (resuming a cut-off run) when a training store is given."""
+    from openfoley.config import apply_overrides
     from openfoley.errors import ModelError
 
-    if name == "full" and builtin_for_full is not None:
-        return builtin_for_full
+    if name == "full" and full_model is not None:
+        return full_model
     run = model_root / f"{name}-seed{seed}"
     if (run / "weights" / "model.safetensors").is_file():
         return run / "weights"
@@ -94,7 +95,7 @@ def _variant_weights(name: str, base_preset: str, model_root: Path, train_store:
     from openfoley.features.store import FeatureStore
     from openfoley.training.loop import train
 
-    cfg = apply_overrides(get_preset(base_preset), {**VARIANTS[name], "train.seed": seed})
+    cfg = apply_overrides(base_cfg, {**VARIANTS[name], "train.seed": seed})
     store = FeatureStore(train_store)
     store.check_compatible(cfg)
     train(cfg, store, run, max_steps=train_steps, progress=False)
@@ -179,37 +180,107 @@ def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | s
     return out_dir
 
 
-def results_markdown(split: str, rows: dict[str, dict], command: str) -> str:
-    """A table of the headline metrics per row, like the paper's tables."""
-    def f(x, nd=3):
-        return "n/a" if x is None else f"{x:.{nd}f}"
+SEEDED = set(VARIANTS) | {"retrieval"}  # rows whose output depends on a seed (a trained model, sampling)
 
-    lines = [f"### {split}", "", f"`{command}`", "",
-             "| row | clips | FAD ↓ | KLD ↓ | Align Acc ↑ | Onset Acc ↑ | Onset AP ↑ | event-time F1 ↑ |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        et = r.get("event_time") or {}
-        lines.append(f"| {name} | {r['clips']} | {f(r['fad'])} | {f(r['kld'])} | {f(r['align_acc'])} | "
-                     f"{f(r['onset_acc'])} | {f(r['onset_ap'])} | {f(et.get('f1'))} |")
+
+def row_dir(out_root: Path, row: str, seed: int) -> Path:
+    """Where a row's clips and metrics.json go: ROW/seed-K for seeded rows, ROW for the fixed references."""
+    return out_root / row / f"seed-{seed}" if row in SEEDED else out_root / row
+
+
+def collect_results(out_root: str | Path) -> dict[str, dict[int | None, dict]]:
+    """Every finished (row, seed) under ``out_root``: ``{row: {seed or None: metrics}}``."""
+    import json
+
+    out: dict[str, dict[int | None, dict]] = {}
+    for m in sorted(Path(out_root).glob("*/metrics.json")) + sorted(Path(out_root).glob("*/seed-*/metrics.json")):
+        rel = m.relative_to(out_root).parts
+        seed = int(rel[1].removeprefix("seed-")) if len(rel) == 3 else None
+        out.setdefault(rel[0], {})[seed] = json.loads(m.read_text())
+    return out
+
+
+METRICS: list[tuple[str, str, str]] = [  # (key, header, format)
+    ("fad", "FAD ↓", ".1f"), ("kld", "KLD ↓", ".2f"), ("align_acc", "Align Acc ↑", ".3f"),
+    ("onset_acc", "Onset Acc ↑", ".3f"), ("onset_ap", "Onset AP ↑", ".3f"), ("event_f1", "event-time F1 ↑", ".3f"),
+]
+
+
+def _metric(m: dict, key: str) -> float | None:
+    v = (m.get("event_time") or {}).get("f1") if key == "event_f1" else m.get(key)
+    return None if v is None or v != v else float(v)
+
+
+def summarise(per_seed: dict[int | None, dict]) -> dict[str, Any]:
+    """Mean and sample standard deviation (ddof 1; 0 for one seed) of each metric over a row's seeds."""
+    import statistics
+
+    out: dict[str, Any] = {"seeds": sorted(k for k in per_seed if k is not None),
+                           "clips": min(m["clips"] for m in per_seed.values())}
+    for key, _, _ in METRICS:
+        vals = [v for v in (_metric(m, key) for m in per_seed.values()) if v is not None]
+        out[key] = None if not vals else {"mean": statistics.fmean(vals),
+                                          "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                                          "n": len(vals)}
+    return out
+
+
+def results_markdown(split: str, results: dict[str, dict[int | None, dict]], command: str | None = None,
+                     rows: list[str] | None = None, title: str | None = None) -> str:
+    """A table of the headline metrics per row (mean ± std over seeds), like the paper's tables."""
+    rows = [r for r in (rows or list(results)) if r in results]
+    lines = [f"### {title or split}", ""]
+    if command:
+        lines += [f"`{command}`", ""]
+    lines += ["| row | seeds | clips | " + " | ".join(h for _, h, _ in METRICS) + " |",
+              "|---|---|---|" + "---|" * len(METRICS)]
+    for name in rows:
+        s = summarise(results[name])
+        cells = []
+        for key, _, fmt in METRICS:
+            v = s[key]
+            cells.append("n/a" if v is None else f"{v['mean']:{fmt}}" + (f" ± {v['std']:{fmt}}" if v["n"] > 1 else ""))
+        seeds = ",".join(map(str, s["seeds"])) or "-"
+        lines.append(f"| {name} | {seeds} | {s['clips']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], *, base_preset: str = "small",
-                  model_root: str | Path = "runs/benchmark", builtin_for_full: str | None = "builtin",
-                  train_store: str | Path | None = None, train_steps: int = 1500, steps: int | None = None,
-                  seed: int = 0, evaluators=None, limit: int | None = None, progress: bool = True,
-                  retrieval_videos: str | Path | None = None) -> dict[str, dict]:
-    """Generate (or resynthesise) every row's audio for the clips of one split and evaluate it.
+def paper_tables(split: str, results: dict[str, dict[int | None, dict]]) -> str:
+    """All rows, then the paper's ablation tables (3-5) as subsets, for one split."""
+    order = list(VARIANTS) + list(REFERENCES)
+    parts = [results_markdown(split, results, rows=[r for r in order if r in results], title=f"{split}: all rows")]
+    for title, rows in TABLES.items():
+        if any(r in results for r in rows):
+            parts.append(results_markdown(split, results, rows=rows, title=f"{split}: {title}"))
+    return "\n".join(parts)
 
-    The ``retrieval`` row needs ``train_store`` (the training features) and ``retrieval_videos`` (the
-    training clips' mp4 folder); it retrieves with the ``full`` model's video features.
+
+def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], *, base_cfg=None,
+                  base_preset: str = "small", model_root: str | Path = "runs/benchmark/models",
+                  full_model: str | None = "builtin", train_store: str | Path | None = None,
+                  train_steps: int = 1500, steps: int | None = None, seeds: list[int] | tuple[int, ...] = (0,),
+                  evaluators=None, limit: int | None = None, progress: bool = True,
+                  retrieval_videos: str | Path | None = None) -> dict[str, dict[int | None, dict]]:
+    """Generate (or resynthesise) every row's audio for the clips of one split, for every seed, and evaluate it.
+
+    Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished
+    one (metrics over the same clip count) is not redone, so cut-off runs resume and several processes can
+    share one ``out_root`` if they take different rows or seeds. ``full_model`` None trains ``full`` like
+    every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config
+    the variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
+    ``retrieval_videos`` (the training clips' mp4 folder); it retrieves with the seed's ``full`` model.
+    Returns ``{row: {seed (None for fixed rows): metrics}}`` for the rows asked.
     """
+    import json
+
     from openfoley.config import get_preset
     from openfoley.errors import ConfigError
     from openfoley.evaluation.evaluate import evaluate_dirs
     from openfoley.evaluation.evaluators import load_evaluators
+    from openfoley.io import atomic_output
 
     split_dir, out_root, model_root = Path(split_dir), Path(out_root), Path(model_root)
+    base_cfg = base_cfg if base_cfg is not None else get_preset(base_preset)
     unknown = [r for r in rows if r not in VARIANTS and r not in REFERENCES]
     if unknown:
         raise ConfigError(f"unknown row(s) {unknown}; `openfoley benchmark --list` names them")
@@ -221,20 +292,36 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
         for src in (v, v.with_suffix(".json")):
             dst = ref_dir / src.name
             if src.exists() and not dst.exists():
-                dst.symlink_to(src.resolve())
-    results = {}
+                try:
+                    dst.symlink_to(src.resolve())
+                except FileExistsError:  # another process sharing out_root linked it first
+                    pass
+    store = None if train_store is None else Path(train_store)
+    results: dict[str, dict[int | None, dict]] = {}
     for row in rows:
-        sources = None
-        if row == "retrieval":
-            if train_store is None or retrieval_videos is None:
-                raise ConfigError("the retrieval row needs --train-store and --retrieval-videos (training clips)")
-            full = _variant_weights("full", base_preset, model_root, None, train_steps, seed, builtin_for_full)
-            sources = retrieval_sources(full, Path(train_store), Path(retrieval_videos), videos)
-        weights = None
-        if row in VARIANTS:
-            weights = _variant_weights(row, base_preset, model_root, None if train_store is None else Path(train_store),
-                                       train_steps, seed, builtin_for_full)
-        out = render_row(row, videos, out_root / row, weights=weights, steps=steps, seed=seed,
-                         audio_cfg=get_preset(base_preset).audio, progress=progress, sources=sources)
-        results[row] = evaluate_dirs(out, ref_dir, ev)
+        for seed in (seeds if row in SEEDED else [seeds[0]]):
+            out = row_dir(out_root, row, seed)
+            metrics_path = out / "metrics.json"
+            key = seed if row in SEEDED else None
+            if metrics_path.is_file():
+                done = json.loads(metrics_path.read_text())
+                if done.get("clips") == len(videos) and not done.get("skipped"):
+                    results.setdefault(row, {})[key] = done
+                    continue
+            sources = None
+            if row == "retrieval":
+                if store is None or retrieval_videos is None:
+                    raise ConfigError("the retrieval row needs --train-store and --retrieval-videos (training clips)")
+                full = _variant_weights("full", base_cfg, model_root, store, train_steps, seed, full_model)
+                sources = retrieval_sources(full, store, Path(retrieval_videos), videos)
+            weights = None
+            if row in VARIANTS:
+                weights = _variant_weights(row, base_cfg, model_root, store, train_steps, seed, full_model)
+            render_row(row, videos, out, weights=weights, steps=steps, seed=seed, audio_cfg=base_cfg.audio,
+                       progress=progress, sources=sources)
+            res = evaluate_dirs(out, ref_dir, ev)
+            res["row"], res["seed"] = row, key
+            with atomic_output(metrics_path, force=True) as tmp:
+                Path(tmp).write_text(json.dumps(res, indent=1))
+            results.setdefault(row, {})[key] = res
     return results

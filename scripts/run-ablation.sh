@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The ablation tables of docs/results.md: every variant (`openfoley benchmark --list`) trained with
+# benchmarks/ablation.toml for STEPS steps per seed, sampled and scored on the first LIMIT clips of both
+# test splits, plus the reference rows. One worker process per seed, one thread each (2 cores: 2 seeds).
+# Resumable: rerun the same command after a cut-off and finished rows are kept.
+#
+#   scripts/run-ablation.sh [SEEDS=2] [STEPS=200] [LIMIT=64]   ->  runs/ablation/{test-closed,test-open}
+#   openfoley benchmark --report --out runs/ablation --split test-closed   # the tables of what is done
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEEDS=${1:-2}; STEPS=${2:-200}; LIMIT=${3:-64}
+OUT=${ABLATION_OUT:-runs/ablation}
+mkdir -p "$OUT"
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+ROWS=(full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling)
+common=(--out "$OUT" --full-model train --train-store data/store-small-train --train-steps "$STEPS"
+        --limit "$LIMIT" --config benchmarks/ablation.toml)
+worker() {
+  local seed=$1
+  for row in "${ROWS[@]}" retrieval; do
+    for split in test-closed test-open; do
+      .venv/bin/openfoley benchmark --split "$split" --rows "$row" --seed "$seed" "${common[@]}" > /dev/null
+    done
+    echo "$(date +%T) seed $seed: $row done"
+  done
+}
+for ((s = 0; s < SEEDS; s++)); do worker "$s" > "$OUT/worker-$s.log" 2>&1 & done
+for split in test-closed test-open; do  # the fixed reference rows, once, beside the workers
+  .venv/bin/openfoley benchmark --split "$split" --rows ground-truth shuffled "${common[@]}" > /dev/null
+done
+wait
+for split in test-closed test-open; do
+  .venv/bin/openfoley benchmark --report --split "$split" --out "$OUT"
+done
