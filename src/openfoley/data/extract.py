@@ -47,7 +47,7 @@ from openfoley.features.store import (
     store_shapes,
     write_store_json,
 )
-from openfoley.io import probe, read_audio, read_video
+from openfoley.io import iter_jsonl, probe, read_audio, read_video
 
 log = logging.getLogger(__name__)
 
@@ -315,5 +315,5 @@ def _write_failures(out: Path, rank: int, failed: list[tuple[str, str, str]]) ->
 def _all_failures(out: Path) -> set[str]:
     ids: set[str] = set()
     for p in sorted(out.glob("failed-r*.jsonl")):
-        ids |= {json.loads(line)["id"] for line in p.read_text().splitlines() if line.strip()}
+        ids |= {row["id"] for _, row in iter_jsonl(p, skip_bad=True)}
     return ids

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from openfoley.errors import DataError
+from openfoley.io.jsonl import iter_jsonl
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,8 @@ def iter_manifest(path: str | Path) -> Iterator[ClipRecord]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: manifest not found")
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-            yield record_from_dict(d, f"{path}:{i}")
+    for i, d in iter_jsonl(path):
+        yield record_from_dict(d, f"{path}:{i}")
 
 
 def read_manifest(path: str | Path) -> list[ClipRecord]:

@@ -113,7 +113,7 @@ def _loop(net: torch.nn.Module, spec, batch_fn, loss_fn) -> dict[str, Any]:
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         losses.append(float(loss.detach()))
-        if step % 100 == 0:
+        if step % 25 == 0:
             log.info("step %d loss %.4f", step, losses[-1])
     else:
         step = spec.steps

@@ -44,6 +44,7 @@ import torch
 
 from openfoley.config import Config
 from openfoley.errors import DataError
+from openfoley.io.jsonl import iter_jsonl
 
 FORMAT = "openfoley-feature-store"
 VERSION = 1
@@ -106,9 +107,9 @@ def read_part_index(store: str | Path, name: str) -> list[dict[str, Any]]:
     """The index lines of one shard: ``{"row", "valid_seconds", "record"}`` dicts in row order."""
     p = Path(store) / PARTS / f"{name}.index.jsonl"
     try:
-        lines = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"{p}: unreadable shard index ({e})") from None
+        lines = [x for _, x in iter_jsonl(p)]
+    except DataError as e:
+        raise DataError(f"unreadable shard index: {e}") from None
     if [x.get("row") for x in lines] != list(range(len(lines))):
         raise DataError(f"{p}: shard index rows are not 0..{len(lines) - 1}")
     if not all(isinstance(x.get("record"), dict) and "id" in x["record"] and "valid_seconds" in x

@@ -13,6 +13,7 @@ file's clock (0 = the container's start); see ``docs/io.md`` for the conventions
 """
 
 from openfoley.io.atomic import atomic_output, check_output
+from openfoley.io.jsonl import iter_jsonl
 from openfoley.io.audio import read_audio, write_audio
 from openfoley.io.mux import mux
 from openfoley.io.probe import AudioInfo, ProbeResult, VideoInfo, open_media, probe
@@ -24,6 +25,7 @@ __all__ = [
     "VideoClip",
     "VideoInfo",
     "atomic_output",
+    "iter_jsonl",
     "check_output",
     "iter_video_windows",
     "mux",

@@ -40,6 +40,7 @@ import torch
 from openfoley.checkpoint import list_resume, load_resume, save_resume
 from openfoley.config import AudioConfig, get_preset
 from openfoley.errors import ConfigError, DataError, ModelError
+from openfoley.io.jsonl import iter_jsonl
 from openfoley.features.mel import log_mel
 from openfoley.io.audio import read_audio
 from openfoley.vocoder.metrics import stft_loss
@@ -105,13 +106,10 @@ def bank_files(bank: str | Path) -> list[tuple[str, Path]]:
     manifest = bank / "manifest.jsonl"
     out = []
     if manifest.is_file():
-        for i, line in enumerate(manifest.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
+        for i, row in iter_jsonl(manifest):
             try:
-                row = json.loads(line)
                 rel = row.get("audio") or row["path"]
-            except (json.JSONDecodeError, KeyError, AttributeError):
+            except (KeyError, AttributeError):
                 raise DataError(f"{manifest}:{i}: not a JSON object with an 'audio' path") from None
             out.append((Path(rel).stem, bank / rel))
     else:

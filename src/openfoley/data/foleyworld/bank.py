@@ -24,6 +24,7 @@ import numpy as np
 
 from openfoley.io.image import read_png
 from openfoley.errors import DataError
+from openfoley.io.jsonl import iter_jsonl
 
 _REQUIRED = ("id", "class", "group", "duration", "package", "licence", "fingerprint", "audio")
 
@@ -55,22 +56,15 @@ class Bank:
         if not man.is_file():
             raise DataError(f"{man}: sound bank manifest not found")
         rows: list[BankClip] = []
-        with open(man) as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    d = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{man}:{i}: not valid JSON ({e.msg})") from None
-                missing = [k for k in _REQUIRED if k not in d]
-                if missing:
-                    raise DataError(f"{man}:{i}: missing field(s) {missing}")
-                rows.append(BankClip(id=str(d["id"]), cls=str(d["class"]), group=str(d["group"]),
-                                     duration=float(d["duration"]), package=str(d["package"]),
-                                     path=str(d.get("path", "")), licence=str(d["licence"]),
-                                     fingerprint=str(d["fingerprint"]), audio=str(d["audio"]),
-                                     image=d.get("image") or None))
+        for i, d in iter_jsonl(man):
+            missing = [k for k in _REQUIRED if k not in d]
+            if missing:
+                raise DataError(f"{man}:{i}: missing field(s) {missing}")
+            rows.append(BankClip(id=str(d["id"]), cls=str(d["class"]), group=str(d["group"]),
+                                 duration=float(d["duration"]), package=str(d["package"]),
+                                 path=str(d.get("path", "")), licence=str(d["licence"]),
+                                 fingerprint=str(d["fingerprint"]), audio=str(d["audio"]),
+                                 image=d.get("image") or None))
         if not rows:
             raise DataError(f"{man}: sound bank manifest has no clips")
         rows.sort(key=lambda c: c.id)

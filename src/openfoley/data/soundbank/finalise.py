@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from openfoley.data.soundbank import taxonomy
+from openfoley.io.jsonl import iter_jsonl
 from openfoley.data.soundbank.fingerprint import FP_FRAME, FP_HOP, FP_RATE
 
 MANIFEST_KEYS = ("id", "class", "group", "duration", "package", "path", "licence", "fingerprint",
@@ -43,11 +44,7 @@ def load_rows(out: Path, packages: list[str]) -> dict[str, list[dict]]:
         f = out / ".work" / f"{p}.jsonl"
         got: dict[str, dict] = {}
         if f.is_file():
-            for line in f.read_text().splitlines():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+            for _, r in iter_jsonl(f, skip_bad=True):  # a line cut by an interruption is redone
                 got[r["path"]] = r
         rows[p] = [got[k] for k in sorted(got)]
     return rows
