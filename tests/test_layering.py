@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "openfoley"
 
 # Lowest first. A module may import from its own layer or any layer below.
 LAYERS = [
-    {"errors", "config"},
+    {"errors", "config", "runtime"},
     {"io"},
     {"features", "checkpoint", "nn"},
     {"data"},

@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from openfoley.runtime import keep_freed_memory
+
+    keep_freed_memory()  # fewer page faults per training/sampling step (openfoley/runtime.py)
     try:
         return int(args.func(args) or 0)
     except OpenFoleyError as e:
