@@ -151,6 +151,18 @@ def test_evaluators_train_cli(setup, tmp_path, capsys):
     assert main(argv) == 2  # exists without --force
     assert "exists" in capsys.readouterr().err
 
+    # --only sync: just the sync folder is replaced; no bank needed; the audio weights stay as they were
+    audio_version = ev.versions["audio"]
+    only = ["evaluators", "train", "--only", "sync", "--store", str(setup["store"]), "--out", str(out),
+            "--sync-steps", "3", "--batch-size", "4", "--window", "2", "--force"]
+    assert main(only) == 0
+    printed = capsys.readouterr().out
+    assert "held-out accuracy" in printed and "val accuracy" not in printed
+    again = load_evaluators(out)
+    assert again.versions["audio"] == audio_version and again.sync_meta["report"]["steps_done"] == 3
+    assert main(["evaluators", "train", "--only", "audio", "--out", str(tmp_path / "x")]) == 2
+    assert "needs a sound bank" in capsys.readouterr().err
+
 
 def test_audio_only_evaluators_report_no_align_acc(setup, tmp_path):
 

@@ -35,7 +35,7 @@ from openfoley.training.synthetic import make_synthetic_store
 
 BANK_CLASSES = {"low tone": "tone", "high tone": "tone", "noise burst": "noise", "chirp": "sweep"}
 TINY_AUDIO = dict(channels=(8, 16, 32), embed_dim=8)
-TINY_SYNC = dict(frame_size=8, video_channels=(8, 16, 32), width=32)
+TINY_SYNC = dict(frame_size=8, grid=4, width=32, k=8, lags=2)
 
 
 def _sound(cls: str, rng: np.random.Generator, sr: int) -> np.ndarray:

@@ -35,8 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Audio classifier/embedding on every clip of the sound bank; sync classifier on a "
                     "FoleyWorld train-split feature store (real pairs against time-shifted and swapped "
                     "audio). Writes OUT/audio and OUT/sync (safetensors + config.json + meta.json).")
-    t.add_argument("--bank", required=True, help="sound bank folder (openfoley data sound-bank)")
-    t.add_argument("--store", required=True, help="feature store of the FoleyWorld train split (openfoley data extract)")
+    t.add_argument("--bank", default=None, help="sound bank folder (openfoley data sound-bank); the audio classifier")
+    t.add_argument("--store", default=None,
+                   help="feature store of the FoleyWorld train split (openfoley data extract); the sync classifier")
+    t.add_argument("--only", choices=["audio", "sync"], default=None,
+                   help="train and write just this evaluator (the other folder is left as it is)")
     t.add_argument("--heldout-store", default=None,
                    help="feature store to measure the sync classifier on (default: 10%% of --store held out)")
     t.add_argument("--out", required=True, help="folder to write the evaluators to")
@@ -75,15 +78,19 @@ def _train(args: argparse.Namespace) -> int:
     cap = None if args.max_minutes is None else 60.0 * args.max_minutes
     reports = train_evaluators(
         args.bank, args.store, args.out, heldout_store=args.heldout_store, window=args.window, force=args.force,
+        only=args.only,
         audio_spec=AudioTrainSpec(steps=args.audio_steps, batch_size=args.batch_size, seed=args.seed,
                                   max_seconds=cap),
         sync_spec=SyncTrainSpec(steps=args.sync_steps, batch_size=args.batch_size, seed=args.seed,
                                 max_seconds=cap))
-    a, s = reports["audio"], reports["sync"]
-    print(f"audio classifier {a['version']}: {a['classes']} classes, val accuracy {a['val_accuracy']:.3f} "
-          f"(top-5 {a['val_top5_accuracy']:.3f}) on {a['val_clips']} held-out bank clips")
-    h = s["heldout"]
-    print(f"sync classifier {s['version']}: held-out accuracy {h['accuracy']:.3f} (real {h['acc_real']:.3f}, "
-          f"shifted {h['acc_shifted']:.3f}, swapped {h['acc_swapped']:.3f}) on {h['clips']} clips")
+    if "audio" in reports:
+        a = reports["audio"]
+        print(f"audio classifier {a['version']}: {a['classes']} classes, val accuracy {a['val_accuracy']:.3f} "
+              f"(top-5 {a['val_top5_accuracy']:.3f}) on {a['val_clips']} held-out bank clips")
+    if "sync" in reports:
+        s = reports["sync"]
+        h = s["heldout"]
+        print(f"sync classifier {s['version']}: held-out accuracy {h['accuracy']:.3f} (real {h['acc_real']:.3f}, "
+              f"shifted {h['acc_shifted']:.3f}, swapped {h['acc_swapped']:.3f}) on {h['clips']} clips")
     print(f"{args.out}: evaluators written")
     return 0

@@ -11,13 +11,23 @@ whole clip, and FAD embeddings from non-overlapping windows of ``fad_window`` se
 clips of a side (VGGish's 0.96 s patches play the same role in the literature protocol).
 
 ``SyncClassifier``: frames (b, t, 3, H, W) + log-mel (b, f, m) of the same window -> logit (b,) of
-"audio and video are in sync" (the Diff-Foley protocol). Video: frames average-pooled to
-``frame_size``, each frame stacked with its difference from the previous one (motion), a strided conv
-stack and a spatial mean -> (b, t, d). Audio: per-bin batch norm, two 1-d convs over time at the mel
-rate, average-pooled to the t video frames -> (b, t, d). Fusion: concatenated, three dilated 1-d
-convs over time (receptive field 15 frames) so that each step compares motion and sound at nearby
-times, then max + mean over time -> linear -> logit. It runs on windows of ``window`` seconds; a
-clip's score is the sigmoid of the mean logit over windows with hop window / 2 (``sync_clip_score``).
+"audio and video are in sync" (the Diff-Foley protocol). It asks *where in the picture* something
+happens *when* the sound has an onset, SyncNet-style, through a fixed front end and a small learned
+temporal network:
+- video: grey frames (average-pooled to ``frame_size``), absolute differences of consecutive frames
+  averaged over a ``grid`` x ``grid`` grid of cells, log, minus each cell's mean over the window
+  (transients stand out of steady drift and shake) -> motion (b, c = g*g, t); one 1-d temporal conv
+  stack shared by all cells -> (b, c, k, t);
+- audio: the log-mel and its positive flux (onsets), pooled to the t video frames (mean and max), per
+  channel batch norm, 1-d convs over time -> (b, k, t);
+- correlation of every cell's features with the audio's at lags -L..L frames -> (b, c, 2L+1); max and
+  mean over cells -> (b, 2 (2L+1)); a small MLP -> logit. In-sync pairs peak at lag 0; shifted or
+  swapped audio does not.
+(A first design, a strided conv stack over whole frames with global pooling and concatenation fusion,
+stayed at chance on FoleyWorld, and so did concatenation fusion over the motion grid: the sounding object
+is small and the rest of the picture moves too, so the network needs the per-cell, per-lag comparison
+built in; docs/evaluation.md.) It runs on windows of ``window`` seconds; a clip's score is the sigmoid of
+the mean logit over windows with hop window / 2 (``sync_clip_score``).
 
 Weights folder (one per network): ``model.safetensors``, ``config.json`` (the frozen config below),
 ``meta.json`` (format, kind, training report such as held-out accuracies, class names). The version
@@ -92,9 +102,11 @@ class SyncConfig:
     size: int = 64  # frames read at size x size (``resize`` as in VideoConfig)
     resize: str = "crop"
     window: float = 4.0  # seconds per scored window
-    frame_size: int = 32  # frames pooled to this size inside the network
-    video_channels: tuple[int, ...] = (16, 32, 64)
-    width: int = 64  # d
+    frame_size: int = 64  # frames average-pooled to this size before differencing
+    grid: int = 8  # motion is averaged over grid x grid cells (c = grid ** 2)
+    width: int = 64  # d, the audio network's hidden width
+    k: int = 16  # features per time step that video cells and audio are correlated on
+    lags: int = 4  # L: correlations at -L..L video frames
 
     @property
     def window_frames(self) -> int:
@@ -181,42 +193,49 @@ class SyncClassifier(nn.Module):
     def __init__(self, cfg: SyncConfig):
         super().__init__()
         self.cfg = cfg
-        d = cfg.width
-        layers: list[nn.Module] = []
-        c_in = 6  # RGB + its difference from the previous frame
-        for c in cfg.video_channels:
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
-            c_in = c
-        self.video = nn.Sequential(*layers)
-        self.video_proj = nn.Linear(c_in, d)
-        self.audio_norm = nn.BatchNorm1d(cfg.audio.n_mels)
-        self.audio = nn.Sequential(nn.Conv1d(cfg.audio.n_mels, d, 3, padding=1), nn.ReLU(),
-                                   nn.Conv1d(d, d, 3, padding=1), nn.ReLU())
-        self.fuse = nn.Sequential(
-            nn.Conv1d(2 * d, d, 3, padding=1), nn.ReLU(),
-            nn.Conv1d(d, d, 3, padding=2, dilation=2), nn.ReLU(),
-            nn.Conv1d(d, d, 3, padding=4, dilation=4), nn.ReLU(),
-        )
-        self.head = nn.Linear(2 * d, 1)
+        d, k, f, n_lag = cfg.width, cfg.k, cfg.audio.n_mels, 2 * cfg.lags + 1
+        self.video = nn.Sequential(nn.Conv1d(2, k, 3, padding=1), nn.ReLU(),
+                                   nn.Conv1d(k, k, 3, padding=1))
+        self.audio_norm = nn.BatchNorm1d(2 * f)
+        self.audio = nn.Sequential(nn.Conv1d(2 * f, d, 3, padding=1), nn.ReLU(),
+                                   nn.Conv1d(d, k, 3, padding=1))
+        self.head = nn.Sequential(nn.Linear(2 * n_lag, d), nn.ReLU(), nn.Linear(d, 1))
+
+    def motion(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames (b, t, 3, H, W) -> per-cell motion, centred over time, and its change (b, c, 2, t)."""
+        cfg = self.cfg
+        x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+        grey = x.mean(dim=2)  # (b, t, H, W)
+        if grey.shape[-1] != cfg.frame_size or grey.shape[-2] != cfg.frame_size:
+            grey = F.adaptive_avg_pool2d(grey, cfg.frame_size)
+        diff = (grey[:, 1:] - grey[:, :-1]).abs()  # (b, t-1, S, S)
+        cells = torch.log(F.adaptive_avg_pool2d(diff, cfg.grid).flatten(2) + 1e-3).transpose(1, 2)  # (b, c, t-1)
+        cells = F.pad(cells, (1, 0), mode="replicate")  # (b, c, t): frame i's motion is i-1 -> i
+        cells = cells - cells.mean(dim=2, keepdim=True)
+        change = F.pad(cells[:, :, 1:] - cells[:, :, :-1], (1, 0))  # (b, c, t)
+        return torch.stack([cells, change], dim=2)  # (b, c, 2, t)
+
+    def onsets(self, mel: torch.Tensor, t: int) -> torch.Tensor:
+        """log-mel (b, f, m) -> mel level (mean) and positive flux (max) per video frame (b, 2f, t)."""
+        mel = mel.float()
+        flux = F.pad((mel[:, :, 1:] - mel[:, :, :-1]).clamp(min=0), (1, 0))  # (b, f, m)
+        return torch.cat([F.adaptive_avg_pool1d(mel, t), F.adaptive_max_pool1d(flux, t)], dim=1)
 
     def forward(self, frames: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
-        assert frames.dim() == 5 and frames.shape[2] == 3, f"SyncClassifier: frames {tuple(frames.shape)}"
+        assert frames.dim() == 5 and frames.shape[2] == 3 and frames.shape[1] >= 2, (
+            f"SyncClassifier: frames {tuple(frames.shape)}")
         assert mel.dim() == 3 and mel.shape[0] == frames.shape[0] and mel.shape[1] == cfg.audio.n_mels, (
             f"SyncClassifier: mel {tuple(mel.shape)} vs frames {tuple(frames.shape)}")
         b, t = frames.shape[:2]
-        x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
-        x = x.flatten(0, 1)  # (b*t, 3, H, W)
-        if x.shape[-1] != cfg.frame_size or x.shape[-2] != cfg.frame_size:
-            x = F.adaptive_avg_pool2d(x, cfg.frame_size)
-        x = x.view(b, t, 3, cfg.frame_size, cfg.frame_size)
-        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)  # motion
-        v = self.video(torch.cat([x, diff], dim=2).flatten(0, 1)).mean(dim=(2, 3))  # (b*t, c)
-        v = self.video_proj(v).view(b, t, -1).transpose(1, 2)  # (b, d, t)
-        a = self.audio(self.audio_norm(mel.float()))  # (b, d, m)
-        a = F.adaptive_avg_pool1d(a, t)  # (b, d, t)
-        h = self.fuse(torch.cat([v, a], dim=1))  # (b, d, t)
-        h = torch.cat([h.amax(dim=2), h.mean(dim=2)], dim=1)  # (b, 2d)
+        m = self.motion(frames)  # (b, c, 2, t)
+        c = m.shape[1]
+        v = self.video(m.flatten(0, 1)).view(b, c, cfg.k, t)  # (b, c, k, t)
+        a = self.audio(self.audio_norm(self.onsets(mel, t)))  # (b, k, t)
+        a = F.pad(a, (cfg.lags, cfg.lags))  # (b, k, t + 2L)
+        corr = torch.stack([torch.einsum("bckt,bkt->bc", v, a[:, :, j:j + t]) for j in range(2 * cfg.lags + 1)],
+                           dim=2) / (t * cfg.k)  # (b, c, 2L+1): lag j - L
+        h = torch.cat([corr.amax(dim=1), corr.mean(dim=1)], dim=1)  # (b, 2 (2L+1))
         return self.head(h).squeeze(1)  # (b,)
 
 

@@ -334,17 +334,30 @@ def train_sync_classifier(store_dir: str | Path, spec: SyncTrainSpec = SyncTrain
 # Both, into one folder
 
 
-def train_evaluators(bank_dir: str | Path, store_dir: str | Path, out: str | Path, *,
+def train_evaluators(bank_dir: str | Path | None, store_dir: str | Path | None, out: str | Path, *,
                      heldout_store: str | Path | None = None, audio_spec: AudioTrainSpec = AudioTrainSpec(),
                      sync_spec: SyncTrainSpec = SyncTrainSpec(), window: float = 4.0,
-                     force: bool = False) -> dict[str, Any]:
-    """Train both evaluators and write ``out/audio`` and ``out/sync`` (each atomically); -> reports."""
+                     force: bool = False, only: str | None = None) -> dict[str, Any]:
+    """Train the evaluators and write ``out/audio`` and ``out/sync`` (each atomically); -> reports.
+
+    ``only`` ("audio" or "sync") trains and writes just that one; the other's input may then be None.
+    """
+    if only not in (None, AUDIO_DIR, SYNC_DIR):
+        raise DataError(f"only must be {AUDIO_DIR!r} or {SYNC_DIR!r}, got {only!r}")
+    kinds = [k for k in (SYNC_DIR, AUDIO_DIR) if only in (None, k)]
+    need = {AUDIO_DIR: ("a sound bank", bank_dir), SYNC_DIR: ("a feature store", store_dir)}
     out = Path(out)
-    for sub in (AUDIO_DIR, SYNC_DIR):
+    for sub in kinds:
+        if need[sub][1] is None:
+            raise DataError(f"training the {sub} evaluator needs {need[sub][0]}")
         if (out / sub).exists() and not force:
             raise OutputError(f"{out / sub}: exists (use --force to replace it)")
-    sync, s_report = train_sync_classifier(store_dir, sync_spec, heldout_store=heldout_store, window=window)
-    audio, a_report = train_audio_classifier(bank_dir, audio_spec)
-    a_ver = save_evaluator(out / AUDIO_DIR, audio, {"report": a_report, "bank": str(bank_dir)})
-    s_ver = save_evaluator(out / SYNC_DIR, sync, {"report": s_report})
-    return {"audio": {"version": a_ver, **a_report}, "sync": {"version": s_ver, **s_report}}
+    reports: dict[str, Any] = {}
+    if SYNC_DIR in kinds:
+        sync, s_report = train_sync_classifier(store_dir, sync_spec, heldout_store=heldout_store, window=window)
+        reports["sync"] = {"version": save_evaluator(out / SYNC_DIR, sync, {"report": s_report}), **s_report}
+    if AUDIO_DIR in kinds:
+        audio, a_report = train_audio_classifier(bank_dir, audio_spec)
+        a_ver = save_evaluator(out / AUDIO_DIR, audio, {"report": a_report, "bank": str(bank_dir)})
+        reports["audio"] = {"version": a_ver, **a_report}
+    return reports
