@@ -109,3 +109,22 @@ def test_cli_report_prints_the_tables_of_finished_rows(parts, capsys):
     # nothing finished: one line on stderr, exit 2
     assert main(["benchmark", "--report", "--out", str(parts["root"] / "empty"), "--split", "test-open"]) == 2
     assert "no finished rows" in capsys.readouterr().err
+
+
+def test_cut_off_variant_training_is_finished_and_its_clips_remade(parts, tmp_path):
+    """Weights exported at a checkpoint of a cut-off run are not taken for the finished model."""
+    from openfoley.benchmark import _weights_step
+
+    kw = dict(base_preset="tiny", full_model=None, evaluators=parts["ev"], progress=False, limit=2,
+              model_root=tmp_path / "models", train_store=parts["root"] / "store")
+    out = tmp_path / "out"
+    first = run_benchmark(parts["split"], out, ["no-mma"], train_steps=10, **kw)  # tiny preset: ckpt every 10
+    run = tmp_path / "models" / "no-mma-seed0"
+    assert _weights_step(run / "weights") == 10 and first["no-mma"][0]["made_by"]["step"] == 10
+    stamp = {p.name: p.stat().st_mtime_ns for p in (out / "no-mma" / "seed-0").glob("*.mp4")}
+    again = run_benchmark(parts["split"], out, ["no-mma"], train_steps=20, **kw)  # the longer run resumes at 10
+    assert _weights_step(run / "weights") == 20 and again["no-mma"][0]["made_by"]["step"] == 20
+    remade = {p.name: p.stat().st_mtime_ns for p in (out / "no-mma" / "seed-0").glob("*.mp4")}
+    assert remade.keys() == stamp.keys() and all(remade[k] != stamp[k] for k in stamp)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics][-1] == 20

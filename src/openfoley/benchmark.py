@@ -88,7 +88,10 @@ def _variant_weights(name: str, base_cfg, model_root: Path, train_store: Path | 
     if name == "full" and full_model is not None:
         return full_model
     run = model_root / f"{name}-seed{seed}"
-    if (run / "weights" / "model.safetensors").is_file():
+    done = _weights_step(run / "weights")
+    # The loop exports weights at every checkpoint, so weights alone do not mean the run finished: a run
+    # cut off before ``train_steps`` is resumed when it can be (its weights are used as they are if not).
+    if done is not None and (done >= train_steps or train_store is None):
         return run / "weights"
     if train_store is None:
         raise ModelError(f"{run}: no weights for variant {name!r}; give --train-store STORE to train it")
@@ -100,6 +103,25 @@ def _variant_weights(name: str, base_cfg, model_root: Path, train_store: Path | 
     store.check_compatible(cfg)
     train(cfg, store, run, max_steps=train_steps, progress=False)
     return run / "weights"
+
+
+def _weights_step(weights: Path) -> int | None:
+    """The training step a weights folder was exported at (-1 if it does not say); None without weights."""
+    import json
+
+    if not (weights / "model.safetensors").is_file():
+        return None
+    try:
+        return int(json.loads((weights / "meta.json").read_text()).get("step", -1))
+    except (OSError, ValueError, AttributeError):
+        return -1
+
+
+def _weights_step_of(weights: Path | str) -> int | None:
+    """``_weights_step`` of a folder or of a named model (``builtin``)."""
+    from openfoley.pipeline.core import resolve_model_dir
+
+    return _weights_step(resolve_model_dir(weights))
 
 
 @torch.no_grad()
@@ -303,24 +325,32 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             out = row_dir(out_root, row, seed)
             metrics_path = out / "metrics.json"
             key = seed if row in SEEDED else None
+            weights = sources = None
+            if row in VARIANTS or row == "retrieval":  # trains (or finishes training) the model if needed
+                weights = _variant_weights("full" if row == "retrieval" else row, base_cfg, model_root, store,
+                                           train_steps, seed, full_model)
+            made_by = None if weights is None else {"weights": str(weights), "step": _weights_step_of(weights)}
+            stale = False
             if metrics_path.is_file():
                 done = json.loads(metrics_path.read_text())
-                if done.get("clips") == len(videos) and not done.get("skipped"):
+                if done.get("made_by") == made_by and done.get("clips") == len(videos) and not done.get("skipped"):
                     results.setdefault(row, {})[key] = done
                     continue
-            sources = None
+                stale = done.get("made_by") != made_by
+            marker = out / "made_by.json"  # clips left by a cut-off run are kept only if the same weights made them
+            if stale or (marker.is_file() and json.loads(marker.read_text()) != made_by):
+                for old in out.glob("*.mp4"):
+                    old.unlink()
+            out.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps(made_by))
             if row == "retrieval":
                 if store is None or retrieval_videos is None:
                     raise ConfigError("the retrieval row needs --train-store and --retrieval-videos (training clips)")
-                full = _variant_weights("full", base_cfg, model_root, store, train_steps, seed, full_model)
-                sources = retrieval_sources(full, store, Path(retrieval_videos), videos)
-            weights = None
-            if row in VARIANTS:
-                weights = _variant_weights(row, base_cfg, model_root, store, train_steps, seed, full_model)
-            render_row(row, videos, out, weights=weights, steps=steps, seed=seed, audio_cfg=base_cfg.audio,
-                       progress=progress, sources=sources)
+                sources = retrieval_sources(weights, store, Path(retrieval_videos), videos)
+            render_row(row, videos, out, weights=None if row == "retrieval" else weights, steps=steps, seed=seed,
+                       audio_cfg=base_cfg.audio, progress=progress, sources=sources)
             res = evaluate_dirs(out, ref_dir, ev)
-            res["row"], res["seed"] = row, key
+            res["row"], res["seed"], res["made_by"] = row, key, made_by
             with atomic_output(metrics_path, force=True) as tmp:
                 Path(tmp).write_text(json.dumps(res, indent=1))
             results.setdefault(row, {})[key] = res
