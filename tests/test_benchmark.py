@@ -128,3 +128,23 @@ def test_cut_off_variant_training_is_finished_and_its_clips_remade(parts, tmp_pa
     assert remade.keys() == stamp.keys() and all(remade[k] != stamp[k] for k in stamp)
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics][-1] == 20
+
+
+def test_new_evaluators_rescore_without_remaking_clips(parts, tmp_path):
+    import shutil
+
+    from openfoley.evaluation.evaluators import SyncClassifier, SyncConfig
+
+    ev2 = tmp_path / "ev2"
+    shutil.copytree(parts["ev"], ev2)
+    out = tmp_path / "out"
+    kw = dict(full_model=str(parts["weights"]), progress=False, limit=2)
+    first = run_benchmark(parts["split"], out, ["full"], evaluators=ev2, **kw)
+    assert first["full"][0]["align_acc"] is None
+    stamp = {p.name: p.stat().st_mtime_ns for p in (out / "full" / "seed-0").glob("*.mp4")}
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    save_evaluator(ev2 / "sync", SyncClassifier(SyncConfig(window=1.0, frame_size=8, grid=4, width=8, k=4, lags=1)).eval())
+    again = run_benchmark(parts["split"], out, ["full"], evaluators=ev2, **kw)
+    assert again["full"][0]["align_acc"] is not None and again["full"][0]["evaluators"]["sync"].startswith("sync-v1-")
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "full" / "seed-0").glob("*.mp4")} == stamp

@@ -286,8 +286,9 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
     """Generate (or resynthesise) every row's audio for the clips of one split, for every seed, and evaluate it.
 
     Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished
-    one (metrics over the same clip count) is not redone, so cut-off runs resume and several processes can
-    share one ``out_root`` if they take different rows or seeds. ``full_model`` None trains ``full`` like
+    one (same clip count, same weights, same evaluator versions) is not redone, so cut-off runs resume and
+    several processes can share one ``out_root`` if they take different rows or seeds. New evaluators
+    rescore the existing clips; new weights remake them. ``full_model`` None trains ``full`` like
     every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config
     the variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
     ``retrieval_videos`` (the training clips' mp4 folder); it retrieves with the seed's ``full`` model.
@@ -333,10 +334,12 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             stale = False
             if metrics_path.is_file():
                 done = json.loads(metrics_path.read_text())
-                if done.get("made_by") == made_by and done.get("clips") == len(videos) and not done.get("skipped"):
+                same_clips = done.get("clips") == len(videos) and not done.get("skipped")
+                same_evaluators = {k: done.get("evaluators", {}).get(k) for k in ev.versions} == ev.versions
+                if done.get("made_by") == made_by and same_clips and same_evaluators:
                     results.setdefault(row, {})[key] = done
                     continue
-                stale = done.get("made_by") != made_by
+                stale = done.get("made_by") != made_by  # else only the scores are redone, not the clips
             marker = out / "made_by.json"  # clips left by a cut-off run are kept only if the same weights made them
             if stale or (marker.is_file() and json.loads(marker.read_text()) != made_by):
                 for old in out.glob("*.mp4"):
