@@ -51,9 +51,12 @@ def test_round_trip(tmp_path):
         np.testing.assert_array_equal(item["mel"].numpy(), mel.astype(np.float16).astype(np.float32))
         assert (item["id"], item["label"], item["group"], item["index"]) == (rec["id"], rec["label"], "g", i)
         assert item["valid_seconds"] == pytest.approx(CFG.seconds - 0.1 * i)
-    assert s[-1]["id"] == "c4"
+        assert torch.equal(s.mel(i), item["mel"])  # the mel alone, same values
+    assert s[-1]["id"] == "c4" and torch.equal(s.mel(-1), s[4]["mel"])
     with pytest.raises(IndexError):
         s[5]
+    with pytest.raises(IndexError):
+        s.mel(5)
     # Last shard was trimmed from capacity 3 to the 2 rows written.
     assert np.load(out / "parts" / "part-r0-w0-00001.frames.npy", mmap_mode="r").shape[0] == 2
     s.check_compatible(CFG)

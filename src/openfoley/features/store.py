@@ -383,13 +383,21 @@ class FeatureStore:
             self._open.popitem(last=False)
         return self._open[j]
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def _locate(self, i: int) -> tuple[int, int]:
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"index {i} out of range for a store of {n} clips")
         i = int(i) % n
+        return i, int(self._row[i])
+
+    def mel(self, i: int) -> torch.Tensor:
+        """Clip ``i``'s log-mel (f, m) float32 alone, without copying its frames out of the map."""
+        i, r = self._locate(i)
+        return torch.from_numpy(self._arrays(int(self._part[i]))[1][r].astype(np.float32))
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        i, r = self._locate(i)
         frames, mel = self._arrays(int(self._part[i]))
-        r = int(self._row[i])
         lc, gc = int(self._labels[i]), int(self._groups[i])
         return {
             "frames": torch.from_numpy(np.array(frames[r])),  # (t, 3, H, W) uint8, copied out of the map

@@ -267,7 +267,8 @@ def _resume_view(cfg: Config) -> dict:
 def _latent_stats(model: FoleyModel, store, max_items: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-mel-bin mean and std of the log-mel over (up to) the first ``max_items`` clips."""
     n = min(len(store), max_items)
-    mels = torch.stack([torch.as_tensor(store[i]["mel"], dtype=torch.float32) for i in range(n)])
+    read = getattr(store, "mel", None) or (lambda i: store[i]["mel"])  # FeatureStore reads the mel alone
+    mels = torch.stack([torch.as_tensor(read(i), dtype=torch.float32) for i in range(n)])  # (n, f, m)
     mean = mels.mean(dim=(0, 2))  # (f,)
     std = mels.std(dim=(0, 2)).clamp_min(1e-3)
     return mean, std
