@@ -149,6 +149,7 @@ class FoleyModel(nn.Module):
     def forward(self, batch: Batch, generator: torch.Generator) -> ModelOutput:
         frames, mel = batch.frames, batch.mel
         self._check_frames(frames)
+        frames = as_unit_frames(frames)  # once: the encoder, the MMA pixel target and saliency all read it
         b, t = frames.shape[:2]
         x = self.model_mel(mel)  # (b, f, m)
         p = self.cfg.encoder.audio_patch
@@ -187,6 +188,7 @@ class FoleyModel(nn.Module):
     def conditioning(self, frames: Tensor, times: Tensor | None = None) -> Conditioning:
         """frames (b, t, 3, H, W) -> the generator's condition for ``cfg.audio_tokens`` tokens."""
         self._check_frames(frames)
+        frames = as_unit_frames(frames)  # once for the encoder and saliency
         if times is None:
             times = default_times(frames, self.cfg.video.fps)
         return self.condition(frames, self.align(frames, times), times, self.cfg.audio_tokens)
