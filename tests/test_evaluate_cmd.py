@@ -163,6 +163,17 @@ def test_evaluators_train_cli(setup, tmp_path, capsys):
     assert main(["evaluators", "train", "--only", "audio", "--out", str(tmp_path / "x")]) == 2
     assert "needs a sound bank" in capsys.readouterr().err
 
+    # check: the held-out measurement on a whole store, as printed by train
+    assert main(["evaluators", "check", "--store", str(setup["store"]), "--evaluators", str(out)]) == 0
+    assert "held-out accuracy" in capsys.readouterr().out
+    # the setup's classifier (80 steps on this very store) tells its own clips' pairs apart
+    assert main(["evaluators", "check", "--store", str(setup["store"]), "--evaluators", str(setup["ev"])]) == 0
+    acc = float(capsys.readouterr().out.split("held-out accuracy ")[1].split()[0])
+    assert acc >= 0.8, acc
+    # the shipped classifier reads 64 px, 16 kHz features: the tiny store does not fit it
+    assert main(["evaluators", "check", "--store", str(setup["store"])]) == 2
+    assert "differ from the sync classifier's" in capsys.readouterr().err
+
 
 def test_audio_only_evaluators_report_no_align_acc(setup, tmp_path):
 

@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="wall-time cap per network (results then depend on machine speed)")
     t.add_argument("--force", action="store_true", help="replace existing OUT/audio and OUT/sync")
     t.set_defaults(func=_train)
+    c = e_sub.add_parser(
+        "check", help="the sync classifier's held-out accuracy on a feature store",
+        description="One real, one time-shifted and one swapped pair per clip of STORE, scored as "
+                    "`openfoley evaluate` scores clips (docs/evaluation.md).")
+    c.add_argument("--store", required=True, help="feature store with the classifier's settings (e.g. a test split)")
+    c.add_argument("--evaluators", default=None, help="evaluators folder (default: the shipped ones)")
+    c.set_defaults(func=_check)
     e.set_defaults(func=lambda args: (e.print_help(), 2)[1])
 
 
@@ -93,4 +100,17 @@ def _train(args: argparse.Namespace) -> int:
         print(f"sync classifier {s['version']}: held-out accuracy {h['accuracy']:.3f} (real {h['acc_real']:.3f}, "
               f"shifted {h['acc_shifted']:.3f}, swapped {h['acc_swapped']:.3f}) on {h['clips']} clips")
     print(f"{args.out}: evaluators written")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from openfoley.evaluation.evaluators import load_evaluators
+    from openfoley.evaluation.train_evaluators import check_sync_classifier
+
+    ev = load_evaluators(args.evaluators)
+    if ev.sync is None:
+        raise ConfigError("this evaluators folder has no sync classifier")
+    h = check_sync_classifier(ev.sync, args.store)
+    print(f"sync classifier {ev.versions['sync']}: held-out accuracy {h['accuracy']:.3f} (real {h['acc_real']:.3f}, "
+          f"shifted {h['acc_shifted']:.3f}, swapped {h['acc_swapped']:.3f}) on {h['clips']} clips of {args.store}")
     return 0

@@ -298,6 +298,19 @@ def sync_heldout_accuracy(net: SyncClassifier, frames: list[torch.Tensor], mels:
             "mean_score_swapped": float(np.mean(swapped))}
 
 
+def check_sync_classifier(net: SyncClassifier, store_dir: str | Path,
+                          spec: SyncTrainSpec = SyncTrainSpec()) -> dict[str, Any]:
+    """The held-out measurement of ``sync_heldout_accuracy`` on every clip of another feature store
+    (same settings as the classifier's); e.g. a test split the classifier was not trained on."""
+    store = FeatureStore(store_dir)
+    sub = sync_config_for_store(store, net.cfg.window)
+    if (sub.audio, sub.fps, sub.size, sub.resize) != (net.cfg.audio, net.cfg.fps, net.cfg.size, net.cfg.resize):
+        raise DataError(f"{store_dir}: store settings (audio, fps {sub.fps}, size {sub.size}) differ from the "
+                        f"sync classifier's (fps {net.cfg.fps}, size {net.cfg.size})")
+    frames, mels = _load_clips(store, list(range(len(store))), net.cfg)
+    return sync_heldout_accuracy(net, frames, mels, spec)
+
+
 def train_sync_classifier(store_dir: str | Path, spec: SyncTrainSpec = SyncTrainSpec(), *,
                           heldout_store: str | Path | None = None, window: float = 4.0,
                           **cfg_kw) -> tuple[SyncClassifier, dict[str, Any]]:
