@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from openfoley.benchmark import VARIANTS
 from openfoley.checkpoint import load_state_into, load_weights, save_weights
 from openfoley.config import apply_overrides, get_preset
 from openfoley.features.store import FeatureStore
@@ -88,3 +89,20 @@ def test_tiny_model_overfits_a_handful_of_clips(tmp_path):
     last = sum(r["loss"] for r in recs[-5:]) / 5
     assert last < first / 2, f"loss {first:.3f} -> {last:.3f}"
     assert collate([store[0]]).frames.shape[1] == cfg.video_frames
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_variant_uses_all_parameters_in_every_step(variant):
+    """Why DDP runs with find_unused_parameters=False by default (TrainConfig)."""
+    cfg = apply_overrides(get_preset("tiny"), VARIANTS[variant])
+    torch.manual_seed(0)
+    model = FoleyModel(cfg)
+    if model.needs_stats():
+        model.set_latent_stats(torch.zeros(cfg.audio.n_mels), torch.ones(cfg.audio.n_mels))
+    frames = torch.randint(0, 256, (2, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8)
+    mel = torch.randn(2, cfg.audio.n_mels, cfg.mel_frames)
+    for seed in range(4):
+        model.zero_grad(set_to_none=True)
+        loss_fn(model, Batch(frames=frames, mel=mel, ids=["a", "b"]), torch.Generator().manual_seed(seed), cfg).loss.backward()
+        unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+        assert unused == [], (variant, seed, unused)

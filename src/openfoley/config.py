@@ -158,6 +158,9 @@ class TrainConfig:
     lambda_flow: float = 1.0
     ema_decay: float = 0.999
     precision: str = "fp32"  # fp32 | bf16 | fp16
+    # DDP's search for parameters without gradients costs a graph traversal per step; every built-in
+    # variant uses all its parameters in every step (tests/test_model.py), so it is off unless needed
+    find_unused_parameters: bool = False
     seed: int = 0
     num_workers: int = 0
     log_every: int = 10

@@ -124,7 +124,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     ddp_model: torch.nn.Module = model
     if info.distributed:
         ddp_model = DDP(model, device_ids=[info.device.index] if info.device.type == "cuda" else None,
-                        find_unused_parameters=True)
+                        find_unused_parameters=tc.find_unused_parameters)
 
     # --- loop ----------------------------------------------------------------------------------
     metrics_path = run_dir / "metrics.jsonl"
