@@ -17,8 +17,9 @@ The folder tree is the architecture; each layer imports only from layers below i
     features/ checkpoint.py
                   log-mel and its inverse, memory-mapped feature store | weights + resume state
     io/           bytes to tensors and back: probe, read/write video and audio, mux
-    config.py errors.py
-                  frozen dataclasses and presets | user-facing error types
+    config/ errors.py runtime.py
+                  frozen dataclasses: the model's Config and presets, the tools' settings (config/tools.py)
+                  | user-facing error types | process settings applied by the CLI (malloc)
 
 Shape alphabet (used in docstrings and einops patterns across the package):
 

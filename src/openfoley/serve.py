@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openfoley.config.tools import ServeOptions  # defined with the other settings (config/tools.py)
 from openfoley.errors import ConfigError, MediaError, OpenFoleyError
 from openfoley.io import ProbeResult, mux, probe, write_audio
 
@@ -43,31 +44,6 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 _MB = 1_000_000  # "MB" is 10^6 bytes here, as in Gradio's max_file_size
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """Settings of one ``openfoley serve`` process."""
-
-    host: str = "127.0.0.1"  # loopback only, unless the operator asks for more
-    port: int = 7860
-    model: str = "builtin"  # a weights folder, or "builtin" (the packaged small model)
-    device: str = "auto"
-    max_mb: float = 50.0  # largest upload, in 10^6 bytes
-    max_seconds: float = 30.0  # longest upload, in seconds
-    max_steps: int = 64  # the steps slider's upper end
-    queue_size: int = 16  # requests that may wait for the model; Gradio refuses more
-    stale_after_s: float = 600.0  # request folders older than this are swept (abandoned requests)
-
-    def __post_init__(self) -> None:
-        if not self.max_mb > 0:
-            raise ConfigError(f"--max-mb must be > 0, got {self.max_mb}")
-        if not self.max_seconds > 0:
-            raise ConfigError(f"--max-seconds must be > 0, got {self.max_seconds}")
-        if not 0 <= self.port < 65536:
-            raise ConfigError(f"--port must be in 0..65535, got {self.port}")
-        if self.max_steps < 1 or self.queue_size < 1:
-            raise ConfigError(f"max_steps and queue_size must be >= 1, got {self.max_steps}, {self.queue_size}")
 
 
 @dataclass(frozen=True)

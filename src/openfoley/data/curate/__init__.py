@@ -12,6 +12,7 @@
 Rules and their justification: docs/open-set-benchmark.md.
 """
 
-from openfoley.data.curate.pipeline import CurateConfig, CurateResult, MediaRule, curate, format_table
+from openfoley.config.tools import CurateConfig, MediaRule
+from openfoley.data.curate.pipeline import CurateResult, curate, format_table
 
 __all__ = ["CurateConfig", "CurateResult", "MediaRule", "curate", "format_table"]

@@ -17,27 +17,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from openfoley.config.tools import MediaRule  # defined with the other settings (config/tools.py)
 from openfoley.data.curate.snr import estimate_snr_db
 from openfoley.errors import MediaError
 
 REASONS = ("unreadable", "duration", "height", "no_audio", "snr")
-
-
-@dataclass(frozen=True)
-class MediaRule:
-    """The paper's media filters (section 4.1 / appendix A): 8-12 s, >= 224p, SNR > 15 dB."""
-
-    min_duration: float = 8.0
-    max_duration: float = 12.0
-    min_height: int = 224
-    min_snr_db: float = 15.0
-    snr_sample_rate: int = 16000
-    snr_frame_seconds: float = 0.025
-    snr_fraction: float = 0.1
 
 
 def find_media(media_dir: str | Path, clip_id: str, exts: Iterable[str]) -> Path | None:

@@ -15,7 +15,6 @@ finished partial file is moved into place with ``os.replace``, so no partial man
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -25,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from openfoley.config.tools import CurateConfig  # defined with the other settings (config/tools.py)
 from openfoley.data.curate.audioset import RowError, is_skippable, iter_lines, parse_audioset
 from openfoley.data.curate.classmap import ExclusionRule, load_mapping
-from openfoley.data.curate.media import MediaPool, MediaRule, find_media
+from openfoley.data.curate.media import MediaPool, find_media
 from openfoley.data.curate.ontology import Ontology
 from openfoley.data.curate.panda import CaptionMatcher, PandaHeader, parse_panda
 from openfoley.data.curate.report import Tally, format_table
@@ -35,34 +35,6 @@ from openfoley.errors import ConfigError, DataError, OutputError
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class CurateConfig:
-    """Every setting that decides which clips are kept (plus a few that only change speed)."""
-
-    audioset: tuple[str, ...] = ()  # AudioSet segment CSVs
-    panda: tuple[str, ...] = ()  # Panda-70M metadata CSVs
-    ontology: str | None = None  # None: the shipped AudioSet ontology
-    mapping: str | None = None  # None: the shipped, reviewed vggsound_to_audioset.tsv
-    media_dir: str | None = None  # None: metadata filters only
-    media_exts: tuple[str, ...] = ("mp4", "mkv", "webm", "mov", "avi")
-    exclude_ancestors: bool = True
-    ancestor_rule: str = "unexplained"  # unexplained | any (classmap.ExclusionRule)
-    media: MediaRule = MediaRule()
-    strict: bool = False
-    max_examples: int = 20
-    # speed only (not part of the resume identity)
-    workers: int = 0  # media probing processes; 0 probes in this process
-    batch_rows: int = 20_000
-    media_batch: int = 64
-    checkpoint_every: int = 500_000
-
-    def identity(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        for k in ("workers", "batch_rows", "media_batch", "checkpoint_every"):
-            d.pop(k)
-        return json.loads(json.dumps(d))
 
 
 @dataclass

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from openfoley.config.tools import RenderConfig  # defined with the other settings (config/tools.py)
 from openfoley.data.foleyworld import looks
 from openfoley.data.foleyworld.bank import Bank
 from openfoley.data.foleyworld.continuous import CONTINUOUS_WORDS, ContinuousSource, Distractor
 from openfoley.data.foleyworld.sources import (CallSource, DoorSource, FlashSource, ImpactSource, Region,
                                                ShatterSource, Source, StrikeSource, WalkerSource)
-from openfoley.errors import ConfigError
 
 KINDS: dict[str, type[Source]] = {
     "impact": ImpactSource, "walk": WalkerSource, "strike": StrikeSource, "call": CallSource,
@@ -29,47 +29,6 @@ KINDS: dict[str, type[Source]] = {
 }
 _FLASH = ("gun", "shot", "rifle", "pistol", "cannon", "explo", "tnt", "blast", "bomb", "grenade", "musket",
           "smg", "thunder", "lightning")
-
-
-@dataclass(frozen=True)
-class RenderConfig:
-    """Clip format and the strength of the nuisances. ``sample_rate`` must equal the bank's."""
-
-    seconds: float = 8.0
-    fps: float = 25.0
-    size: int = 224  # frames are size x size
-    sample_rate: int = 16000
-    max_sources: int = 3
-    max_distractors: int = 3
-    shake_px: float = 3.0  # largest camera-shake amplitude (pixels; random bumps reach twice that)
-    noise_std: float = 6.0  # largest per-pixel noise standard deviation (0-255 scale)
-    audio_noise_db: tuple[float, float] = (-65.0, -45.0)  # audio noise floor level range, dBFS
-    gain_db: tuple[float, float] = (-8.0, 0.0)  # per-source gain range (the main source gets 0 dB)
-    margin: int = 8  # canvas border that camera shake reveals (>= shake)
-
-    def __post_init__(self) -> None:
-        if self.seconds <= 0 or self.fps <= 0 or self.size < 32:
-            raise ConfigError(f"render: need seconds > 0, fps > 0, size >= 32; got {self.seconds}, {self.fps}, {self.size}")
-        if abs(self.seconds * self.fps - round(self.seconds * self.fps)) > 1e-6:
-            raise ConfigError(f"render: seconds*fps must be whole, got {self.seconds}*{self.fps}")
-        if self.max_sources < 1:
-            raise ConfigError(f"render: max_sources must be >= 1, got {self.max_sources}")
-        if self.margin < self.shake_px:
-            raise ConfigError(f"render: margin ({self.margin}) must be >= shake_px ({self.shake_px})")
-
-    @property
-    def frames(self) -> int:
-        """t: video frames per clip."""
-        return round(self.seconds * self.fps)
-
-    @property
-    def samples(self) -> int:
-        """s: audio samples per clip."""
-        return round(self.seconds * self.sample_rate)
-
-    def frame_sample(self, frame: int) -> int:
-        """The audio sample at which video frame ``frame`` begins."""
-        return round(frame * self.sample_rate / self.fps)
 
 
 def kind_of(cls: str, group: str) -> str:

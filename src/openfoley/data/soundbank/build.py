@@ -28,19 +28,19 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from openfoley.config.tools import BankSettings  # defined with the other settings (config/tools.py)
 from openfoley.data.soundbank import fingerprint as fpm
 from openfoley.data.soundbank import process, taxonomy
 from openfoley.data.soundbank.images import to_png
 from openfoley.data.soundbank.packages import (
     PACKAGES, Member, extract_deb, fetch_deb, iter_members, read_copyright, spec_for,
 )
-from openfoley.errors import DataError, MediaError, OutputError
+from openfoley.errors import MediaError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +51,6 @@ log = logging.getLogger(__name__)
 EVENT_GROUPS = frozenset({"footsteps", "impact", "tool", "weapon", "door", "break"})
 CROP_GROUPS = frozenset({"water", "weather", "fire", "vehicle", "machine", "drum", "instrument", "animal"})
 FADE_S = 0.05  # fade-out applied where a clip is cropped
-
-
-@dataclass(frozen=True)
-class BankSettings:
-    """Every number the bank build uses; written into bank.json."""
-
-    sample_rate: int = 16000
-    min_seconds: float = 0.05  # shorter clips (after trimming) are dropped
-    max_seconds: float = 10.0  # longer event clips are dropped; continuous ones are cropped to this
-    split_min_seconds: float = 2.0  # event-group recordings longer than this are split at gaps
-    trim_rel_db: float = 45.0
-    trim_abs_db: float = -65.0
-    trim_pad: float = 0.02
-    gap_db: float = 35.0
-    min_gap: float = 0.15
-    target_db: float = -20.0
-    peak_db: float = -1.0
-    dedupe_ber: float = 0.15
-    min_clips: int = 5
-
-    def __post_init__(self) -> None:
-        if self.sample_rate < 8000 or self.max_seconds <= self.min_seconds or self.min_clips < 1:
-            raise DataError(f"invalid bank settings: {self}")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
