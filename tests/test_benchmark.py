@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from openfoley.benchmark import collect_results, results_markdown, retrieval_sources, run_benchmark, summarise
+from openfoley.benchmark import (collect_results, differences_markdown, results_markdown, retrieval_sources,
+                                 run_benchmark, summarise)
 from openfoley.config import get_preset
 from openfoley.data.extract import extract
 from openfoley.data.foleyworld.render import render_split
@@ -148,3 +149,14 @@ def test_new_evaluators_rescore_without_remaking_clips(parts, tmp_path):
     again = run_benchmark(parts["split"], out, ["full"], evaluators=ev2, **kw)
     assert again["full"][0]["align_acc"] is not None and again["full"][0]["evaluators"]["sync"].startswith("sync-v1-")
     assert {p.name: p.stat().st_mtime_ns for p in (out / "full" / "seed-0").glob("*.mp4")} == stamp
+
+
+def test_differences_from_full():
+    res = {"full": {0: _m(1.0, 0.2), 1: _m(3.0, 0.4)}, "no-mma": {0: _m(4.0, 0.1), 1: _m(4.0, 0.1)},
+           "shuffled": {None: _m(0.5, 0.1)}}
+    lines = differences_markdown("test-closed", res).splitlines()
+    assert lines[0] == "### test-closed: variant mean − full mean (spread of each)"
+    assert len(lines) == 5  # title, blank, header, rule, one variant row: reference rows are not variants
+    assert lines[-1] == ("| no-mma | +2.0 (0.0, 1.4) | +0.00 (0.00, 0.00) | n/a | +0.000 (0.000, 0.000) | "
+                         "+0.000 (0.000, 0.000) | -0.200 (0.000, 0.141) |")
+    assert differences_markdown("x", {"no-mma": res["no-mma"]}) == ""

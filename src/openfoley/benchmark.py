@@ -267,13 +267,37 @@ def results_markdown(split: str, results: dict[str, dict[int | None, dict]], com
     return "\n".join(lines) + "\n"
 
 
+def differences_markdown(split: str, results: dict[str, dict[int | None, dict]], base: str = "full") -> str:
+    """Each variant's mean minus ``base``'s mean per metric, with the two spreads beside it
+    (``+d (s_variant, s_base)``); a sign that flips within the spreads is not a finding."""
+    if base not in results:
+        return ""
+    b = summarise(results[base])
+    lines = [f"### {split}: variant mean − {base} mean (spread of each)", "",
+             "| row | " + " | ".join(h for _, h, _ in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for name in VARIANTS:
+        if name == base or name not in results:
+            continue
+        v, cells = summarise(results[name]), []
+        for key, _, fmt in METRICS:
+            if v[key] is None or b[key] is None:
+                cells.append("n/a")
+                continue
+            d = v[key]["mean"] - b[key]["mean"]
+            cells.append(f"{d:+{fmt}} ({v[key]['std']:{fmt}}, {b[key]['std']:{fmt}})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def paper_tables(split: str, results: dict[str, dict[int | None, dict]]) -> str:
-    """All rows, then the paper's ablation tables (3-5) as subsets, for one split."""
+    """All rows, the paper's ablation tables (3-5) as subsets, and each variant's difference from full."""
     order = list(VARIANTS) + list(REFERENCES)
     parts = [results_markdown(split, results, rows=[r for r in order if r in results], title=f"{split}: all rows")]
     for title, rows in TABLES.items():
         if any(r in results for r in rows):
             parts.append(results_markdown(split, results, rows=rows, title=f"{split}: {title}"))
+    if sum(r in results for r in VARIANTS) > 1:
+        parts.append(differences_markdown(split, results))
     return "\n".join(parts)
 
 
