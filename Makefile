@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-fast venv demo clean builtin-model
+.PHONY: test test-fast venv demo clean builtin-model ablation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,9 @@ demo: venv
 # Rebuild the built-in model from the Debian sound packages (about 90 min on 2 cores; resumable).
 builtin-model: venv
 	scripts/build-builtin-model.sh
+
+ablation: venv  # Tables 3-5 of docs/results.md (~85 min on 2 cores; needs `make builtin-model`'s data)
+	scripts/run-ablation.sh 2 200 64
 
 clean:
 	rm -rf $(VENV) build *.egg-info

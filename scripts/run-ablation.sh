@@ -2,7 +2,8 @@
 # The ablation tables of docs/results.md: every variant (`openfoley benchmark --list`) trained with
 # benchmarks/ablation.toml for STEPS steps per seed, sampled and scored on the first LIMIT clips of both
 # test splits, plus the reference rows. One worker process per seed, one thread each (2 cores: 2 seeds).
-# Resumable: rerun the same command after a cut-off and finished rows are kept.
+# Needs the FoleyWorld renders and the train feature store of scripts/build-builtin-model.sh (data/foleyworld,
+# data/store-small-train). Resumable: rerun the same command after a cut-off and finished rows are kept.
 #
 #   scripts/run-ablation.sh [SEEDS=2] [STEPS=200] [LIMIT=64]   ->  runs/ablation/{test-closed,test-open}
 #   openfoley benchmark --report --out runs/ablation --split test-closed   # the tables of what is done
@@ -11,10 +12,7 @@ cd "$(dirname "$0")/.."
 SEEDS=${1:-2}; STEPS=${2:-200}; LIMIT=${3:-64}
 OUT=${ABLATION_OUT:-runs/ablation}
 mkdir -p "$OUT"
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-# glibc returns PyTorch's big activation buffers to the kernel after every step and page-faults them back
-# in (measured: sys time 4.5 s of 16.8 s CPU for 4 small-preset steps); keeping them cuts sys to 1.1 s.
-export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-4294967296} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-68719476736} MALLOC_TOP_PAD_=${MALLOC_TOP_PAD_:-1073741824}
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1  # (the CLI also keeps freed memory: openfoley/runtime.py)
 ROWS=(full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling)
 common=(--out "$OUT" --full-model train --train-store data/store-small-train --train-steps "$STEPS"
         --limit "$LIMIT" --config benchmarks/ablation.toml)
