@@ -1,5 +1,5 @@
 """``python -m openfoley``: same as the ``openfoley`` console script."""
 
-from openfoley.cli import main
+from openfoley.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -82,9 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from openfoley.runtime import keep_freed_memory
-
-    keep_freed_memory()  # fewer page faults per training/sampling step (openfoley/runtime.py)
     try:
         return int(args.func(args) or 0)
     except OpenFoleyError as e:
@@ -95,3 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("openfoley: interrupted", file=sys.stderr)
         return 130
+
+
+def entry() -> int:
+    """The ``openfoley`` console script and ``python -m openfoley``: process settings, then ``main``.
+
+    Process-wide settings belong to the process that runs a command, not to callers of ``main`` (tests,
+    notebooks), so they are applied here.
+    """
+    from openfoley.runtime import keep_freed_memory
+
+    keep_freed_memory()  # fewer page faults per training/sampling step (openfoley/runtime.py)
+    return main()
