@@ -37,6 +37,16 @@ _FONT = {
     "(": "010100100100010", ")": "010001001001010", "=": "000111000111000", "x": "000101010101000",
     "b": "100100111101111", "h": "100100111101101", "w": "000101101111111",
 }
+_FONT.update({  # capitals and a little more punctuation (contact sheets upper-case their labels)
+    "A": "010101111101101", "B": "110101110101110", "C": "011100100100011", "D": "110101101101110",
+    "E": "111100110100111", "F": "111100110100100", "G": "011100101101011",
+    "I": "111010010010111", "J": "001001001101010", "K": "101101110101101", "L": "100100100100111",
+    "M": "101111111101101", "N": "110101101101101", "O": "010101101101010", "P": "110101110100100",
+    "Q": "010101101110011", "R": "110101110101101", "S": "011100010001110", "T": "111010010010010",
+    "U": "101101101101111", "V": "101101101101010", "W": "101101111111101", "X": "101101010101101",
+    "Y": "101101010010010", "Z": "111001010100111", "|": "010010010010010", "_": "000000000000111",
+    "+": "000010111010000",
+})
 GLYPH_W, GLYPH_H = 3, 5
 
 # Anchor colours of a perceptually ordered dark-blue -> green -> yellow map, interpolated linearly.
@@ -97,15 +107,26 @@ class Canvas:
             self.pixels[y0:y1, x0:x1] = scaled[y0 - y : y1 - y, x0 - x : x1 - x]
 
     def text(self, x: int, y: int, s: str, colour: tuple[int, int, int] = (0, 0, 0), scale: int = 2) -> int:
-        """Draw ``s`` with the 3x5 font (unknown characters as blanks); returns the x after the text."""
-        for ch in s:
-            bits = _FONT.get(ch, _FONT.get(ch.lower(), _FONT[" "]))
-            for i, b in enumerate(bits):
-                if b == "1":
-                    r, c = divmod(i, GLYPH_W)
-                    self.rect(x + c * scale, y + r * scale, x + (c + 1) * scale, y + (r + 1) * scale, colour)
-            x += (GLYPH_W + 1) * scale
-        return x
+        """``draw_text`` on this canvas."""
+        return draw_text(self.pixels, x, y, s, colour, scale)
+
+
+def draw_text(pixels: np.ndarray, x: int, y: int, s: str, colour: tuple[int, int, int] = (0, 0, 0),
+              scale: int = 2) -> int:
+    """Draw ``s`` with the 3x5 font into ``pixels`` (h, w, 3), clipped to it; a character missing from
+    the font is drawn in its other case, else left blank. Returns the x after the text."""
+    h, w = pixels.shape[:2]
+    for ch in s:
+        bits = _FONT.get(ch) or _FONT.get(ch.lower()) or _FONT.get(ch.upper()) or _FONT[" "]
+        for i, b in enumerate(bits):
+            if b == "1":
+                r, c = divmod(i, GLYPH_W)
+                x0, y0 = max(0, x + c * scale), max(0, y + r * scale)
+                x1, y1 = min(w, x + (c + 1) * scale), min(h, y + (r + 1) * scale)
+                if x0 < x1 and y0 < y1:
+                    pixels[y0:y1, x0:x1] = colour
+        x += (GLYPH_W + 1) * scale
+    return x
 
 
 def text_width(s: str, scale: int = 2) -> int:

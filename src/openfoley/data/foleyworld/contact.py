@@ -19,37 +19,15 @@ from typing import Any
 import numpy as np
 
 from openfoley.data.foleyworld import draw
-from openfoley.io.image import write_png
+from openfoley.io.image import colormap, draw_text, write_png
 from openfoley.errors import DataError
 
 SOURCE_COLOURS = [(255, 70, 70), (60, 220, 255), (255, 220, 40), (120, 255, 110), (230, 120, 255)]
-_GLYPHS = {  # 3x5 pixel font, rows top to bottom
-    "A": "010101111101101", "B": "110101110101110", "C": "011100100100011", "D": "110101101101110",
-    "E": "111100110100111", "F": "111100110100100", "G": "011100101101011", "H": "101101111101101",
-    "I": "111010010010111", "J": "001001001101010", "K": "101101110101101", "L": "100100100100111",
-    "M": "101111111101101", "N": "110101101101101", "O": "010101101101010", "P": "110101110100100",
-    "Q": "010101101110011", "R": "110101110101101", "S": "011100010001110", "T": "111010010010010",
-    "U": "101101101101111", "V": "101101101101010", "W": "101101111111101", "X": "101101010101101",
-    "Y": "101101010010010", "Z": "111001010100111", "0": "111101101101111", "1": "010110010010111",
-    "2": "110001010100111", "3": "110001010001110", "4": "101101111001001", "5": "111100110001110",
-    "6": "011100111101111", "7": "111001010010010", "8": "111101111101111", "9": "111101111001110",
-    "-": "000000111000000", ".": "000000000000010", ":": "000010000010000", "/": "001001010100100",
-    "(": "010100100100010", ")": "010001001001010", "|": "010010010010010", "_": "000000000000111",
-    "=": "000111000111000", "+": "000010111010000", " ": "000000000000000",
-}
-_MAGMA = np.array([(0, 0, 4), (80, 18, 123), (183, 55, 121), (252, 137, 97), (252, 253, 191)], np.float32)
 
 
 def text(image: np.ndarray, x: int, y: int, s: str, colour=(235, 235, 235), scale: int = 2) -> int:
-    """Draw ``s`` (upper-cased; unknown characters as '?'-less blanks) at (x, y); returns the end x."""
-    for ch in s.upper():
-        g = _GLYPHS.get(ch, _GLYPHS[" "])
-        for i, bit in enumerate(g):
-            if bit == "1":
-                r, c = divmod(i, 3)
-                image[y + r * scale:y + (r + 1) * scale, x + c * scale:x + (c + 1) * scale] = colour
-        x += 4 * scale
-    return x
+    """Draw ``s`` upper-cased at (x, y) with the package's 3x5 font; returns the end x."""
+    return draw_text(image, x, y, s.upper(), colour, scale)
 
 
 def spectrogram(audio: np.ndarray, sample_rate: int, height: int, width: int, n_fft: int = 512,
@@ -62,10 +40,7 @@ def spectrogram(audio: np.ndarray, sample_rate: int, height: int, width: int, n_
     db = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-7)  # (width, n_fft // 2 + 1)
     db = np.clip((db - (db.max() - floor_db)) / floor_db, 0, 1)
     rows = np.linspace(n_fft // 2, 0, height).astype(int)
-    v = db[:, rows].T * (len(_MAGMA) - 1)  # (height, width)
-    lo = np.floor(v).astype(int).clip(0, len(_MAGMA) - 2)
-    frac = (v - lo)[..., None]
-    return (_MAGMA[lo] * (1 - frac) + _MAGMA[lo + 1] * frac).astype(np.uint8)
+    return colormap(db[:, rows].T)  # (height, width, 3)
 
 
 def _thumb_frames(truth: dict[str, Any], t: int, n: int) -> list[int]:
