@@ -255,3 +255,18 @@ def test_every_kind_learns_a_two_mode_conditional_target(kind):
     d_right = (x - targets[which]).pow(2).mean(dim=(1, 2))
     d_wrong = (x - targets[1 - which]).pow(2).mean(dim=(1, 2))
     assert (d_right < d_wrong).all(), (kind, d_right, d_wrong)
+
+
+def test_prepared_condition_gives_the_same_velocity():
+    """The samplers prepare the condition once per sample; the per-step output is unchanged by it."""
+    gen = fresh_cfm()
+    randomise(gen.net)
+    gen.net.eval()
+    cond = make_cond()
+    vis = torch.rand(3, N, K, generator=torch.Generator().manual_seed(1)) > 0.5
+    x, t = torch.randn(3, N, PF), torch.rand(3)
+    with torch.no_grad():
+        assert torch.equal(gen.net(x, t, cond, key_visibility=vis), gen.net(x, t, gen.net.prepare(cond, vis)))
+        assert torch.equal(gen.net(x, t, cond), gen.net(x, t, gen.net.prepare(cond)))
+    with pytest.raises(ValueError, match="belongs to prepare"):
+        gen.net(x, t, gen.net.prepare(cond), key_visibility=vis)

@@ -370,7 +370,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                     old.unlink()
             out.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps(made_by))
-            if row == "retrieval":
+            if row == "retrieval" and any(not (out / v.name).exists() for v in videos):  # else only rescoring
                 if store is None or retrieval_videos is None:
                     raise ConfigError("the retrieval row needs --train-store and --retrieval-videos (training clips)")
                 sources = retrieval_sources(weights, store, Path(retrieval_videos), videos)

@@ -107,9 +107,10 @@ class CFMGenerator(Generator):
             vis = torch.cat([full, self.local_visibility(cond)])  # (3b, n, k)
         big = branches[0].cat(*branches[1:]) if len(branches) > 1 else cond
         r = len(branches)
+        prepared = self.net.prepare(big, vis)  # the condition's projections, once for all steps
 
         def fn(x: Tensor, t: Tensor) -> Tensor:
-            out = self.net(x.repeat(r, 1, 1), t.expand(r * b).to(x.dtype), big, key_visibility=vis)
+            out = self.net(x.repeat(r, 1, 1), t.expand(r * b).to(x.dtype), prepared)
             parts = out.chunk(r)  # r x (b, n, p*f)
             if not need_uncond:
                 return parts[0]

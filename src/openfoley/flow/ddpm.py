@@ -138,10 +138,11 @@ class DDPMGenerator(Generator):
         big = cond if scale == 1.0 else cond.cat(cond.null())
         r = 1 if scale == 1.0 else 2
         idx = self.schedule.respaced(steps)
+        prepared = self.net.prepare(big)  # the condition's projections, once for all steps
         for j, i in enumerate(idx):
             i_prev = idx[j + 1] if j + 1 < len(idx) else -1
             tau = self.schedule.flow_time(torch.full((r * b,), i, device=cond.device)).to(dtype)
-            out = self.net(x.repeat(r, 1, 1), tau, big)
+            out = self.net(x.repeat(r, 1, 1), tau, prepared)
             eps = out if r == 1 else cfg_combine(*out.chunk(2), scale)
             noise = randn(tuple(x.shape), generator, device=x.device, dtype=dtype) if eta > 0 and i_prev >= 0 else None
             x = self.schedule.step(x, eps, i, i_prev, eta, noise)

@@ -21,6 +21,10 @@ Architecture (built on ``openfoley.nn``):
     time-gated skip g(t) * x (see ``__init__`` for the measurement behind it): a fresh net is the
     zero field.
 
+``prepare(cond, key_visibility)`` computes everything that depends only on the condition (the
+per-token condition plus positions, the key-frame context and its mask); samplers call it once and pass
+the result as ``cond`` at every ODE step.
+
 Classifier-free guidance: where ``cond.drop`` is True the aligned tokens are replaced by a learned null
 vector and every key frame is hidden; the cross-attention then sees only a learned "null key" that is
 always present (it also keeps attention defined for clips with no valid key frame).
@@ -28,12 +32,24 @@ always present (it also keeps attention defined for clips with no valid key fram
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
 from openfoley.flow.base import FlowCondition
 from openfoley.nn.blocks import TransformerBlock, modulate
 from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
+
+
+@dataclass(frozen=True)
+class PreparedCondition:
+    """``VelocityNet.prepare``'s output: add (b, n, d) per-token condition + position, context
+    (b, 1+k, d) key features (null key first), context_mask (b, 1+k) or (b, n, 1+k) bool."""
+
+    add: Tensor
+    context: Tensor
+    context_mask: Tensor
 
 
 def token_times(n: int, token_seconds: float, device: torch.device | str | None = None) -> Tensor:
@@ -73,19 +89,16 @@ class VelocityNet(nn.Module):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition,
-                key_visibility: Tensor | None = None) -> Tensor:
-        """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f)."""
-        b, n, _ = x.shape
+    def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedCondition:
+        """The part of the network that depends only on the condition: run once per sample, not per
+        ODE step (``openfoley.flow.cfm``/``ddpm`` samplers call it before integrating)."""
+        b, n = cond.tokens.shape[:2]
         k = cond.keys.shape[1]
-        if tuple(x.shape) != (b, n, self.token_dim) or tuple(cond.tokens.shape) != (b, n, self.cond_dim):
-            raise ValueError(f"x {tuple(x.shape)} must be (b, n, p*f={self.token_dim}) and cond.tokens "
-                             f"{tuple(cond.tokens.shape)} must be (b, n, d={self.cond_dim})")
-        if tuple(t.shape) != (b,):
-            raise ValueError(f"t must be (b={b},), got {tuple(t.shape)}")
+        if tuple(cond.tokens.shape) != (b, n, self.cond_dim):
+            raise ValueError(f"cond.tokens {tuple(cond.tokens.shape)} must be (b, n, d={self.cond_dim})")
         drop = cond.dropped()  # (b,)
         tokens = torch.where(drop[:, None, None], self.null_token.to(cond.tokens.dtype), cond.tokens)
-        h = self.in_proj(x) + self.pos(token_times(n, self.token_seconds, x.device)) + self.cond_proj(tokens)
+        add = self.pos(token_times(n, self.token_seconds, tokens.device)) + self.cond_proj(tokens)  # (b, n, d)
 
         keys = self.key_proj(cond.keys) + self.key_time(cond.key_times)  # (b, k, d)
         context = torch.cat([self.null_key.expand(b, 1, self.width).to(keys.dtype), keys], 1)  # (b, 1+k, d)
@@ -95,10 +108,28 @@ class VelocityNet(nn.Module):
                 raise ValueError(f"key_visibility must be bool (b={b}, n={n}, k={k}), got "
                                  f"{key_visibility.dtype} {tuple(key_visibility.shape)}")
             visible = visible[:, None, :] & key_visibility  # (b, n, k)
-            always = torch.ones(b, n, 1, dtype=torch.bool, device=x.device)
+            always = torch.ones(b, n, 1, dtype=torch.bool, device=add.device)
         else:
-            always = torch.ones(b, 1, dtype=torch.bool, device=x.device)
+            always = torch.ones(b, 1, dtype=torch.bool, device=add.device)
         context_mask = torch.cat([always, visible], -1)  # (b, 1+k) or (b, n, 1+k)
+        return PreparedCondition(add=add, context=context, context_mask=context_mask)
+
+    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition | PreparedCondition,
+                key_visibility: Tensor | None = None) -> Tensor:
+        """x (b, n, p*f), t (b,), cond (or ``prepare(cond, key_visibility)``), key_visibility (b, n, k)
+        | None -> v (b, n, p*f)."""
+        if isinstance(cond, FlowCondition):
+            cond = self.prepare(cond, key_visibility)
+        elif key_visibility is not None:
+            raise ValueError("key_visibility belongs to prepare() when the condition is already prepared")
+        b, n, _ = x.shape
+        if tuple(x.shape) != (b, n, self.token_dim) or tuple(cond.add.shape) != (b, n, self.width):
+            raise ValueError(f"x {tuple(x.shape)} must be (b, n, p*f={self.token_dim}) and match the condition's "
+                             f"(b, n) = {tuple(cond.add.shape[:2])}")
+        if tuple(t.shape) != (b,):
+            raise ValueError(f"t must be (b={b},), got {tuple(t.shape)}")
+        h = self.in_proj(x) + cond.add
+        context, context_mask = cond.context, cond.context_mask
 
         c = self.time(t)  # (b, d)
         for blk in self.blocks:
