@@ -344,6 +344,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                 except FileExistsError:  # another process sharing out_root linked it first
                     pass
     store = None if train_store is None else Path(train_store)
+    ref_cache: dict = {}  # every row is scored against the same references: decode and score them once
     results: dict[str, dict[int | None, dict]] = {}
     for row in rows:
         for seed in (seeds if row in SEEDED else [seeds[0]]):
@@ -376,7 +377,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                 sources = retrieval_sources(weights, store, Path(retrieval_videos), videos)
             render_row(row, videos, out, weights=None if row == "retrieval" else weights, steps=steps, seed=seed,
                        audio_cfg=base_cfg.audio, progress=progress, sources=sources)
-            res = evaluate_dirs(out, ref_dir, ev)
+            res = evaluate_dirs(out, ref_dir, ev, reference_cache=ref_cache)
             res["row"], res["seed"], res["made_by"] = row, key, made_by
             with atomic_output(metrics_path, force=True) as tmp:
                 Path(tmp).write_text(json.dumps(res, indent=1))

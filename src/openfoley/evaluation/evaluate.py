@@ -92,26 +92,37 @@ def _true_events(reference_dir: Path, name: str) -> list[float] | None:
         return None
 
 
-def _read_pair(gen: Path, ref: Path, ev: Evaluators, max_seconds: float | None) -> dict[str, Any]:
-    """Decode one pair at every evaluator's settings. Raises MediaError naming the bad file."""
+def _side(path: Path, ev: Evaluators, seconds: float, audio: torch.Tensor | None = None) -> dict[str, Any]:
+    """One file's evaluator outputs over its first ``seconds``: class probabilities (C,), FAD window
+    embeddings (N, d), sync score (or None), detected onsets and the onset-rate waveform. ``audio``: the
+    file's audio at the audio classifier's rate when already decoded. Raises MediaError naming the file."""
     a_sr = ev.audio.cfg.audio.sample_rate
-    s_cfg = ev.sync.cfg if ev.sync is not None else None
-    ref_a = read_audio(ref, a_sr)
+    if audio is None:
+        audio = read_audio(path, a_sr, duration=seconds)
+    probs, emb = audio_clip_outputs(ev.audio, audio)
+    align = None
+    if ev.sync is not None:
+        s_cfg = ev.sync.cfg
+        wav = audio if s_cfg.audio.sample_rate == a_sr else read_audio(path, s_cfg.audio.sample_rate, duration=seconds)
+        frames = read_video(path, s_cfg.fps, s_cfg.size, duration=seconds, resize=s_cfg.resize).frames
+        align = sync_clip_score(ev.sync, frames, wav_to_mel(wav, s_cfg.audio))
+    onset_wav = read_audio(path, ONSET_SR, duration=seconds).numpy()
+    return {"probs": probs, "emb": emb, "align": align, "onsets": onset_detect(onset_wav, ONSET_SR),
+            "onset_wav": onset_wav}
+
+
+def _reference_side(ref: Path, ev: Evaluators, max_seconds: float | None) -> dict[str, Any]:
+    """``_side`` of a reference file over its own audio length (cut to ``max_seconds``), plus ``seconds``."""
+    a_sr = ev.audio.cfg.audio.sample_rate
+    audio = read_audio(ref, a_sr)
     if max_seconds is not None:
-        ref_a = ref_a[: round(max_seconds * a_sr)]
-    if ref_a.numel() == 0:
+        audio = audio[: round(max_seconds * a_sr)]
+    if audio.numel() == 0:
         raise MediaError(f"{ref}: empty audio stream")
-    seconds = ref_a.numel() / a_sr
-    out = {"seconds": seconds, "ref_audio": ref_a, "gen_audio": read_audio(gen, a_sr, duration=seconds)}
-    for side, path in (("gen", gen), ("ref", ref)):
-        if s_cfg is not None:
-            s_sr = s_cfg.audio.sample_rate
-            wav = out[f"{side}_audio"] if s_sr == a_sr else read_audio(path, s_sr, duration=seconds)
-            out[f"{side}_sync_mel"] = wav_to_mel(wav, s_cfg.audio)
-            out[f"{side}_frames"] = read_video(path, s_cfg.fps, s_cfg.size, duration=seconds,
-                                               resize=s_cfg.resize).frames
-        out[f"{side}_onset_wav"] = read_audio(path, ONSET_SR, duration=seconds)
-    return out
+    seconds = audio.numel() / a_sr
+    side = _side(ref, ev, seconds, audio)
+    del side["onset_wav"]  # only the generated side's waveform is scored (onset AP); keeps caches small
+    return {"seconds": seconds, **side}
 
 
 def _clean(x: Any) -> Any:
@@ -129,10 +140,12 @@ def _clean(x: Any) -> Any:
 
 def evaluate_dirs(generated_dir: str | Path, reference_dir: str | Path,
                   evaluators: Evaluators | str | Path | None = None, *, max_seconds: float | None = None,
-                  onset_tol: float = 0.1) -> dict[str, Any]:
+                  onset_tol: float = 0.1, reference_cache: dict | None = None) -> dict[str, Any]:
     """Score generated mp4s against references with matching names; -> a JSON-ready results dict.
 
     ``evaluators``: loaded ``Evaluators``, a folder of them, or None for the shipped ones.
+    ``reference_cache``: a dict kept by a caller that scores several generated folders against the same
+    references (``openfoley.benchmark``), so each reference is decoded and scored once.
     Keys: fad, kld, align_acc, align_acc_reference, sync_heldout (the sync classifier's own held-out
     accuracy), onset_acc, onset_detection_acc, onset_ap, event_time (or None), clips, evaluators
     (versions), skipped, unmatched, settings.
@@ -142,30 +155,33 @@ def evaluate_dirs(generated_dir: str | Path, reference_dir: str | Path,
     ev = evaluators if isinstance(evaluators, Evaluators) else load_evaluators(evaluators)
     if max_seconds is not None and not max_seconds > 0:
         raise DataError(f"max_seconds must be > 0, got {max_seconds}")
+    cache = {} if reference_cache is None else reference_cache
 
     p_ref, p_gen, e_ref, e_gen = [], [], [], []
     align_gen, align_ref = [], []
     on_ref, on_gen, on_wavs, event_errs = [], [], [], []
     skipped, used = [], []
     for name in names:
+        key = (str((rdir / name).resolve()), max_seconds, tuple(sorted(ev.versions.items())))
         try:
-            pair = _read_pair(gdir / name, rdir / name, ev, max_seconds)
+            ref = cache.get(key) or _reference_side(rdir / name, ev, max_seconds)
+            cache[key] = ref
+            gen = _side(gdir / name, ev, ref["seconds"])
         except MediaError as e:
             log.warning("skipping %s: %s", name, e)
             skipped.append({"name": name, "error": str(e)})
             continue
         used.append(name)
-        for side, probs, embs in (("ref", p_ref, e_ref), ("gen", p_gen, e_gen)):
-            pr, em = audio_clip_outputs(ev.audio, pair[f"{side}_audio"])
-            probs.append(pr)
-            embs.append(em)
+        p_ref.append(ref["probs"])
+        e_ref.append(ref["emb"])
+        p_gen.append(gen["probs"])
+        e_gen.append(gen["emb"])
         if ev.sync is not None:
-            align_gen.append(sync_clip_score(ev.sync, pair["gen_frames"], pair["gen_sync_mel"]))
-            align_ref.append(sync_clip_score(ev.sync, pair["ref_frames"], pair["ref_sync_mel"]))
-        g_wav = pair["gen_onset_wav"].numpy()
-        on_ref.append(onset_detect(pair["ref_onset_wav"].numpy(), ONSET_SR))
-        on_gen.append(onset_detect(g_wav, ONSET_SR))
-        on_wavs.append(g_wav)
+            align_gen.append(gen["align"])
+            align_ref.append(ref["align"])
+        on_ref.append(ref["onsets"])
+        on_gen.append(gen["onsets"])
+        on_wavs.append(gen["onset_wav"])
         truth = _true_events(rdir, name)
         if truth is not None:
             event_errs.append(event_time_error(on_gen[-1], truth, tol=onset_tol))
