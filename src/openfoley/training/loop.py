@@ -74,7 +74,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     """Train ``cfg`` on a feature store; write checkpoints and metrics into ``run_dir``.
 
     ``store``/``val_store`` are ``FeatureStore``-like (``len``, ``__getitem__`` -> dict with
-    ``frames`` (t, 3, H, W) uint8 and ``mel`` (f, m)). ``stop_after`` ends the process's loop after
+    ``frames`` (t, 3, H, W) uint8 and ``mel`` (f, m), and ``mel(i)`` -> the mel alone). ``stop_after`` ends the process's loop after
     that many steps without finishing the schedule (used by tests to simulate an interruption).
     """
     # --- setup ---------------------------------------------------------------------------------
@@ -267,8 +267,7 @@ def _resume_view(cfg: Config) -> dict:
 def _latent_stats(model: FoleyModel, store, max_items: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-mel-bin mean and std of the log-mel over (up to) the first ``max_items`` clips."""
     n = min(len(store), max_items)
-    read = getattr(store, "mel", None) or (lambda i: store[i]["mel"])  # FeatureStore reads the mel alone
-    mels = torch.stack([torch.as_tensor(read(i), dtype=torch.float32) for i in range(n)])  # (n, f, m)
+    mels = torch.stack([store.mel(i) for i in range(n)])  # (n, f, m), without copying the frames
     mean = mels.mean(dim=(0, 2))  # (f,)
     std = mels.std(dim=(0, 2)).clamp_min(1e-3)
     return mean, std
