@@ -121,6 +121,7 @@ class FlowConfig:
     """Modality-aware flow generation (MFG) and the paper's ablation generators."""
 
     kind: str = "cfm"  # cfm | coupling | nf | ddpm
+    net: str = "transformer"  # velocity/epsilon network of cfm and ddpm: transformer | unet (flow/unet.py)
     width: int | None = None  # velocity/epsilon network width; None: encoder.width
     depth: int = 4
     heads: int = 4
@@ -198,6 +199,11 @@ class Config:
                 f"mel frames per clip ({self.model_mel_frames}) must be a multiple of "
                 f"encoder.audio_patch ({self.encoder.audio_patch})"
             )
+        if self.flow.net not in ("transformer", "unet"):
+            raise ConfigError(f"flow.net must be transformer or unet, got {self.flow.net!r}")
+        p = self.encoder.audio_patch
+        if self.flow.net == "unet" and p & (p - 1):
+            raise ConfigError(f"flow.net = unet needs encoder.audio_patch a power of two, got {p}")
 
     # --- derived lengths -------------------------------------------------------------------------
     @property

@@ -29,6 +29,7 @@ from openfoley.flow.guidance import guided_velocity
 from openfoley.flow.path import CondOTPath
 from openfoley.flow.solvers import Trajectory, integrate, time_grid
 from openfoley.flow.time_sampler import build_time_sampler
+from openfoley.flow.unet import build_velocity_net
 from openfoley.flow.velocity import VelocityNet, token_times
 
 
@@ -66,8 +67,7 @@ class CFMGenerator(Generator):
     @classmethod
     def from_config(cls, cfg: Config) -> "CFMGenerator":
         f = cfg.flow
-        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, f.width or cfg.encoder.width, f.depth, f.heads,
-                          f.mlp_ratio, f.dropout, token_seconds=1.0 / cfg.tokens_per_second)
+        net = build_velocity_net(cfg)
         return cls(net, sigma_min=f.sigma_min, time_sampler=f.time_sampler, cond_dropout=f.cond_dropout,
                    steps=f.steps, solver=f.solver, cfg_scale=f.cfg_scale, refine=f.refine,
                    refine_scale=f.refine_scale, refine_neighbors=f.refine_neighbors)

@@ -27,6 +27,7 @@ from openfoley.config import Config
 from openfoley.errors import ConfigError
 from openfoley.flow.base import FlowCondition, FlowLoss, Generator, binned_mean, randn
 from openfoley.flow.guidance import cfg_combine
+from openfoley.flow.unet import build_velocity_net
 from openfoley.flow.velocity import VelocityNet
 
 SAMPLERS = {"ddim": 0.0, "ancestral": 1.0}
@@ -103,8 +104,7 @@ class DDPMGenerator(Generator):
     @classmethod
     def from_config(cls, cfg: Config) -> "DDPMGenerator":
         f = cfg.flow
-        net = VelocityNet(cfg.audio_token_dim, cfg.encoder.width, f.width or cfg.encoder.width, f.depth, f.heads,
-                          f.mlp_ratio, f.dropout, token_seconds=1.0 / cfg.tokens_per_second)
+        net = build_velocity_net(cfg)
         return cls(net, DDPMSchedule(f.ddpm_steps, f.ddpm_beta), cond_dropout=f.cond_dropout,
                    steps=f.steps, sampler=f.ddpm_sampler, cfg_scale=f.cfg_scale)
 
