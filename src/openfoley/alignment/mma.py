@@ -142,9 +142,16 @@ def run_mma(mma: MMA, video_encoder: nn.Module, audio_encoder: nn.Module, frames
     if times is None:
         times = (torch.arange(t, device=frames.device, dtype=torch.float32) + 0.5) / video_encoder.fps
         times = times.expand(b, t)
-    per_frame = video_encoder.frame_features(frames)  # (b, t, d), no cross-frame mixing yet
+    appearance, motion = video_encoder.frame_parts(frames)  # (b, t, d) each, no cross-frame mixing yet
     seen = masks.video if video_valid is None else masks.video & video_valid
-    video_masked = video_encoder.mix(per_frame, seen)  # masked frames cannot reach visible ones
+    if motion is None:
+        per_frame = appearance
+        per_frame_seen = appearance
+    else:  # frame i's motion shows frame i-1: hide it where frame i-1 is masked
+        per_frame = appearance + motion
+        prev_seen = torch.cat([seen[:, :1], seen[:, :-1]], 1)  # (b, t)
+        per_frame_seen = appearance + motion * prev_seen[..., None].to(motion.dtype)
+    video_masked = video_encoder.mix(per_frame_seen, seen)  # masked frames cannot reach visible ones
     video_full = video_encoder.mix(per_frame, video_valid)
     hidden_mel = mel * masks.audio.repeat_interleave(p, dim=1)[:, None, :].to(mel.dtype)  # (b, f, m)
     tokens = audio_encoder(hidden_mel)

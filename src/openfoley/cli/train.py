@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Resumes automatically when RUN holds a checkpoint.")
     add_config_args(p)
     p.add_argument("--data", help="feature store folder (from `openfoley data extract`)")
+    p.add_argument("--live", metavar="BANK",
+                   help="instead of --data: render FoleyWorld training clips on the fly from this sound bank "
+                        "(every step gets new scenes; with train.num_workers > 0 they are rendered ahead "
+                        "in worker processes)")
+    p.add_argument("--live-seed", type=int, default=0, help="render seed of --live (default: %(default)s)")
     p.add_argument("--val", help="validation feature store (default: none)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
@@ -46,9 +51,19 @@ def _run(args: argparse.Namespace) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="openfoley-smoke-")
         store = FeatureStore(make_synthetic_store(Path(tmp.name) / "store", cfg, clips=cfg.train.batch_size))
         max_steps = 2 if args.max_steps is None else args.max_steps
+    elif args.live:
+        from openfoley.data.foleyworld.live import LiveStore
+
+        if args.data:
+            raise DataError("give --data STORE or --live BANK, not both")
+        if not (Path(args.live) / "manifest.jsonl").is_file():
+            raise DataError(f"{args.live}: not a sound bank (no manifest.jsonl; build one with "
+                            "`openfoley data sound-bank`)")
+        store = LiveStore(args.live, cfg, split="train", seed=args.live_seed)
+        max_steps = args.max_steps
     else:
         if not args.data:
-            raise DataError("--data STORE is required (or use --smoke)")
+            raise DataError("--data STORE or --live BANK is required (or use --smoke)")
         store = FeatureStore(args.data)
         max_steps = args.max_steps
     store.check_compatible(cfg)

@@ -410,12 +410,14 @@ def _small() -> Config:
     # The built-in CPU model. Sizes chosen so the whole recipe (render, extract, train) fits ~90 min on
     # 2 cores (docs/training.md): conv stem (16, 32, 64) encodes 8 s of 12.5 fps 64x64 video in ~0.05 s
     # on one core; width 128 alignment; a 192-wide velocity net; 8 Euler steps by default
-    # (benchmarks/generate.py measures the real-time factor at 4-25 steps).
+    # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The patch video encoder
+    # (frame differences on a 4x4 grid) and the conv U-Net velocity network replaced the conv stem and
+    # the token transformer after docs/sync-diagnosis.md.
     return Config(
         name="small",
-        encoder=EncoderConfig(width=128, video_channels=(16, 32, 64)),
+        encoder=EncoderConfig(width=128, video="patch", video_channels=(16, 32, 64)),
         alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0),
-        flow=FlowConfig(width=192, depth=4, heads=4, steps=8),
+        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet"),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
     )

@@ -1,7 +1,7 @@
 """Per-modality encoders: video frames -> (b, t, d) features with timestamps, log-mel -> (b, n, d) tokens.
 
 ``build_video_encoder(cfg)`` / ``build_audio_encoder(cfg)`` pick the variant from ``EncoderConfig``:
-video ``conv`` (from scratch, ``video.py``) or ``siglip`` (pretrained, ``pretrained.py``); audio
+video ``conv`` or ``patch`` (from scratch, ``video.py``; ``patch`` adds a frame-difference path) or ``siglip`` (pretrained, ``pretrained.py``); audio
 ``patch`` (from scratch, ``audio.py``) or ``audiomae`` (pretrained). Pretrained weights come from the
 local paths ``encoder.video_weights`` / ``encoder.audio_weights``.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from openfoley.config import Config
 from openfoley.encoders.audio import AudioTokens, PatchAudioEncoder
 from openfoley.encoders.pretrained import AudioMAEEncoder, SiglipVideoEncoder
-from openfoley.encoders.video import ConvVideoEncoder, VideoEncoder, VideoFeatures
+from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder, VideoEncoder, VideoFeatures
 from openfoley.errors import ConfigError
 
-VIDEO_ENCODERS = ("conv", "siglip")
+VIDEO_ENCODERS = ("conv", "patch", "siglip")
 AUDIO_ENCODERS = ("patch", "audiomae")
 
 
@@ -23,6 +23,8 @@ def build_video_encoder(cfg: Config) -> VideoEncoder:
     kind = cfg.encoder.video
     if kind == "conv":
         return ConvVideoEncoder(cfg)
+    if kind == "patch":
+        return PatchVideoEncoder(cfg)
     if kind == "siglip":
         return SiglipVideoEncoder.from_weights(cfg)
     raise ConfigError(f"encoder.video must be one of {VIDEO_ENCODERS}, got {kind!r}")
@@ -38,5 +40,5 @@ def build_audio_encoder(cfg: Config) -> PatchAudioEncoder | AudioMAEEncoder:
     raise ConfigError(f"encoder.audio must be one of {AUDIO_ENCODERS}, got {kind!r}")
 
 
-__all__ = ["AudioTokens", "VideoFeatures", "VideoEncoder", "ConvVideoEncoder", "PatchAudioEncoder",
+__all__ = ["AudioTokens", "VideoFeatures", "VideoEncoder", "ConvVideoEncoder", "PatchVideoEncoder", "PatchAudioEncoder",
            "SiglipVideoEncoder", "AudioMAEEncoder", "build_video_encoder", "build_audio_encoder"]

@@ -5,13 +5,32 @@ holds global positions ``s * B + g * b .. + b`` (B global batch, b micro-batch).
 DistributedSampler of this project: each rank reads only its own micro-batches, the union over
 ranks and accumulation steps is the global batch, and the position is a pure function of the step,
 so resuming needs no sampler state.
+
+With ``workers > 0`` the items of the next ``prefetch`` micro-batches are loaded ahead in that many
+worker processes (each opens its own copy of the store): the work that matters for a ``LiveStore``
+(``openfoley.data.foleyworld.live``), which renders every clip when asked. Which clips a micro-batch
+holds does not depend on the workers, so a run with and without them trains on the same batches.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+
 import torch
 
 from openfoley.model import Batch
+
+_WORKER_STORE = None
+
+
+def _init_worker(store) -> None:
+    global _WORKER_STORE
+    torch.set_num_threads(1)
+    _WORKER_STORE = store
+
+
+def _load(indices: list[int]) -> list[dict]:
+    return [_WORKER_STORE[i] for i in indices]
 
 
 def collate(items: list[dict], device: torch.device | str = "cpu") -> Batch:
@@ -22,8 +41,13 @@ def collate(items: list[dict], device: torch.device | str = "cpu") -> Batch:
 
 
 class StoreBatches:
-    def __init__(self, store, global_batch: int, micro_batch: int, seed: int):
+    def __init__(self, store, global_batch: int, micro_batch: int, seed: int, workers: int = 0,
+                 prefetch: int = 2, micros_per_step: int = 1, first_micro: int = 0):
         self.store = store
+        self.workers, self.prefetch = int(workers), max(1, int(prefetch))
+        self.micros_per_step, self.first_micro = max(1, micros_per_step), first_micro
+        self._pool = None
+        self._pending: dict[tuple[int, int], object] = {}
         self.n = len(store)
         self.global_batch = global_batch
         self.micro_batch = micro_batch
@@ -47,5 +71,32 @@ class StoreBatches:
             out.append(int(self._perm(epoch)[r]))
         return out
 
+    def _submit(self, step: int, gmicro: int) -> None:
+        if (step, gmicro) not in self._pending:
+            self._pending[(step, gmicro)] = self._pool.apply_async(_load, (self.indices(step, gmicro),))
+
     def get(self, step: int, gmicro: int, device: torch.device | str = "cpu") -> Batch:
-        return collate([self.store[i] for i in self.indices(step, gmicro)], device)
+        if self.workers <= 0:
+            return collate([self.store[i] for i in self.indices(step, gmicro)], device)
+        if self._pool is None:
+            self._pool = mp.get_context("fork").Pool(self.workers, _init_worker, (self.store,))
+        # this rank's micro-batches of the next steps, in the order they will be asked for
+        ahead, s, g = [], step, gmicro
+        while len(ahead) < self.prefetch + 1:
+            ahead.append((s, g))
+            g += 1
+            if g >= self.first_micro + self.micros_per_step:
+                s, g = s + 1, self.first_micro
+        for key in ahead:
+            self._submit(*key)
+        for key in [k for k in self._pending if k < (step, gmicro)]:  # a resumed or skipped position
+            self._pending.pop(key)
+        items = self._pending.pop((step, gmicro)).get()
+        return collate(items, device)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+            self._pending.clear()

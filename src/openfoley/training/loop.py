@@ -96,7 +96,8 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
         raise OpenFoleyError(f"train.batch_size ({tc.batch_size}) must divide by world size "
                              f"({info.world_size}) x grad_accum ({tc.grad_accum})")
     micro_bs = tc.batch_size // (info.world_size * tc.grad_accum)  # the one place it is divided
-    batches = StoreBatches(store, tc.batch_size, micro_bs, seed=tc.seed)
+    batches = StoreBatches(store, tc.batch_size, micro_bs, seed=tc.seed, workers=tc.num_workers,
+                           micros_per_step=tc.grad_accum, first_micro=info.rank * tc.grad_accum)
 
     # --- model, optimiser, schedule, EMA ---------------------------------------------------------
     torch.manual_seed(tc.seed)
@@ -204,6 +205,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             dist_utils.barrier(info)
 
     # --- teardown ------------------------------------------------------------------------------
+    batches.close()
     if bar is not None:
         bar.close()
     if tb is not None:

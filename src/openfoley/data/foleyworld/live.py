@@ -31,7 +31,8 @@ import torch
 from openfoley.config import Config
 from openfoley.config.tools import RenderConfig
 from openfoley.data.foleyworld.bank import load_bank
-from openfoley.data.foleyworld.render import clip_id, render_clip, resolve_splits, split_pool
+from openfoley.data.foleyworld.render import clip_id, clip_rng, render_clip, resolve_splits, split_pool
+from openfoley.data.foleyworld.scenes import build_scene, mix
 from openfoley.errors import ConfigError
 from openfoley.features.mel import log_mel
 
@@ -104,8 +105,12 @@ class LiveStore:
         }
 
     def mel(self, i: int) -> torch.Tensor:
-        clip = self.clip(i)
-        return log_mel(torch.from_numpy(clip.audio), self.cfg.audio).half().float()
+        """Clip i's log-mel (f, m) alone: the scene and its mix, without drawing a frame (5x cheaper)."""
+        if not 0 <= i < self.clips:
+            raise IndexError(i)
+        bank, pool = self._ready()
+        audio = mix(build_scene(clip_rng(self.seed, self.split, int(i)), self.render, bank, pool))
+        return log_mel(torch.from_numpy(audio), self.cfg.audio).half().float()
 
     def check_compatible(self, cfg: Config) -> None:
         if cfg.seconds != self.cfg.seconds or cfg.audio != self.cfg.audio or cfg.video != self.cfg.video:
