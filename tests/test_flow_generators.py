@@ -195,12 +195,14 @@ def test_build_generator_kinds():
 
 # --- determinism and learning ---------------------------------------------------------------------
 KINDS = sorted(GENERATORS)
+# (kind, velocity net): cfm and ddpm run on either network (flow.net)
+VARIANTS = [(k, "transformer") for k in KINDS] + [("cfm", "unet"), ("ddpm", "unet")]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_sampling_is_deterministic_per_seed(kind):
+@pytest.mark.parametrize("kind,net", VARIANTS)
+def test_sampling_is_deterministic_per_seed(kind, net):
     torch.manual_seed(0)
-    gen = build_generator(with_flow(kind=kind, dropout=0.0, ddpm_sampler="ancestral")).eval()
+    gen = build_generator(with_flow(kind=kind, net=net, dropout=0.0, ddpm_sampler="ancestral")).eval()
     randomise(gen, std=0.02)
     cond = make_cond(b=2)
     a = gen.sample(cond, torch.Generator().manual_seed(11))
@@ -231,15 +233,16 @@ def two_mode_problem(b=4, noise=0.05):
 STEPS = {"cfm": 25, "ddpm": 60, "coupling": 30, "nf": 30}
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_learns_a_two_mode_conditional_target(kind):
+# ddpm on the U-Net has not learnt this problem within 4x the transformer's steps: not claimed.
+@pytest.mark.parametrize("kind,net", [v for v in VARIANTS if v != ("ddpm", "unet")])
+def test_every_kind_learns_a_two_mode_conditional_target(kind, net):
     torch.manual_seed(0)
-    gen = build_generator(with_flow(kind=kind, dropout=0.0, cond_dropout=0.1))
+    gen = build_generator(with_flow(kind=kind, net=net, dropout=0.0, cond_dropout=0.1))
     cond, targets, which, batch = two_mode_problem()
     opt = torch.optim.Adam(gen.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(0)
     losses = []
-    for _ in range(STEPS[kind]):
+    for _ in range(STEPS[kind] * (2 if net == "unet" else 1)):
         out = gen.loss(batch(g), cond, g)
         opt.zero_grad()
         out.loss.backward()

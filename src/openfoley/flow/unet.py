@@ -16,7 +16,8 @@ Inputs and output (package shape alphabet), as VelocityNet:
 
 Architecture, with L = log2(p) levels (p = ``encoder.audio_patch``, a power of two):
   - ``unpatchify`` to a spectrogram (b, f, m), m = n * p, then a kernel-3 conv to c = width // 2
-    channels at the mel frame rate;
+    channels at the mel frame rate, plus the level-0 video condition (so the condition reaches the
+    output from the first step, not only through the zero-initialised residual branches);
   - per level l = 0..L-1 (rate m / 2^l): a residual block (GroupNorm, SiLU, kernel-5 conv, FiLM
     by the flow time, plus the **per-token video condition linearly interpolated to that rate and
     added per frame**, then GroupNorm, SiLU, dropout, a zero-initialised kernel-5 conv), then a
@@ -172,6 +173,8 @@ class ConvVelocityNet(nn.Module):
             raise ValueError(f"t must be (b={b},), got {tuple(t.shape)}")
         tc = self.time(t)  # (b, d)
         h = self.inp(unpatchify(x, self.patch, self.n_mels))  # (b, c, m)
+        if self.levels:
+            h = h + cond.levels[0]  # the video condition also enters the residual stream directly
         skips = []
         for lvl in range(self.levels):
             h = self.down_blocks[lvl](h, tc, cond.levels[lvl])

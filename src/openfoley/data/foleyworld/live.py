@@ -79,8 +79,7 @@ class LiveStore:
     def _ready(self):
         if self._bank is None:
             self._bank = load_bank(self.bank_dir)
-            sp = resolve_splits(self._bank, self._splits if self._splits is not None
-                                else Path(self.bank_dir) / "splits.json")
+            sp = resolve_splits(self._bank, self._splits)  # None: BANK/splits.json, else the rule
             self._pool = split_pool(self._bank, sp, self.split)
         return self._bank, self._pool
 
