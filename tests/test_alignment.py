@@ -10,7 +10,7 @@ from openfoley.alignment.mma import MMA, masked_mse, run_mma, video_pixel_target
 from openfoley.alignment.transformer import CrossModalTransformer
 from openfoley.config import AlignmentConfig, get_preset
 from openfoley.encoders.audio import PatchAudioEncoder
-from openfoley.encoders.video import ConvVideoEncoder
+from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder
 from openfoley.errors import ConfigError
 
 
@@ -76,12 +76,14 @@ def test_video_mask_mixes_single_frames_and_clips():
     assert pos.min() > 0.2 and pos.max() < 0.6
 
 
-def _tiny(**align):
+def _tiny(video="conv", **align):
     cfg = get_preset("tiny")
     if align:
         cfg = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, **align))
+    cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, video=video))
     torch.manual_seed(0)
-    return cfg, ConvVideoEncoder(cfg).eval(), PatchAudioEncoder(cfg).eval(), MMA(cfg).eval()
+    venc = ConvVideoEncoder(cfg) if video == "conv" else PatchVideoEncoder(cfg)
+    return cfg, venc.eval(), PatchAudioEncoder(cfg).eval(), MMA(cfg).eval()
 
 
 def _batch(cfg, b=2, seed=0):
@@ -105,9 +107,11 @@ def test_shapes_of_one_mma_step():
     assert out.loss_audio > 0 and out.loss_video > 0
 
 
-@pytest.mark.parametrize("target", ["pixels", "features"])
-def test_values_at_masked_positions_change_no_prediction(target):
-    cfg, venc, aenc, mma = _tiny(video_target=target)
+@pytest.mark.parametrize("target,video", [("pixels", "conv"), ("features", "conv"), ("pixels", "patch"),
+                                          ("features", "patch")])
+def test_values_at_masked_positions_change_no_prediction(target, video):
+    """Also for the patch encoder, whose motion path of frame i sees frame i-1."""
+    cfg, venc, aenc, mma = _tiny(video=video, video_target=target)
     frames, mel, masks = _batch(cfg, seed=4)
     out = run_mma(mma, venc, aenc, frames, mel, masks)
     g = torch.Generator().manual_seed(5)

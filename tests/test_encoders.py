@@ -12,7 +12,7 @@ from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.audio import PatchAudioEncoder
 from openfoley.encoders.pretrained import (AudioMAEEncoder, AudioViTSpec, AudioViTTower, SiglipVideoEncoder,
                                            SiglipVisionTower, ViTSpec)
-from openfoley.encoders.video import ConvVideoEncoder
+from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder
 from openfoley.errors import ConfigError, ModelError
 from openfoley.nn.patches import centre_times, patchify, unpatchify
 
@@ -57,6 +57,35 @@ def test_frame_features_are_per_frame_and_mixing_respects_padding():
     valid[:, 10] = False
     y, y2 = enc(frames, valid=valid).features, enc(f2, valid=valid).features
     torch.testing.assert_close(y2[valid], y[valid], atol=0, rtol=0)
+
+
+def test_patch_video_encoder_parts_are_appearance_and_motion():
+    cfg = _cfg(video="patch")
+    enc = build_video_encoder(cfg).eval()
+    assert isinstance(enc, PatchVideoEncoder) and enc.patch == 4  # 32 px / 8 patches
+    frames = _frames(cfg, seed=3)
+    out = enc(frames)
+    assert out.features.shape == (2, 25, 32)
+    a, m = enc.frame_parts(frames)
+    torch.testing.assert_close(enc.frame_features(frames), a + m, atol=0, rtol=0)
+    # a still video has the motion of a zero difference on every frame, and frame 0 always does
+    still = frames[:, :1].expand(-1, 25, -1, -1, -1)
+    _, m_still = enc.frame_parts(still)
+    zero = enc._path(enc.motion, torch.zeros_like(still[:, :1]))  # (b, 1, d)
+    torch.testing.assert_close(m_still, zero.expand_as(m_still), atol=1e-6, rtol=0)
+    torch.testing.assert_close(m[:, 0], zero[:, 0], atol=1e-6, rtol=0)
+    # changing frame 10 changes its appearance, and the motion of frames 10 and 11 only
+    f2 = frames.clone()
+    f2[:, 10] = 1 - f2[:, 10]
+    a2, m2 = enc.frame_parts(f2)
+    da, dm = (a - a2).abs().amax(-1), (m - m2).abs().amax(-1)  # (b, t)
+    assert (da[:, 10] > 0).all() and not da[:, :10].any() and not da[:, 11:].any()
+    assert (dm[:, 10:12] > 0).all() and not dm[:, :10].any() and not dm[:, 12:].any()
+    # where a thing moves matters: the same change in another grid cell gives other features
+    f3, f4 = frames.clone(), frames.clone()
+    f3[:, 5, :, :8, :8] = 1.0
+    f4[:, 5, :, -8:, -8:] = 1.0
+    assert (enc.frame_features(f3)[:, 5] - enc.frame_features(f4)[:, 5]).abs().max() > 1e-4
 
 
 def test_patch_layout_and_round_trip():
