@@ -170,3 +170,47 @@ def test_max_steps_sets_the_schedule_and_can_grow_on_resume(tmp_path, store):
     assert main([*base, "--max-steps", "5"]) == 0  # extending a finished run resumes it
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5]
+
+
+def test_init_continues_from_weights_at_their_step_and_resumes_exactly(tmp_path, store):
+    """--init: a new run folder continues a weights folder (what survives on a new machine) at its step;
+    an interrupted --init run resumes to the same result as an uninterrupted one."""
+    from openfoley.config import get_preset as preset
+    from openfoley.training.loop import train
+
+    cfg = apply_overrides(preset("tiny"), TINY)
+    st = FeatureStore(store)
+    first = train(cfg, st, tmp_path / "a", max_steps=8, stop_after=4, progress=False)
+    # stop_after leaves the weights of step 4 (ckpt_every=2) with the schedule laid out for 8 steps
+    assert load_weights(first.weights).meta["step"] == 4
+    whole = train(cfg, st, tmp_path / "b", max_steps=8, init=first.weights, progress=False)
+    assert whole.step == 8
+    steps = sorted(_losses(tmp_path / "b"))
+    assert steps == [5, 6, 7, 8]  # carried on from step 4: data order and seeds of steps 5..8
+    part = train(cfg, st, tmp_path / "c", max_steps=8, init=first.weights, stop_after=2, progress=False)
+    assert part.step == 6
+    rest = train(cfg, st, tmp_path / "c", max_steps=8, init=first.weights, progress=False)  # resumes, ignores init
+    assert rest.step == 8
+    a, c = _losses(tmp_path / "b"), _losses(tmp_path / "c")
+    for s in (7, 8):
+        assert c[s] == pytest.approx(a[s], rel=1e-5, abs=1e-6)
+    wb, wc = load_weights(tmp_path / "b" / "weights").state, load_weights(tmp_path / "c" / "weights").state
+    assert all(torch.allclose(wb[k], wc[k], atol=1e-6) for k in wb)
+    # after --init at step 4 the learning rate is the plain schedule's, ramped up over warmup_steps (2)
+    from openfoley.training.loop import _schedule
+    from openfoley.training.optim import lr_factor
+
+    tc = apply_overrides(cfg, ["train.max_steps=8"]).train
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=tc.lr)
+    sched = _schedule(opt, tc, 4)
+    got = []
+    for _ in range(4):
+        got.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    want = [tc.lr * lr_factor(4 + s, 2, 8) * min(1.0, (s + 1) / 2) for s in range(4)]
+    assert got == pytest.approx(want, rel=1e-12) and got[0] == pytest.approx(tc.lr * lr_factor(4, 2, 8) / 2)
+    lrs = [json.loads(x)["lr"] for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines() if '"lr"' in x]
+    assert lrs[:3] == pytest.approx(want[1:], rel=1e-9)  # logged after each step: the next step's rate
+    with pytest.raises(Exception, match="step 4"):
+        train(cfg, st, tmp_path / "d", max_steps=4, init=first.weights, progress=False)

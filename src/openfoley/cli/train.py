@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(every step gets new scenes; with train.num_workers > 0 they are rendered ahead "
                         "in worker processes)")
     p.add_argument("--live-seed", type=int, default=0, help="render seed of --live (default: %(default)s)")
+    p.add_argument("--init", metavar="WEIGHTS",
+                   help="when RUN has no checkpoint: continue from this weights folder (RUN/weights or a shipped "
+                        "model, same config) at its recorded step, with a fresh optimiser (a new machine)")
     p.add_argument("--val", help="validation feature store (default: none)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
@@ -74,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         res = train(cfg, store, args.out, val_store=val, resume=not args.no_resume,
                     device=None if args.device == "auto" else args.device, max_steps=max_steps,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, init=args.init)
     finally:
         if tmp is not None:
             tmp.cleanup()

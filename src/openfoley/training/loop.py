@@ -34,7 +34,7 @@ from openfoley.training import distributed as dist_utils
 from openfoley.training.data import StoreBatches, collate
 from openfoley.training.ema import EMA
 from openfoley.training.objective import loss_fn
-from openfoley.training.optim import build_optimizer, build_scheduler
+from openfoley.training.optim import build_optimizer, build_scheduler, lr_factor
 from openfoley.training.samples import write_samples
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,19 @@ def _unwrap(model: torch.nn.Module) -> FoleyModel:
 
 def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bool = True,
           device: str | None = None, max_steps: int | None = None, progress: bool = True,
-          stop_after: int | None = None) -> TrainResult:
+          stop_after: int | None = None, init: str | Path | None = None) -> TrainResult:
     """Train ``cfg`` on a feature store; write checkpoints and metrics into ``run_dir``.
 
     ``store``/``val_store`` are ``FeatureStore``-like (``len``, ``__getitem__`` -> dict with
     ``frames`` (t, 3, H, W) uint8 and ``mel`` (f, m), and ``mel(i)`` -> the mel alone). ``stop_after`` ends the process's loop after
     that many steps without finishing the schedule (used by tests to simulate an interruption).
+
+    ``init``: a weights folder (``RUN/weights`` or a shipped model) to continue from when ``run_dir``
+    has no resume checkpoint, e.g. on a new machine where only the committed weights survive. The
+    model and its EMA start from those weights (the EMA weights, so the continuation starts from the
+    smoothed model), the step counter from the folder's ``meta.json`` step (so the data order,
+    the per-step seeds and the cosine schedule carry on), and the optimiser afresh, with its learning
+    rate ramped up again over ``train.warmup_steps`` steps while Adam's moments rebuild.
     """
     # --- setup ---------------------------------------------------------------------------------
     info = dist_utils.setup(device)
@@ -105,22 +112,40 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     if model.needs_stats():
         model.set_latent_stats(*_latent_stats(model, store))
     opt = build_optimizer(model.parameters(), tc)
-    sched = build_scheduler(opt, tc)
     ema = EMA(model, tc.ema_decay)
     scaler = torch.amp.GradScaler(info.device.type, enabled=tc.precision == "fp16")
 
     # --- resume ----------------------------------------------------------------------------------
     start = 0
+    init_step = None  # the step an --init run started from (its schedule re-warms from there)
     existing = ckpt.list_resume(run_dir) if resume else []
     if existing:
         state = ckpt.load_resume(existing[-1])
         ckpt.load_state_into(model, state["model"], str(existing[-1]))
+        init_step = state.get("init_step")
+        sched = _schedule(opt, tc, init_step)  # before the optimiser state: building it resets the lr
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         ema.load_state_dict(state["ema"])
         scaler.load_state_dict(state["scaler"])
         start = int(state["step"])
         log.info("resumed from %s at step %d", existing[-1], start)
+    elif init is not None:
+        lw = ckpt.load_weights(init)
+        if _resume_view(lw.config) != _resume_view(cfg):
+            raise ModelError(f"{init}: weights were trained with a different config; --init needs the same "
+                             "settings (apart from max_steps and logging)")
+        ckpt.load_state_into(model, lw.state, str(init))
+        ema.model.load_state_dict(model.state_dict())
+        start = init_step = int(lw.meta.get("step", 0))
+        ema.step = start
+        if start >= total:
+            raise OpenFoleyError(f"{init} is at step {start}; give --max-steps above it to train on")
+        sched = _schedule(opt, tc, init_step)
+        log.info("initialised from %s at step %d (fresh optimiser, %d re-warmup steps)", init, start,
+                 tc.warmup_steps)
+    else:
+        sched = _schedule(opt, tc, None)
 
     ddp_model: torch.nn.Module = model
     if info.distributed:
@@ -201,7 +226,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             write_samples(ema.model, val_store, cfg, run_dir / "samples", step, device=info.device)
         if step % tc.ckpt_every == 0 or step == total:
             if info.is_main:
-                _save(run_dir, cfg, step, model, opt, sched, ema, scaler, tc.keep_last, loss_value)
+                _save(run_dir, cfg, step, model, opt, sched, ema, scaler, tc.keep_last, loss_value, init_step)
             dist_utils.barrier(info)
 
     # --- teardown ------------------------------------------------------------------------------
@@ -231,10 +256,21 @@ class _null:
         return False
 
 
+def _schedule(opt, tc, init_step: int | None):
+    """The warmup + cosine schedule; after ``--init`` at ``init_step`` (the scheduler then counts from
+    0 at that step), the same curve from there, ramped up again over ``warmup_steps``."""
+    if init_step is None:
+        return build_scheduler(opt, tc)
+    rewarm = max(1, tc.warmup_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s + init_step, tc.warmup_steps, tc.max_steps) * min(1.0, (s + 1) / rewarm))
+
+
 def _save(run_dir: Path, cfg: Config, step: int, model, opt, sched, ema, scaler, keep_last: int,
-          loss: float) -> None:
+          loss: float, init_step: int | None = None) -> None:
     state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "scheduler": sched.state_dict(), "ema": ema.state_dict(), "scaler": scaler.state_dict()}
+             "scheduler": sched.state_dict(), "ema": ema.state_dict(), "scaler": scaler.state_dict(),
+             "init_step": init_step}
     ckpt.save_resume(run_dir, step, state, keep_last=keep_last)
     ckpt.save_weights(run_dir / "weights", ema.model.state_dict(), cfg,
                       {"step": step, "loss": loss, "weights": "ema"})
