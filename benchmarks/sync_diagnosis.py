@@ -363,6 +363,8 @@ def part_sampler(args) -> None:
                 ("cfg 4", dict(cfg_scale=4.0)),
                 ("32 steps", dict(steps=32)),
                 ("refine off", dict(refine=False))]
+    if args.default_only:
+        settings = settings[:1]
     print(f"{'setting':36s} {'F1':>6s} {'onsets/clip':>11s}  (true events/clip {np.mean([len(e) for e in events]):.1f})")
     for name, kw in settings:
         res = []
@@ -393,6 +395,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-at", default="100,200,400")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--default-only", action="store_true", help="sampler: only the model's own settings")
     ap.add_argument("--net", default="transformer", help="oracle: the velocity network (transformer | unet)")
     ap.add_argument("--out", default="runs/diag-oracle")
     ap.add_argument("--log", default="runs/sync-diagnosis.jsonl")
