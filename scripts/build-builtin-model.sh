@@ -23,6 +23,9 @@ RENDER_SIZE=${RENDER_SIZE:-128}
 WORKERS=${WORKERS:-2}
 STEPS=${STEPS:-6000}
 RENDER_WORKERS=${RENDER_WORKERS:-1}
+NPROC=${NPROC:-2}    # training processes (torchrun + gloo, one thread each: faster than one 2-thread process)
+INIT=${INIT:-}       # a weights folder to continue from when RUN has no checkpoint (a new machine):
+                     # INIT=src/openfoley/assets/model-small continues the committed built-in model
 RUN=${RUN:-runs/builtin-small}
 SETS=${SETS:-}
 
@@ -35,8 +38,11 @@ for split in test-closed test-open; do
       --preset small --workers "$WORKERS" --no-progress
 done
 # shellcheck disable=SC2086
-$OF train --preset small --live "$BANK" --val "$DATA/store-small-test-closed" \
-    --out "$RUN" --max-steps "$STEPS" --set train.num_workers="$RENDER_WORKERS" --no-progress $SETS
+TRAIN="$OF train"
+[ "$NPROC" -gt 1 ] && TRAIN="$(dirname "$OF")/torchrun --nproc_per_node=$NPROC -m openfoley train"
+$TRAIN --preset small --live "$BANK" --val "$DATA/store-small-test-closed" \
+    --out "$RUN" --max-steps "$STEPS" --set train.num_workers="$RENDER_WORKERS" --no-progress \
+    ${INIT:+--init "$INIT"} $SETS
 rm -rf src/openfoley/assets/model-small.tmp
 cp -r "$RUN/weights" src/openfoley/assets/model-small.tmp
 rm -rf src/openfoley/assets/model-small
