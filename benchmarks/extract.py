@@ -61,7 +61,7 @@ def stage_costs(path: Path, preset: str, reps: int = 3) -> dict[str, float]:
         t3 = time.perf_counter()
         log_mel(wav, cfg.audio)
         t4 = time.perf_counter()
-        for k, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        for k, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             times[k] += dt / reps
     return times
 
@@ -139,7 +139,7 @@ def main() -> None:
     costs = stage_costs(media / "clip0000.mp4", args.preset)
     print(f"\none clip, {args.preset} preset (s): " + ", ".join(f"{k} {v:.3f}" for k, v in costs.items())
           + f"; total {sum(costs.values()):.3f}")
-    print(f"\n| preset | workers | clips | seconds | clips/s |\n|---|---|---|---|---|")
+    print("\n| preset | workers | clips | seconds | clips/s |\n|---|---|---|---|---|")
     for w in (int(x) for x in args.workers.split(",")):
         out = work / f"store-w{w}"
         shutil.rmtree(out, ignore_errors=True)

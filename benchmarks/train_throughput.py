@@ -46,8 +46,8 @@ def main() -> int:
     steady = [r["clips_per_s"] for r in recs[1:]] or [recs[0]["clips_per_s"]]
     cps = sum(steady) / len(steady)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"| preset | params | batch | threads | clips/s | s/step | peak RSS MiB |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| preset | params | batch | threads | clips/s | s/step | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
     print(f"| {cfg.name} {' '.join(args.overrides)} | {count_parameters(FoleyModel(cfg)) / 1e6:.2f}M | "
           f"{args.batch} | {args.threads} | {cps:.2f} | {args.batch / cps:.2f} | {rss:.0f} |")
     print(f"(total wall {wall:.1f} s for {args.steps} steps incl. setup)", file=sys.stderr)

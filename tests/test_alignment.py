@@ -53,7 +53,7 @@ def test_audio_spans_are_contiguous_runs_within_bounds():
     g = torch.Generator().manual_seed(2)
     ratios = torch.rand(500, generator=g) * 0.6 + 0.05
     mask = span_mask(ratios, 64, (2, 6), g)
-    for row, r in zip(mask, ratios.tolist()):
+    for row, r in zip(mask, ratios.tolist(), strict=True):
         count = round(r * 64)
         runs = _runs(~row)
         assert sum(runs) == count

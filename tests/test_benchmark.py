@@ -1,12 +1,19 @@
 """``openfoley benchmark``: rows rendered from a FoleyWorld split and evaluated, end to end on tiny parts."""
 
 import json
-from pathlib import Path
 
 import pytest
+from smokemodel import smoke_weights
+from test_evaluators import make_bank, train_tiny_audio
 
-from openfoley.benchmark import (collect_results, differences_markdown, results_markdown, retrieval_sources,
-                                 run_benchmark, summarise)
+from openfoley.benchmark import (
+    collect_results,
+    differences_markdown,
+    results_markdown,
+    retrieval_sources,
+    run_benchmark,
+    summarise,
+)
 from openfoley.config import get_preset
 from openfoley.data.extract import extract
 from openfoley.data.foleyworld.render import render_split
@@ -14,8 +21,6 @@ from openfoley.data.foleyworld.scenes import RenderConfig
 from openfoley.data.foleyworld.synthbank import make_synth_bank
 from openfoley.errors import ConfigError, ModelError
 from openfoley.evaluation.evaluators import save_evaluator
-from smokemodel import smoke_weights
-from test_evaluators import make_bank, train_tiny_audio
 
 
 @pytest.fixture(scope="module")

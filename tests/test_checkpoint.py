@@ -6,8 +6,7 @@ import os
 import pytest
 import torch
 
-from openfoley.checkpoint import (list_resume, load_resume, load_state_into, load_weights, save_resume,
-                                  save_weights)
+from openfoley.checkpoint import list_resume, load_resume, load_state_into, load_weights, save_resume, save_weights
 from openfoley.config import get_preset
 from openfoley.errors import ModelError
 

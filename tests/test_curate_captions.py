@@ -5,8 +5,15 @@ import pytest
 
 from openfoley.data.curate.classmap import load_mapping
 from openfoley.data.curate.panda import (
-    CaptionMatcher, PandaHeader, RowError, compile_term, noun_forms, parse_panda, parse_timestamp,
-    verb_forms)
+    CaptionMatcher,
+    PandaHeader,
+    RowError,
+    compile_term,
+    noun_forms,
+    parse_panda,
+    parse_timestamp,
+    verb_forms,
+)
 
 
 @pytest.fixture(scope="module")

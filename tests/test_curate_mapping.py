@@ -5,8 +5,7 @@ import csv
 
 import pytest
 
-from openfoley.data.curate.classmap import (
-    ExclusionRule, load_mapping, load_vggsound_classes, normalise, propose)
+from openfoley.data.curate.classmap import ExclusionRule, load_mapping, load_vggsound_classes, normalise, propose
 from openfoley.data.curate.ontology import Ontology, resource_path
 from openfoley.errors import DataError
 

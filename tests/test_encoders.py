@@ -10,8 +10,14 @@ from safetensors.torch import save_file
 from openfoley.config import get_preset
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.audio import PatchAudioEncoder
-from openfoley.encoders.pretrained import (AudioMAEEncoder, AudioViTSpec, AudioViTTower, SiglipVideoEncoder,
-                                           SiglipVisionTower, ViTSpec)
+from openfoley.encoders.pretrained import (
+    AudioMAEEncoder,
+    AudioViTSpec,
+    AudioViTTower,
+    SiglipVideoEncoder,
+    SiglipVisionTower,
+    ViTSpec,
+)
 from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder
 from openfoley.errors import ConfigError, ModelError
 from openfoley.nn.patches import centre_times, patchify, unpatchify

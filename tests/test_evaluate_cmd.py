@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_evaluators import make_bank, train_tiny_audio, train_tiny_sync
 
 from openfoley.cli import main
 from openfoley.config import get_preset
@@ -17,7 +18,6 @@ from openfoley.evaluation.evaluate import evaluate_dirs, format_table
 from openfoley.evaluation.evaluators import load_evaluators, save_evaluator
 from openfoley.io import write_video
 from openfoley.training.synthetic import make_synthetic_store, synthetic_clip
-from test_evaluators import make_bank, train_tiny_audio, train_tiny_sync
 
 N_CLIPS = 8
 

@@ -1,17 +1,18 @@
 """DDPM schedule closed forms (abar, q(x_i | x_0) by Monte Carlo, ancestral step = posterior) and the
 coupling flows' exactness (inverse to 1e-5, log-determinant equals the autograd Jacobian's)."""
 
+import itertools
 import math
 
 import pytest
 import torch
+from numeric import assert_close
 
 from openfoley.errors import ConfigError
 from openfoley.flow.base import FlowCondition
 from openfoley.flow.coupling import AffineCoupling, CouplingFlow, CouplingGenerator, gaussian_log_prob
 from openfoley.flow.ddpm import DDPMSchedule
 from openfoley.flow.nf import NFGenerator
-from numeric import assert_close
 
 
 # --- DDPM -----------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def test_schedule_time_and_respacing():
     assert s.flow_time(torch.tensor([999])).item() == 0.0  # noisiest index = flow time 0 (noise)
     assert abs(s.flow_time(torch.tensor([0])).item() - 0.999) < 1e-6
     r = s.respaced(16)
-    assert len(r) == 16 and r[0] == 999 and r[-1] == 0 and all(a > b for a, b in zip(r, r[1:]))
+    assert len(r) == 16 and r[0] == 999 and r[-1] == 0 and all(a > b for a, b in itertools.pairwise(r))
     assert s.respaced(5000) == list(range(999, -1, -1))
     with pytest.raises(ConfigError, match="ddpm_beta"):
         DDPMSchedule(10, (0.1, 0.01))

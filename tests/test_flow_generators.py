@@ -6,16 +6,16 @@ import dataclasses
 
 import pytest
 import torch
+from numeric import assert_close
 
 from openfoley.config import get_preset
 from openfoley.errors import ConfigError
-from openfoley.flow import GENERATORS, CFMGenerator, FlowCondition, build_generator
+from openfoley.flow import GENERATORS, FlowCondition, build_generator
 from openfoley.flow.base import binned_mean
 from openfoley.flow.cfm import nearest_keys
 from openfoley.flow.guidance import cfg_combine
 from openfoley.flow.solvers import integrate, time_grid
 from openfoley.flow.velocity import VelocityNet
-from numeric import assert_close
 
 CFG = get_preset("tiny")
 N, PF, D, K = CFG.audio_tokens, CFG.audio_token_dim, CFG.encoder.width, CFG.key_frames

@@ -1,10 +1,12 @@
 """Flow maths with exact answers: the path at its ends and its derivative, time samplers' laws,
 solvers on fields with closed-form solutions (and their convergence order), guidance identities."""
 
+import itertools
 import math
 
 import pytest
 import torch
+from numeric import assert_close
 from scipy.stats import norm
 
 from openfoley.errors import ConfigError
@@ -12,7 +14,6 @@ from openfoley.flow.guidance import cfg_combine, guided_velocity, refine_term
 from openfoley.flow.path import CondOTPath
 from openfoley.flow.solvers import evals_per_step, integrate, time_grid
 from openfoley.flow.time_sampler import LogitNormalTime, UniformTime, build_time_sampler
-from numeric import assert_close
 
 
 # --- path -----------------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def test_solver_reaches_closed_form(method, field):
 @pytest.mark.parametrize("method", sorted(ORDER))
 def test_solver_converges_at_its_order(method, field):
     e = [_err(method, field, s) for s in (32, 64, 128)]
-    for a, b in zip(e, e[1:]):
+    for a, b in itertools.pairwise(e):
         ratio = a / b
         assert abs(math.log2(ratio) - ORDER[method]) < 0.15, (method, field, e)
 

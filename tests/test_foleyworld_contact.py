@@ -6,11 +6,11 @@ import pytest
 from openfoley.cli import main
 from openfoley.data.foleyworld.bank import load_bank
 from openfoley.data.foleyworld.contact import spectrogram, text
-from openfoley.io.image import encode_png, read_png, write_png
 from openfoley.data.foleyworld.render import render_split
 from openfoley.data.foleyworld.scenes import RenderConfig
 from openfoley.data.foleyworld.synthbank import make_synth_bank
 from openfoley.errors import DataError
+from openfoley.io.image import encode_png, read_png, write_png
 
 
 def test_png_round_trip_exact(tmp_path):

@@ -46,7 +46,7 @@ def test_impact_sound_onset_on_contact_frame(bank):
         assert onset == cfg.frame_sample(first.frame) == round(first.frame / cfg.fps * cfg.sample_rate)
         ground = round(src.region.ground - cfg.margin)
         wanted = [f for ev in src.events for f in (ev.frame - 1, ev.frame)]
-        mask = dict(zip(wanted, _source_mask(scene, wanted)))
+        mask = dict(zip(wanted, _source_mask(scene, wanted), strict=True))
         for ev in src.events:
             s = cfg.frame_sample(ev.frame)
             assert np.abs(audio[s]) > 20 * np.abs(audio[s - 32:s]).max()  # silence, then the hit

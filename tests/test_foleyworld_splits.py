@@ -7,11 +7,20 @@ import pytest
 
 from openfoley.cli import main
 from openfoley.data.foleyworld.bank import load_bank
-from openfoley.data.foleyworld.splits import (SPLITS, SplitRule, Splits, check_splits, choose_open_classes,
-                                              allowed_bits, clusters, make_splits, near_pairs,
-                                              parse_fingerprints)
-from openfoley.data.soundbank.fingerprint import bit_error_rate
+from openfoley.data.foleyworld.splits import (
+    SPLITS,
+    SplitRule,
+    Splits,
+    allowed_bits,
+    check_splits,
+    choose_open_classes,
+    clusters,
+    make_splits,
+    near_pairs,
+    parse_fingerprints,
+)
 from openfoley.data.foleyworld.synthbank import make_synth_bank
+from openfoley.data.soundbank.fingerprint import bit_error_rate
 from openfoley.errors import DataError
 
 

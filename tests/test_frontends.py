@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from openfoley.evaluation.frontends import (
-    cnn14_log_mel, passt_mel, resample, vggish_log_mel, vggish_mel_matrix, vggish_patches,
+    cnn14_log_mel,
+    passt_mel,
+    resample,
+    vggish_log_mel,
+    vggish_mel_matrix,
+    vggish_patches,
 )
 
 

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from openfoley.alignment.keyframes import (frame_saliency, gather, key_frames, motion_energy, nearest_in_time,
-                                           scene_change, select_budget, select_key_frames)
+from openfoley.alignment.keyframes import (
+    frame_saliency,
+    gather,
+    key_frames,
+    motion_energy,
+    nearest_in_time,
+    scene_change,
+    select_budget,
+    select_key_frames,
+)
 from openfoley.config import KeyFrameConfig, get_preset
 
 
@@ -66,7 +74,7 @@ def test_selection_through_a_real_h264_file(tmp_path):
             out.mux(pkt)
     with av.open(str(path)) as inp:
         pairs = [(f.to_ndarray(format="rgb24"), float(f.time)) for f in inp.decode(video=0)]
-    decoded, pts = zip(*pairs)
+    decoded, pts = zip(*pairs, strict=True)
     times = torch.tensor(pts)[None]  # presentation times of the decoded frames
     video = torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2)[None]  # (1, t, 3, h, w) uint8
     assert video.shape == (1, 30, 3, 64, 64)

@@ -7,8 +7,18 @@ import pytest
 
 from openfoley.errors import DataError
 from openfoley.evaluation.metrics import (
-    align_accuracy, average_precision, event_time_error, fad, frechet_distance, gaussian_stats,
-    kld, match_onsets, onset_accuracy, onset_ap, onset_detect, onset_scores,
+    align_accuracy,
+    average_precision,
+    event_time_error,
+    fad,
+    frechet_distance,
+    gaussian_stats,
+    kld,
+    match_onsets,
+    onset_accuracy,
+    onset_ap,
+    onset_detect,
+    onset_scores,
 )
 
 
@@ -154,7 +164,7 @@ def test_onset_detect_finds_decaying_tones_in_noise():
     times = [0.25, 0.6, 1.1, 1.5]
     wav = 0.01 * rng.standard_normal(2 * SR)
     n = np.arange(int(0.2 * SR))
-    for t, f in zip(times, [440, 880, 300, 1200]):
+    for t, f in zip(times, [440, 880, 300, 1200], strict=True):
         i = int(t * SR)
         wav[i: i + n.size] += np.sin(2 * np.pi * f * n / SR) * np.exp(-n / SR / 0.03)
     got = onset_detect(wav, SR)

@@ -3,6 +3,7 @@ flow-path inpainting, the window plan, the crossfading stitcher, onsets, devices
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tracemalloc
@@ -17,8 +18,15 @@ from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.flow import FlowCondition, build_generator
 from openfoley.io import read_video, write_audio, write_video
 from openfoley.io.image import decode_png
-from openfoley.pipeline import (FoleyPipeline, Stitcher, builtin_model_dir, detect_onsets, plan_windows,
-                                plot_result, resolve_device)
+from openfoley.pipeline import (
+    FoleyPipeline,
+    Stitcher,
+    builtin_model_dir,
+    detect_onsets,
+    plan_windows,
+    plot_result,
+    resolve_device,
+)
 from openfoley.pipeline.windows import fade_in, unit_tokens
 
 FPS = 12.5
@@ -80,7 +88,7 @@ def test_inpainting_keeps_known_tokens_exactly(solver):
     traj = gen.sample(cond, torch.Generator().manual_seed(3), steps=4, solver=solver, known=known, known_mask=mask,
                       return_trajectory=True)
     x0 = traj.states[0]
-    for t, s in zip(traj.times[:-1], traj.states[:-1]):
+    for t, s in zip(traj.times[:-1], traj.states[:-1], strict=True):
         assert torch.allclose(s[mask], ((1 - t) * x0 + t * known)[mask], atol=1e-6)
     assert torch.equal(traj.states[-1], out)
     with pytest.raises(ValueError, match="known"):
@@ -194,7 +202,7 @@ def test_window_latents_carry_across_seams(pipe, tmp_path):
     o = pipe.plan.overlap_tokens
     ws = list(pipe.windows(video, seed=0))
     assert len(ws) == pipe.plan.count(int(7 * FPS)) >= 3 and o > 0
-    for a, b in zip(ws, ws[1:]):
+    for a, b in itertools.pairwise(ws):
         assert torch.equal(b.latent[:o], a.latent[-o:])  # the overlap tokens are the previous window's
         assert b.first_frame - a.first_frame == pipe.plan.hop_frames
     assert ws[-1].real_frames < pipe.plan.frames  # a padded last window

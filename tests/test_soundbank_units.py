@@ -140,7 +140,7 @@ def test_normalise_sets_active_rms_and_caps_peak():
 
 def test_split_events_exact_boundaries():
     parts = []
-    for i in range(3):
+    for _ in range(3):
         parts += [np.full(int(0.2 * SR), 0.3, np.float32), np.zeros(int(0.3 * SR), np.float32)]
     x = np.concatenate(parts[:-1])
     got = process.split_events(x, SR, min_gap=0.15)
@@ -268,6 +268,6 @@ def test_split_peaks_separates_steps_over_background():
     assert len(process.split_events(x, SR)) == 1  # no silent gaps
     got = process.split_peaks(x, SR)
     assert len(got) == 4 and got[0][0] == 0 and got[-1][1] == x.size
-    for (a, b), t in zip(got, onsets):
+    for (a, b), t in zip(got, onsets, strict=True):
         assert a <= int(t * SR) < b  # each range holds its step's onset
     assert process.split_peaks(burst(1, 1.0), SR) == [(0, SR)]  # a single hit is not split

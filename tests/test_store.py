@@ -120,7 +120,7 @@ def test_bad_stores(tmp_path):
         FeatureStore(out)[0]
     (out / "parts" / "part-r0-w0-00000.index.jsonl").write_text('{"row": 0}\n')  # lost lines
     with pytest.raises(DataError, match="part-r0-w0-00000.index.jsonl"):
-        FeatureStore(out).records
+        _ = FeatureStore(out).records
     meta = json.loads((out / "store.json").read_text())
     meta["parts"][0]["clips"] = 2
     (out / "store.json").write_text(json.dumps(meta))

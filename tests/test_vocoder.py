@@ -14,11 +14,25 @@ from openfoley.config import get_preset
 from openfoley.errors import ConfigError, DataError, ModelError
 from openfoley.features.mel import log_mel, log_mel_to_wav, stft
 from openfoley.features.mel import spectral_convergence as sc_single
-from openfoley.vocoder import (GriffinLimVocoder, NeuralVocoder, VocosNet, build_vocoder, load_vocoder,
-                               save_vocoder, vocoder_preset)
+from openfoley.vocoder import (
+    GriffinLimVocoder,
+    NeuralVocoder,
+    VocosNet,
+    build_vocoder,
+    load_vocoder,
+    save_vocoder,
+    vocoder_preset,
+)
 from openfoley.vocoder.metrics import log_mel_l1, log_spectral_distance, spectral_convergence
-from openfoley.vocoder.train import (TrainSettings, bank_files, is_holdout, loss_fn, sample_batch,
-                                     synthetic_clips, train_vocoder)
+from openfoley.vocoder.train import (
+    TrainSettings,
+    bank_files,
+    is_holdout,
+    loss_fn,
+    sample_batch,
+    synthetic_clips,
+    train_vocoder,
+)
 
 TINY = get_preset("tiny").audio
 SMALL = get_preset("small").audio
@@ -154,7 +168,7 @@ def test_resume_continues_the_same_run(tmp_path):
     res = train_vocoder(tmp_path / "b", None, TrainSettings(steps=6, **base))
     assert res.resumed_from == 3 and res.step == 6
     a, b = load_vocoder(tmp_path / "a" / "weights"), load_vocoder(tmp_path / "b" / "weights")
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb), ka
     la = (tmp_path / "a" / "log.jsonl").read_text().splitlines()
     lb = (tmp_path / "b" / "log.jsonl").read_text().splitlines()

@@ -125,7 +125,7 @@ def _weights_step_of(weights: Path | str) -> int | None:
 
 
 @torch.no_grad()
-def _clip_embedding(model, frames) -> "torch.Tensor":
+def _clip_embedding(model, frames) -> torch.Tensor:
     """One unit vector per clip: the model's aligned video features (b, t, d) averaged over time."""
     feats = model.align(frames).mean(dim=1)
     return torch.nn.functional.normalize(feats, dim=-1)

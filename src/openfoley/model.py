@@ -48,7 +48,7 @@ class Batch:
     mel: Tensor
     ids: list[str] = field(default_factory=list)
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(self.frames.to(device), self.mel.to(device), self.ids)
 
 
@@ -74,6 +74,10 @@ class Conditioning:
 
 
 class FoleyModel(nn.Module):
+    mel_mean: Tensor  # buffers: per-mel-bin latent statistics (f,), and whether they have been set
+    mel_std: Tensor
+    stats_ready: Tensor
+
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
@@ -157,8 +161,10 @@ class FoleyModel(nn.Module):
         times = default_times(frames, self.cfg.video.fps)
         zero = x.new_zeros(())
         if self.mma is not None:
+            assert self.audio_encoder is not None  # built together with the MMA
             masks = sample_masks(b, n, t, self.cfg.alignment, generator, device=frames.device)
             out = run_mma(self.mma, self.video_encoder, self.audio_encoder, frames, x, masks, times)
+            assert out.aligned is not None  # run_mma always returns the aligned features
             aligned, l_a, l_v = out.aligned, out.loss_audio, out.loss_video
         else:
             aligned, l_a, l_v = self.video_encoder(frames, times).features, zero, zero

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from openfoley.alignment.masks import Masks
 from openfoley.alignment.transformer import CrossModalTransformer
 from openfoley.config import Config
-from openfoley.encoders.video import as_unit_frames
+from openfoley.encoders.video import VideoEncoder, as_unit_frames
 from openfoley.errors import ConfigError
 from openfoley.nn.patches import patchify
 
@@ -129,7 +129,7 @@ class MMA(nn.Module):
                                 video_valid=video_valid).video
 
 
-def run_mma(mma: MMA, video_encoder: nn.Module, audio_encoder: nn.Module, frames: Tensor, mel: Tensor,
+def run_mma(mma: MMA, video_encoder: VideoEncoder, audio_encoder: nn.Module, frames: Tensor, mel: Tensor,
             masks: Masks, times: Tensor | None = None, video_valid: Tensor | None = None) -> MMAOutput:
     """One MMA step from raw inputs: frames (b, t, 3, h, w), mel (b, f, m), masks -> MMAOutput with
     ``aligned`` (b, t, d). ``video_encoder`` is an ``openfoley.encoders.video.VideoEncoder``;

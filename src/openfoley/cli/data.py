@@ -7,6 +7,7 @@ top level, only the chosen subcommand's module is imported.
 from __future__ import annotations
 
 import argparse
+
 import openfoley.cli as cli
 from openfoley.cli import chosen
 

@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{r.out}: {r.store_clips} clips in store; rank {r.rank}/{r.world_size}: {r.added} added, "
           f"{r.skipped} already present, {len(r.failed)} unreadable, "
           f"{r.clips_per_second:.2f} clips/s over {r.seconds:.1f} s")
-    for cid, path, msg in r.failed[:5]:
+    for cid, _path, msg in r.failed[:5]:
         print(f"  unreadable {cid}: {msg}")
     if len(r.failed) > 5:
         print(f"  ... {len(r.failed) - 5} more in {r.out / f'failed-r{r.rank}.jsonl'}")

@@ -255,11 +255,11 @@ class Config:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Config":
+    def from_dict(cls, d: dict[str, Any]) -> Config:
         return _build(cls, d, "")
 
     @classmethod
-    def from_json(cls, text: str) -> "Config":
+    def from_json(cls, text: str) -> Config:
         return cls.from_dict(json.loads(text))
 
 
@@ -289,7 +289,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             return tuple(_coerce(args[0], v, where) for v in value)
         if len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
-        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
     if tp is bool:
         if isinstance(value, bool):
             return value

@@ -23,9 +23,10 @@ import multiprocessing as mp
 import os
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

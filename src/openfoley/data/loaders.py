@@ -155,7 +155,7 @@ def folder_manifest(
     stems = [r.with_suffix("").as_posix() for r in rels]
     clashes = {s for s, c in Counter(stems).items() if c > 1}
     records = []
-    for f, rel, stem in zip(files, rels, stems):
+    for f, rel, stem in zip(files, rels, stems, strict=True):
         label = rel.parts[0] if label_from_folder and len(rel.parts) > 1 else None
         records.append(ClipRecord(id=rel.as_posix() if stem in clashes else stem, path=str(f.resolve()),
                                   label=label, source=root.name))

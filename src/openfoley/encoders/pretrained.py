@@ -88,7 +88,7 @@ class ViTSpec:
     head: bool = True  # attention-pooling head; without one (some SigLIP towers) patches are averaged
 
     @classmethod
-    def from_state_dict(cls, sd: dict[str, Tensor], prefix: str, path: str | Path) -> "ViTSpec":
+    def from_state_dict(cls, sd: dict[str, Tensor], prefix: str, path: str | Path) -> ViTSpec:
         try:
             w = sd[prefix + "embeddings.patch_embedding.weight"]  # (D, 3, P, P)
             npos = sd[prefix + "embeddings.position_embedding.weight"].shape[0]
@@ -200,7 +200,7 @@ class SiglipVideoEncoder(VideoEncoder):
         self.temporal = TemporalMixer(self.width, cfg.encoder.temporal_layers)
 
     @classmethod
-    def from_weights(cls, cfg: Config, path: str | Path | None = None) -> "SiglipVideoEncoder":
+    def from_weights(cls, cfg: Config, path: str | Path | None = None) -> SiglipVideoEncoder:
         """Build the tower the weights describe and load them (path defaults to ``encoder.video_weights``)."""
         path = cfg.encoder.video_weights if path is None else path
         sd = read_state_dict(path, "SigLIP vision")
@@ -236,7 +236,7 @@ class AudioViTSpec:
         return self.input_frames // self.patch, self.input_bins // self.patch
 
     @classmethod
-    def from_state_dict(cls, sd: dict[str, Tensor], path: str | Path, input_bins: int = 128) -> "AudioViTSpec":
+    def from_state_dict(cls, sd: dict[str, Tensor], path: str | Path, input_bins: int = 128) -> AudioViTSpec:
         try:
             w = sd["patch_embed.proj.weight"]  # (D, 1, P, P)
             npos = sd["pos_embed"].shape[1] - 1
@@ -325,7 +325,7 @@ class AudioMAEEncoder(nn.Module):
         self.proj = nn.Linear(spec.width, cfg.encoder.width)
 
     @classmethod
-    def from_weights(cls, cfg: Config, path: str | Path | None = None) -> "AudioMAEEncoder":
+    def from_weights(cls, cfg: Config, path: str | Path | None = None) -> AudioMAEEncoder:
         path = cfg.encoder.audio_weights if path is None else path
         sd = read_state_dict(path, "AudioMAE")
         enc = cls(cfg, AudioViTSpec.from_state_dict(sd, path))

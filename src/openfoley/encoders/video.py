@@ -69,7 +69,7 @@ class TemporalMixer(nn.Module):
     def forward(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
         """x (b, t, d), valid (b, t) bool or None -> (b, t, d)."""
         keep = None if valid is None else valid[..., None].to(x.dtype)  # (b, t, 1)
-        for norm, conv, out in zip(self.norms, self.convs, self.outs):
+        for norm, conv, out in zip(self.norms, self.convs, self.outs, strict=True):
             h = norm(x)
             if keep is not None:
                 h = h * keep

@@ -61,7 +61,7 @@ class Cnn14(nn.Module):
             raise ValueError(f"Cnn14 has six conv blocks, got channels={tuple(channels)}")
         self.bn0 = nn.BatchNorm2d(N_MELS)
         cins = (1, *channels[:-1])
-        for i, (cin, cout) in enumerate(zip(cins, channels), start=1):
+        for i, (cin, cout) in enumerate(zip(cins, channels, strict=True), start=1):
             self.add_module(f"conv_block{i}", ConvBlock(cin, cout, pool=1 if i == 6 else 2))
         self.fc1 = nn.Linear(channels[-1], embed_dim, bias=True)
         self.fc_audioset = nn.Linear(embed_dim, n_classes, bias=True)

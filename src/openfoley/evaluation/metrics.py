@@ -287,7 +287,7 @@ def onset_accuracy(ref_onsets: Sequence, gen_onsets: Sequence) -> float:
     if len(ref_onsets) != len(gen_onsets) or not ref_onsets:
         raise ValueError(f"onset_accuracy: need equal, non-zero clip counts, got "
                          f"{len(ref_onsets)} reference and {len(gen_onsets)} generated")
-    return float(np.mean([len(r) == len(g) for r, g in zip(ref_onsets, gen_onsets)]))
+    return float(np.mean([len(r) == len(g) for r, g in zip(ref_onsets, gen_onsets, strict=True)]))
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def onset_scores(ref_onsets: Sequence, gen_onsets: Sequence, gen_wavs: Sequence,
         raise ValueError(f"onset_scores: clip counts differ: {len(ref_onsets)} reference, "
                          f"{len(gen_onsets)} generated onsets, {len(gen_wavs)} waveforms")
     matches = [match_onsets(r, g, w, sr, **match_kw)
-               for r, g, w in zip(ref_onsets, gen_onsets, gen_wavs)]
+               for r, g, w in zip(ref_onsets, gen_onsets, gen_wavs, strict=True)]
     scored = [m for m in matches if m.n_ref > 0]
     nan = float("nan")
     return OnsetScores(

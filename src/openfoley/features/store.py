@@ -36,8 +36,9 @@ import os
 import re
 import resource
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch

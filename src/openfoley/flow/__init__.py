@@ -29,7 +29,7 @@ from openfoley.flow.coupling import CouplingGenerator
 from openfoley.flow.ddpm import DDPMGenerator
 from openfoley.flow.nf import NFGenerator
 
-GENERATORS: dict[str, type] = {
+GENERATORS: dict[str, type[Generator]] = {
     "cfm": CFMGenerator,
     "coupling": CouplingGenerator,
     "nf": NFGenerator,

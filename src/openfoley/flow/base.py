@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from openfoley.config import Config
+
 
 def randn(shape: tuple[int, ...], generator: torch.Generator, *, device: torch.device | str | None = None,
           dtype: torch.dtype = torch.float32) -> Tensor:
@@ -77,18 +79,18 @@ class FlowCondition:
             return torch.zeros(self.batch, dtype=torch.bool, device=self.device)
         return self.drop
 
-    def null(self) -> "FlowCondition":
+    def null(self) -> FlowCondition:
         """The same condition with every example switched to the learned null condition."""
         return dataclasses.replace(self, drop=torch.ones(self.batch, dtype=torch.bool, device=self.device))
 
-    def dropout(self, p: float, generator: torch.Generator) -> "FlowCondition":
+    def dropout(self, p: float, generator: torch.Generator) -> FlowCondition:
         """Switch each example to the null condition with probability ``p`` (CFG training)."""
         if p <= 0:
             return self
         drop = rand((self.batch,), generator, device=self.device) < p
         return dataclasses.replace(self, drop=self.dropped() | drop)
 
-    def cat(self, *others: "FlowCondition") -> "FlowCondition":
+    def cat(self, *others: FlowCondition) -> FlowCondition:
         """Concatenate along the batch (used to run cond and null branches in one forward)."""
         allc = (self, *others)
         return FlowCondition(
@@ -127,6 +129,11 @@ class Generator(nn.Module, abc.ABC):
     """A conditional generative model of audio latents x1 (b, n, p*f); see the module docstring."""
 
     token_dim: int  # p*f
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, cfg: Config) -> Generator:
+        """A freshly initialised generator for ``cfg.flow`` (``openfoley.flow.build_generator`` calls it)."""
 
     @abc.abstractmethod
     def loss(self, x1: Tensor, cond: FlowCondition, generator: torch.Generator) -> FlowLoss:

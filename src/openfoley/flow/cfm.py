@@ -29,7 +29,7 @@ from openfoley.flow.guidance import guided_velocity
 from openfoley.flow.path import CondOTPath
 from openfoley.flow.solvers import Trajectory, integrate, time_grid
 from openfoley.flow.time_sampler import build_time_sampler
-from openfoley.flow.unet import build_velocity_net
+from openfoley.flow.unet import ConvVelocityNet, build_velocity_net
 from openfoley.flow.velocity import VelocityNet, token_times
 
 
@@ -52,7 +52,7 @@ def nearest_keys(n: int, token_seconds: float, key_times: Tensor, key_mask: Tens
 class CFMGenerator(Generator):
     """Flow matching generator around a ``VelocityNet``; see the module docstring."""
 
-    def __init__(self, net: VelocityNet, *, sigma_min: float = 0.0, time_sampler: str = "logit_normal",
+    def __init__(self, net: VelocityNet | ConvVelocityNet, *, sigma_min: float = 0.0, time_sampler: str = "logit_normal",
                  cond_dropout: float = 0.1, steps: int = 16, solver: str = "euler", cfg_scale: float = 2.0,
                  refine: bool = True, refine_scale: float = 0.5, refine_neighbors: int = 1):
         super().__init__()
@@ -65,7 +65,7 @@ class CFMGenerator(Generator):
         self.refine, self.refine_scale, self.refine_neighbors = refine, refine_scale, refine_neighbors
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "CFMGenerator":
+    def from_config(cls, cfg: Config) -> CFMGenerator:
         f = cfg.flow
         net = build_velocity_net(cfg)
         return cls(net, sigma_min=f.sigma_min, time_sampler=f.time_sampler, cond_dropout=f.cond_dropout,
@@ -158,8 +158,8 @@ class CFMGenerator(Generator):
             return torch.where(m, u_t, fn(torch.where(m, x_t, x), t))
 
         out = integrate(inpainted, x0, grid, solver, return_trajectory=return_trajectory)
-        if not return_trajectory:
+        if not isinstance(out, Trajectory):  # return_trajectory=False
             return torch.where(m, known, out)
-        states = torch.stack([torch.where(m, on_path(t)[0], s) for t, s in zip(out.times, out.states)])
+        states = torch.stack([torch.where(m, on_path(t)[0], s) for t, s in zip(out.times, out.states, strict=True)])
         states[-1] = torch.where(m, known, states[-1])
         return Trajectory(times=out.times, states=states, evals=out.evals)

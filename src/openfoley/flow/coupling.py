@@ -24,16 +24,22 @@ and ``cond.drop`` is not used (no null condition: CFG is a property of the ODE/d
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from openfoley.config import Config
 from openfoley.flow.base import FlowCondition, FlowLoss, Generator, randn
+from openfoley.nn.blocks import zero_init
 
 
 class AffineCoupling(nn.Module):
     """One permute-then-couple layer: x (b, n, dim), c (b, n, cond_dim) or None -> (z, logdet (b,))."""
+
+    perm: Tensor  # buffers (dim,)
+    inv_perm: Tensor
+    keep: Tensor  # bool, True = passed through unchanged
 
     def __init__(self, dim: int, cond_dim: int, width: int, parity: int, seed: int):
         super().__init__()
@@ -51,13 +57,11 @@ class AffineCoupling(nn.Module):
         else:
             keep[half:] = True
         self.register_buffer("keep", keep)
-        self.net = nn.Sequential(
-            nn.Conv1d(dim + cond_dim, width, 3, padding=1), nn.GELU(),
-            nn.Conv1d(width, width, 1), nn.GELU(),
-            nn.Conv1d(width, 2 * dim, 3, padding=1),
-        )
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        # created in layer order: the seeded initialisation depends on it
+        first, mid, last = (nn.Conv1d(dim + cond_dim, width, 3, padding=1), nn.Conv1d(width, width, 1),
+                            nn.Conv1d(width, 2 * dim, 3, padding=1))
+        self.net = nn.Sequential(first, nn.GELU(), mid, nn.GELU(), last)
+        zero_init(last)
         self.bound = nn.Parameter(torch.ones(dim))
 
     def _scale_shift(self, kept: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -112,7 +116,7 @@ class CouplingFlow(nn.Module):
     def inverse(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         """z (b, n, dim) -> x (b, n, dim)."""
         for layer in reversed(self.layers):
-            z = layer.inverse(z, c)
+            z = cast(AffineCoupling, layer).inverse(z, c)
         return z
 
 
@@ -137,11 +141,10 @@ class CouplingGenerator(Generator):
         self.prior_mean = None
         if cond_prior:
             self.prior_mean = nn.Linear(cond_dim, token_dim)
-            nn.init.zeros_(self.prior_mean.weight)
-            nn.init.zeros_(self.prior_mean.bias)
+            zero_init(self.prior_mean)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "CouplingGenerator":
+    def from_config(cls, cfg: Config) -> CouplingGenerator:
         f = cfg.flow
         return cls(cfg.audio_token_dim, cfg.encoder.width, f.coupling_width, f.coupling_layers,
                    cond_in_layers=True, cond_prior=False)

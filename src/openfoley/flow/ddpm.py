@@ -27,7 +27,7 @@ from openfoley.config import Config
 from openfoley.errors import ConfigError
 from openfoley.flow.base import FlowCondition, FlowLoss, Generator, binned_mean, randn
 from openfoley.flow.guidance import cfg_combine
-from openfoley.flow.unet import build_velocity_net
+from openfoley.flow.unet import ConvVelocityNet, build_velocity_net
 from openfoley.flow.velocity import VelocityNet
 
 SAMPLERS = {"ddim": 0.0, "ancestral": 1.0}
@@ -91,7 +91,7 @@ class DDPMSchedule:
 class DDPMGenerator(Generator):
     """Epsilon-prediction diffusion on the MFG backbone; see the module docstring."""
 
-    def __init__(self, net: VelocityNet, schedule: DDPMSchedule, *, cond_dropout: float = 0.1,
+    def __init__(self, net: VelocityNet | ConvVelocityNet, schedule: DDPMSchedule, *, cond_dropout: float = 0.1,
                  steps: int = 16, sampler: str = "ddim", cfg_scale: float = 2.0):
         super().__init__()
         if sampler not in SAMPLERS:
@@ -102,7 +102,7 @@ class DDPMGenerator(Generator):
         self.cond_dropout, self.steps, self.sampler, self.cfg_scale = cond_dropout, steps, sampler, cfg_scale
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "DDPMGenerator":
+    def from_config(cls, cfg: Config) -> DDPMGenerator:
         f = cfg.flow
         net = build_velocity_net(cfg)
         return cls(net, DDPMSchedule(f.ddpm_steps, f.ddpm_beta), cond_dropout=f.cond_dropout,
@@ -143,7 +143,11 @@ class DDPMGenerator(Generator):
             i_prev = idx[j + 1] if j + 1 < len(idx) else -1
             tau = self.schedule.flow_time(torch.full((r * b,), i, device=cond.device)).to(dtype)
             out = self.net(x.repeat(r, 1, 1), tau, prepared)
-            eps = out if r == 1 else cfg_combine(*out.chunk(2), scale)
+            if r == 1:
+                eps = out
+            else:
+                v_cond, v_null = out.chunk(2)
+                eps = cfg_combine(v_cond, v_null, scale)
             noise = randn(tuple(x.shape), generator, device=x.device, dtype=dtype) if eta > 0 and i_prev >= 0 else None
             x = self.schedule.step(x, eps, i, i_prev, eta, noise)
         return x

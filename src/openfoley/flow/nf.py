@@ -21,6 +21,6 @@ class NFGenerator(CouplingGenerator):
         super().__init__(token_dim, cond_dim, width, layers, cond_in_layers=False, cond_prior=True)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "NFGenerator":
+    def from_config(cls, cfg: Config) -> NFGenerator:
         f = cfg.flow
         return cls(cfg.audio_token_dim, cfg.encoder.width, f.coupling_width, f.coupling_layers)

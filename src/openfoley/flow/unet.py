@@ -42,9 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from openfoley.config import Config
 from openfoley.flow.base import FlowCondition
-from openfoley.flow.velocity import token_times
-from openfoley.nn.blocks import TransformerBlock
+from openfoley.flow.velocity import VelocityNet, token_times
+from openfoley.nn.blocks import TransformerBlock, zero_init
 from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
 from openfoley.nn.patches import patchify, unpatchify
 
@@ -75,8 +76,7 @@ class ResBlock1d(nn.Module):
         self.norm2 = nn.GroupNorm(_groups(c), c)
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv1d(c, c, kernel, padding=kernel // 2)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        zero_init(self.conv2)
 
     def forward(self, x: Tensor, tc: Tensor, cond: Tensor) -> Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
@@ -126,9 +126,7 @@ class ConvVelocityNet(nn.Module):
         self.out_norm = nn.GroupNorm(_groups(c), c)
         self.out = nn.Conv1d(c, self.n_mels, 3, padding=1)
         self.skip = nn.Linear(width, token_dim)
-        for mod in (self.out, self.skip):
-            nn.init.zeros_(mod.weight)
-            nn.init.zeros_(mod.bias)
+        zero_init(self.out, self.skip)
 
     def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedUNetCondition:
         """Everything that depends only on the condition (once per sample, not per ODE step)."""
@@ -196,10 +194,8 @@ class ConvVelocityNet(nn.Module):
         return v + self.skip(tc)[:, None, :] * x
 
 
-def build_velocity_net(cfg) -> nn.Module:
+def build_velocity_net(cfg: Config) -> VelocityNet | ConvVelocityNet:
     """The velocity/epsilon network named by ``cfg.flow.net`` (transformer | unet)."""
-    from openfoley.flow.velocity import VelocityNet
-
     f = cfg.flow
     width = f.width or cfg.encoder.width
     if f.net == "unet":

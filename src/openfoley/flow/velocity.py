@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from openfoley.flow.base import FlowCondition
-from openfoley.nn.blocks import TransformerBlock, modulate
+from openfoley.nn.blocks import TransformerBlock, modulate, zero_init
 from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
 
 
@@ -78,16 +78,15 @@ class VelocityNet(nn.Module):
             for _ in range(depth)
         )
         self.norm = nn.LayerNorm(width, elementwise_affine=False)
-        self.final_mod = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
+        final_lin = nn.Linear(width, 2 * width)
+        self.final_mod = nn.Sequential(nn.SiLU(), final_lin)
         self.out = nn.Linear(width, token_dim)
         # Time-gated skip: v += g(t) * x, per feature. The optimal velocity has a large part linear in
         # x whose gain depends only on t (on Gaussian data v* = a(t) x + b(t) mu); through a width-d
         # bottleneck narrower than p*f the network cannot pass x on, and on the tiny preset (d=32,
         # p*f=128) the loss stalled at ~1.0 (tests/test_flow_generators.py) until this was added.
         self.skip = nn.Linear(width, token_dim)
-        for lin in (self.final_mod[1], self.out, self.skip):  # zero field at init (DiT)
-            nn.init.zeros_(lin.weight)
-            nn.init.zeros_(lin.bias)
+        zero_init(final_lin, self.out, self.skip)  # zero field at init (DiT)
 
     def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedCondition:
         """The part of the network that depends only on the condition: run once per sample, not per

@@ -32,6 +32,14 @@ def _check(cond: bool, msg: str) -> None:
         raise ValueError(msg)
 
 
+def zero_init(*layers: nn.Linear | nn.Conv1d) -> None:
+    """Zero each layer's weight and bias: an output or gate layer that starts as the zero map (DiT)."""
+    for layer in layers:
+        nn.init.zeros_(layer.weight)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+
+
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     """Adaptive LayerNorm modulation: x (b, q, d), shift/scale (b, 1 or q, d) -> x * (1 + scale) + shift."""
     return x * (1 + scale) + shift
@@ -116,10 +124,10 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=affine)
         self.mlp = MLP(dim, mlp_ratio)
         self.drop = nn.Dropout(dropout)
-        if self.modulated:
-            self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 6 * dim))
-            nn.init.zeros_(self.modulation[1].weight)
-            nn.init.zeros_(self.modulation[1].bias)
+        if cond_dim is not None:
+            lin = nn.Linear(cond_dim, 6 * dim)
+            self.modulation = nn.Sequential(nn.SiLU(), lin)
+            zero_init(lin)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, context: Tensor | None = None,
                 context_mask: Tensor | None = None, cond: Tensor | None = None,
@@ -128,7 +136,8 @@ class TransformerBlock(nn.Module):
         bias (b, h|1, q, q) float added to the self-attention logits."""
         _check(x.dim() == 3 and x.shape[-1] == self.dim, f"tokens {tuple(x.shape)} must be (b, q, d={self.dim})")
         if self.modulated:
-            _check(cond is not None, "this block was built with cond_dim: pass cond")
+            if cond is None:
+                raise ValueError("this block was built with cond_dim: pass cond")
             if cond.dim() == 2:
                 cond = cond[:, None, :]  # (b, 1, dc)
             _check(cond.dim() == 3 and cond.shape[0] == x.shape[0] and cond.shape[1] in (1, x.shape[1]),

@@ -20,6 +20,7 @@ usual timestep embedder of diffusion transformers, here for any continuous value
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +65,7 @@ class ValueEmbedding(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (...) float -> (..., d)."""
         e = sinusoidal(x, self.freq_dim, self.min_period, self.max_period)
-        return self.mlp(e.to(self.mlp[0].weight.dtype))
+        return self.mlp(e.to(cast(nn.Linear, self.mlp[0]).weight.dtype))
 
 
 def seconds_embedding(dim: int, freq_dim: int = 128) -> ValueEmbedding:

@@ -26,9 +26,9 @@ class EMA:
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
         d = self.current_decay()
-        for e, p in zip(self.model.parameters(), model.parameters()):
+        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
             e.lerp_(p.detach().to(e.dtype), 1 - d)
-        for e, b in zip(self.model.buffers(), model.buffers()):
+        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
             e.copy_(b)
         self.step += 1
 

@@ -61,7 +61,7 @@ class NeuralVocoder:
     def name(self) -> str:
         return self._name
 
-    def to(self, device: torch.device | str) -> "NeuralVocoder":
+    def to(self, device: torch.device | str) -> NeuralVocoder:
         self.net.to(device)
         return self
 

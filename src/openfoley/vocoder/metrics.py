@@ -22,6 +22,8 @@ Shapes: b batch, s samples.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 from openfoley.config import AudioConfig
@@ -82,10 +84,11 @@ def stft_loss(ref: torch.Tensor, est: torch.Tensor, resolutions=TRAIN_RESOLUTION
     The convergence is taken over the whole batch (one ratio of Frobenius norms), so a near-silent
     crop cannot blow it up.
     """
-    sc, mag = 0.0, 0.0
+    sc: torch.Tensor | float = 0.0
+    mag: torch.Tensor | float = 0.0
     for n_fft, hop in resolutions:
         r, e = stft_mag(ref, n_fft, hop), stft_mag(est, n_fft, hop)
         sc = sc + (r - e).norm() / r.norm().clamp(min=1e-4)
         mag = mag + (r.clamp(min=eps).log() - e.clamp(min=eps).log()).abs().mean()
     n = len(resolutions)
-    return sc / n, mag / n
+    return cast(torch.Tensor, sc) / n, cast(torch.Tensor, mag) / n

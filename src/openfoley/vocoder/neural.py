@@ -57,7 +57,7 @@ class VocoderConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "vocoder config") -> "VocoderConfig":
+    def from_dict(cls, d: dict[str, Any], where: str = "vocoder config") -> VocoderConfig:
         try:
             d = dict(d)
             audio = AudioConfig(**d.pop("audio"))
@@ -94,6 +94,9 @@ class ConvNeXtBlock(nn.Module):
 
 class VocosNet(nn.Module):
     """Log-mel (b, f, m) -> waveform (b, m * hop). Pure: no I/O, no randomness."""
+
+    pinv: Tensor  # non-persistent buffers: mel filterbank pseudo-inverse (k, f), STFT window
+    window: Tensor
 
     def __init__(self, cfg: VocoderConfig):
         super().__init__()

@@ -42,9 +42,9 @@ def _event(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
         f0, f1 = rng.uniform(60, 800, size=2)
         f_t = f0 * (f1 / f0) ** (t / t[-1] if n > 1 else t)
         phase = 2 * np.pi * np.cumsum(f_t) / sr
-        x = sum((0.6 ** h) * np.sin((h + 1) * phase) for h in range(rng.integers(1, 6))
-                if (h + 1) * max(f0, f1) < 0.45 * sr)
-        return np.asarray(x, dtype=np.float64) * np.minimum(1.0, 4 * _envelope(n, sr, rng))
+        glide = sum((0.6 ** h) * np.sin((h + 1) * phase) for h in range(rng.integers(1, 6))
+                    if (h + 1) * max(f0, f1) < 0.45 * sr)  # 0 when no harmonic is below Nyquist
+        return np.asarray(glide, dtype=np.float64) * np.minimum(1.0, 4 * _envelope(n, sr, rng))
     # decaying inharmonic partials (bell, knock)
     x = np.zeros(n)
     for _ in range(rng.integers(1, 5)):

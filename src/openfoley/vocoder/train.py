@@ -30,9 +30,9 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -40,9 +40,9 @@ import torch
 from openfoley.checkpoint import list_resume, load_resume, save_resume
 from openfoley.config import AudioConfig, get_preset
 from openfoley.errors import ConfigError, DataError, ModelError
-from openfoley.io.jsonl import iter_jsonl
 from openfoley.features.mel import log_mel
 from openfoley.io.audio import read_audio
+from openfoley.io.jsonl import iter_jsonl
 from openfoley.vocoder.metrics import stft_loss
 from openfoley.vocoder.neural import VocosNet, vocoder_preset
 from openfoley.vocoder.synth import synth_clip
@@ -252,7 +252,7 @@ def train_vocoder(out: str | Path, bank: str | Path | None = None, settings: Tra
             torch.nn.utils.clip_grad_norm_(net.parameters(), s.grad_clip)
             opt.step()
             with torch.no_grad():
-                for pe, p in zip(ema.parameters(), net.parameters()):
+                for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
                     pe.lerp_(p, 1 - s.ema_decay)
             step += 1
             elapsed = start_elapsed + time.perf_counter() - t0

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from openfoley.data.curate.ontology import Ontology, resource_path
 from openfoley.errors import ConfigError, DataError

@@ -17,9 +17,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from openfoley.config.tools import MediaRule  # defined with the other settings (config/tools.py)
 from openfoley.data.curate.snr import estimate_snr_db
@@ -83,7 +84,7 @@ class MediaPool:
         self.workers = max(0, int(workers))
         self._ex: cf.ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "MediaPool":
+    def __enter__(self) -> MediaPool:
         if self.workers > 0:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["openfoley.io", "openfoley.data.curate.media"])

@@ -11,11 +11,11 @@ closures are computed over the DAG, not a tree.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 from openfoley.errors import DataError
 
@@ -58,7 +58,7 @@ class Ontology:
         self._by_name = {n.name.lower(): n.id for n in self.nodes.values()}
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Ontology":
+    def load(cls, path: str | Path | None = None) -> Ontology:
         """Read ``ontology.json``; ``None`` loads the copy shipped with the package."""
         p = Path(path) if path is not None else resource_path("audioset_ontology.json")
         try:

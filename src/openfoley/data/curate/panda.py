@@ -20,8 +20,8 @@ from __future__ import annotations
 import ast
 import csv
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from openfoley.data.curate.audioset import RowError
 
@@ -200,7 +200,7 @@ def parse_panda(text: str, header: PandaHeader) -> list[PandaClip]:
     if not isinstance(stamps, list) or not isinstance(caps, list) or len(stamps) != len(caps):
         raise RowError("timestamp and caption lists differ in length")
     clips = []
-    for k, (ts, cap) in enumerate(zip(stamps, caps)):
+    for k, (ts, cap) in enumerate(zip(stamps, caps, strict=True)):
         if not (isinstance(ts, (list, tuple)) and len(ts) == 2 and isinstance(cap, str)):
             raise RowError(f"clip {k}: expected a [start, end] pair and a caption string")
         s, e = parse_timestamp(ts[0]), parse_timestamp(ts[1])

@@ -20,9 +20,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from openfoley.config.tools import CurateConfig  # defined with the other settings (config/tools.py)
 from openfoley.data.curate.audioset import RowError, is_skippable, iter_lines, parse_audioset
@@ -176,7 +177,7 @@ class _Run:
                 else:
                     paths[k] = p
             checked = pool.check([str(p) for p in paths.values()])
-            for k, res in zip(paths, checked):
+            for k, res in zip(paths, checked, strict=True):
                 results[k] = res
         lines = []
         for k, (cid, source, start, end, extra) in enumerate(cands):
@@ -289,4 +290,4 @@ def curate(cfg: CurateConfig, out: str | Path, report_path: str | Path | None = 
     return CurateResult(out, rpath, report)
 
 
-__all__ = ["CurateConfig", "CurateResult", "MediaRule", "curate", "format_table"]
+__all__ = ["CurateConfig", "CurateResult", "curate", "format_table"]

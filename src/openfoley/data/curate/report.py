@@ -65,7 +65,7 @@ class Tally:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "Tally":
+    def from_state(cls, d: dict[str, Any]) -> Tally:
         t = cls()
         for k, v in d.items():
             setattr(t, k, Counter(v) if isinstance(getattr(t, k), Counter) else v)

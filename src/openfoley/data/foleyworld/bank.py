@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from openfoley.io.image import read_png
 from openfoley.errors import DataError
+from openfoley.io.image import read_png
 from openfoley.io.jsonl import iter_jsonl
 
 _REQUIRED = ("id", "class", "group", "duration", "package", "licence", "fingerprint", "audio")

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from openfoley.data.foleyworld import draw
-from openfoley.io.image import colormap, draw_text, write_png
 from openfoley.errors import DataError
+from openfoley.io.image import colormap, draw_text, write_png
 
 SOURCE_COLOURS = [(255, 70, 70), (60, 220, 255), (255, 220, 40), (120, 255, 110), (230, 120, 255)]
 

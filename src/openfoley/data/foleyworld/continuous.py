@@ -120,11 +120,11 @@ class ContinuousSource(Source):
             travel = self.speed * float(env[: f + 1].sum())
             if self.style == "rain":
                 ys = r.top + (self.py - r.top + travel) % (r.ground - r.top)
-                for x, y in zip(self.px, ys):
+                for x, y in zip(self.px, ys, strict=True):
                     draw.segment(canvas, (x, y), (x - 1, y + 6), 1.5, (200, 210, 235), 0.25 + 0.75 * e)
             else:
                 xs = r.x0 + (self.px - r.x0 + self.dir * travel) % r.width
-                for x, y in zip(xs, self.py):
+                for x, y in zip(xs, self.py, strict=True):
                     draw.segment(canvas, (x, y), (x - self.dir * 10, y), 1.5, (235, 235, 240), 0.15 + 0.6 * e)
 
 

@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 _AR = np.arange(4096, dtype=np.float32) + 0.5  # pixel centres; slices replace np.ogrid (much cheaper)
 
 
@@ -121,7 +120,7 @@ def polygon(canvas: np.ndarray, pts, colour, alpha: float = 1.0) -> None:
     xa, ya, xb, yb = box
     py, px = _grid(xa, ya, xb, yb)
     p = pts.tolist()
-    edges = list(zip(p, p[1:] + p[:1]))
+    edges = list(zip(p, p[1:] + p[:1], strict=True))
     area = sum(ax * by - bx * ay for (ax, ay), (bx, by) in edges)
     sign = 1.0 if area >= 0 else -1.0
     inside = None

@@ -20,8 +20,17 @@ from openfoley.config.tools import RenderConfig  # defined with the other settin
 from openfoley.data.foleyworld import looks
 from openfoley.data.foleyworld.bank import Bank
 from openfoley.data.foleyworld.continuous import CONTINUOUS_WORDS, ContinuousSource, Distractor
-from openfoley.data.foleyworld.sources import (CallSource, DoorSource, FlashSource, ImpactSource, Region,
-                                               ShatterSource, Source, StrikeSource, WalkerSource)
+from openfoley.data.foleyworld.sources import (
+    CallSource,
+    DoorSource,
+    FlashSource,
+    ImpactSource,
+    Region,
+    ShatterSource,
+    Source,
+    StrikeSource,
+    WalkerSource,
+)
 
 KINDS: dict[str, type[Source]] = {
     "impact": ImpactSource, "walk": WalkerSource, "strike": StrikeSource, "call": CallSource,

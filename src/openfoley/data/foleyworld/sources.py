@@ -17,8 +17,10 @@ pixels (x right, y down); sizes scale with the region width.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -415,7 +417,7 @@ class ShatterSource(Source):
                 px = x + v[:, 0] * t
                 py = np.minimum(g - 2 + v[:, 1] * t + 0.5 * 400 * t * t, g - 2)
                 fade = 1.0 if f - k < self.fly else 1.0 - (f - k - self.fly) / self.fps
-                for xi, yi, si in zip(px, py, sz):
+                for xi, yi, si in zip(px, py, sz, strict=True):
                     draw.polygon(canvas, [(xi - si, yi), (xi + si, yi - si * 0.6), (xi + si * 0.4, yi + si * 0.5)],
                                  self.colour, fade)
 
@@ -449,7 +451,7 @@ class FlashSource(Source):
             if age < 3:  # the flash lights the sky for a few frames
                 draw.fill_rect(canvas, self.region.x0, self.region.top, self.region.x1, self.region.ground,
                                (255, 255, 240), 0.45 * (1 - age / 3))
-                for p0, p1 in zip(self.bolt, self.bolt[1:]):
+                for p0, p1 in itertools.pairwise(self.bolt):
                     draw.segment(canvas, p0, p1, 2.5, (255, 255, 210))
         elif self.gun:
             back = 4.0 * max(0.0, 1 - age / 4) if age < 4 else 0.0

@@ -89,7 +89,7 @@ class Splits:
                 "dropped": self.dropped, "clips": self.clips}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "splits") -> "Splits":
+    def from_dict(cls, d: dict[str, Any], where: str = "splits") -> Splits:
         try:
             s = cls(seed=int(d["seed"]), rule=SplitRule(**d["rule"]),
                     clips={k: list(v) for k, v in d["clips"].items()}, open_groups=list(d["open_groups"]),
@@ -108,7 +108,7 @@ class Splits:
             tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Splits":
+    def load(cls, path: str | Path) -> Splits:
         p = Path(path)
         if not p.is_file():
             raise DataError(f"{p}: splits file not found")
@@ -314,7 +314,7 @@ def make_splits(bank: Bank, seed: int = 0, rule: SplitRule = SplitRule()) -> Spl
         if not bad:
             break
         closed -= bad
-    for cls, labs in seen_clusters.items():
+    for labs in seen_clusters.values():
         for lab in labs:
             out["test-closed" if lab in closed else "train"].extend(members[lab])
     return Splits(seed=seed, rule=rule, clips={s: sorted(v) for s, v in out.items()},

@@ -38,7 +38,13 @@ from openfoley.data.soundbank import fingerprint as fpm
 from openfoley.data.soundbank import process, taxonomy
 from openfoley.data.soundbank.images import to_png
 from openfoley.data.soundbank.packages import (
-    PACKAGES, Member, extract_deb, fetch_deb, iter_members, read_copyright, spec_for,
+    PACKAGES,
+    Member,
+    extract_deb,
+    fetch_deb,
+    iter_members,
+    read_copyright,
+    spec_for,
 )
 from openfoley.errors import MediaError, OutputError
 
@@ -98,7 +104,7 @@ def _events(wave: np.ndarray, group: str, s: BankSettings) -> list[tuple[int, np
             out = []
             # widen each event halfway into its neighbouring gaps so decays are kept, then re-trim
             bounds = [0] + [(ranges[i][1] + ranges[i + 1][0]) // 2 for i in range(len(ranges) - 1)] + [wave.size]
-            for i, (a, b) in enumerate(ranges):
+            for i, (a, _b) in enumerate(ranges):
                 lo = max(bounds[i], a - int(0.05 * sr))
                 piece = wave[lo:bounds[i + 1]]
                 t = process.trim(piece, sr, s.trim_rel_db, s.trim_abs_db, s.trim_pad)

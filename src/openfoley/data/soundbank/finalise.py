@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from openfoley.data.soundbank import taxonomy
-from openfoley.io.jsonl import iter_jsonl
 from openfoley.data.soundbank.fingerprint import FP_FRAME, FP_HOP, FP_RATE
+from openfoley.io.jsonl import iter_jsonl
 
 MANIFEST_KEYS = ("id", "class", "group", "duration", "package", "path", "licence", "fingerprint",
                  "audio", "image")

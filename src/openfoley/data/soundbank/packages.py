@@ -19,9 +19,9 @@ import re
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from openfoley.data.soundbank.rcc import iter_rcc
 from openfoley.errors import DataError

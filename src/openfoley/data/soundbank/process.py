@@ -22,6 +22,7 @@ numbers in docs/sound-bank.md:
 from __future__ import annotations
 
 import io
+import itertools
 import math
 
 import numpy as np
@@ -200,5 +201,5 @@ def split_peaks(wave: np.ndarray, sample_rate: int, peak_db: float = 10.0,
     peaks.sort()
     if len(peaks) < 2:
         return [(0, wave.size)]
-    cuts = [0] + [a + int(np.argmin(db[a:b])) for a, b in zip(peaks[:-1], peaks[1:])] + [db.size]
+    cuts = [0] + [a + int(np.argmin(db[a:b])) for a, b in itertools.pairwise(peaks)] + [db.size]
     return [(cuts[k] * hop, min(wave.size, cuts[k + 1] * hop)) for k in range(len(peaks))]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from openfoley.errors import DataError
 
