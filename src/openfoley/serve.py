@@ -38,12 +38,16 @@ from typing import Any
 
 from openfoley.config.tools import ServeOptions  # defined with the other settings (config/tools.py)
 from openfoley.errors import ConfigError, MediaError, OpenFoleyError
-from openfoley.io import ProbeResult, mux, probe, write_audio
+from openfoley.io import VIDEO_MODES, ProbeResult, mux, probe, write_audio
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 _MB = 1_000_000  # "MB" is 10^6 bytes here, as in Gradio's max_file_size
+# Codecs that browsers play from an MP4 (the page's <video>). "auto" on the page copies only these; any
+# other stream (MPEG-4 Part 2, MJPEG, MPEG-2, ProRes, ...) fits in an MP4 but would not play, so it is
+# re-encoded as H.264.
+BROWSER_CODECS = ("h264", "vp9", "av1")
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class ServeOutput:
     """What one request produced, all inside ``folder`` (deleted by ``FoleyService.release``)."""
 
     folder: Path
-    video: Path  # the upload's picture with the generated sound (mp4: H.264 copied + AAC)
+    video: Path  # the upload's picture with the generated sound (mp4: the video copied or re-encoded + AAC)
     audio: Path  # the generated sound (WAV, 16-bit)
     plot: Path  # key frames, spectrogram and onsets (PNG, as ``generate --plot``)
     summary: str  # one line for the page's status box
@@ -170,17 +174,26 @@ class FoleyService:
         cfg_scale: Any,
         seed: Any,
         progress: ProgressFn | None = None,
+        video_mode: str = "auto",
     ) -> ServeOutput:
         """Check ``video``, run the model on it, and write the muxed video, the WAV and the plot.
 
-        Raises ``OpenFoleyError`` subclasses for bad input (with the upload's base name, not its path).
-        On any failure the request folder is removed before the error propagates.
+        video_mode: "auto" (copy the upload's video stream if browsers can play it from an MP4,
+        ``BROWSER_CODECS``, else re-encode it as H.264), "copy" (an error if MP4 cannot hold it) or
+        "reencode". Raises ``OpenFoleyError`` subclasses for bad input (with the upload's base name,
+        not its path). On any failure the request folder is removed before the error propagates.
         """
         report = progress or (lambda frac, desc: None)
         src = Path(video)
         report(0.0, "checking the upload")
+        if video_mode not in VIDEO_MODES:
+            raise ConfigError(f"video must be one of {', '.join(VIDEO_MODES)}, got {video_mode!r}")
         info = check_upload(src, self.options.max_mb, self.options.max_seconds)
         steps_i, cfg_f, seed_i = self.check_settings(steps, cfg_scale, seed)
+        mode = video_mode
+        if mode == "auto" and info.video is not None and info.video.codec not in BROWSER_CODECS:
+            mode = "reencode"
+        reencoded: list[str] = []
         folder = self._new_folder()
         try:
             report(0.02, "waiting for the model")
@@ -191,7 +204,10 @@ class FoleyService:
             report(0.92, "writing the video")
             stem = _safe_stem(src)
             audio = write_audio(folder / f"{stem}-foley.wav", result.wav, result.sample_rate)
-            out_video = mux(src, result.wav, result.sample_rate, folder / f"{stem}-foley.mp4")
+            out_video = mux(src, result.wav, result.sample_rate, folder / f"{stem}-foley.mp4", video=mode,
+                            on_reencode=reencoded.append,
+                            progress=lambda done, total: report(0.92 + 0.04 * done / max(total, 1),
+                                                                "re-encoding the video"))
             report(0.96, "drawing the plot")
             plot = save_plot(result, folder / f"{stem}-plot.png")
             report(1.0, "done")
@@ -202,7 +218,8 @@ class FoleyService:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         summary = (f"{describe(info)} -> {len(result.wav) / result.sample_rate:.2f} s of sound at "
-                   f"{result.sample_rate} Hz; {steps_i} steps, guidance {cfg_f:g}, seed {seed_i}; {elapsed:.1f} s")
+                   f"{result.sample_rate} Hz; {steps_i} steps, guidance {cfg_f:g}, seed {seed_i}; {elapsed:.1f} s"
+                   + ("; video re-encoded as H.264" if reencoded else ""))
         return ServeOutput(folder=folder, video=out_video, audio=audio, plot=plot, summary=summary)
 
     def close(self) -> None:
@@ -263,11 +280,12 @@ def build_app(service: FoleyService) -> Any:
         except OpenFoleyError as e:
             return f"**Error:** {e}"
 
-    def on_generate(video: str | None, steps: float, cfg: float, seed: float, progress=gr.Progress()):
+    def on_generate(video: str | None, steps: float, cfg: float, seed: float, mode: str, progress=gr.Progress()):
         if not video:
             return None, None, None, "**Not generated:** upload a video first", None
         try:
-            out = service.generate(video, steps, cfg, seed, progress=lambda f, d: progress(f, desc=d))
+            out = service.generate(video, steps, cfg, seed, progress=lambda f, d: progress(f, desc=d),
+                                   video_mode=mode)
         except OpenFoleyError as e:
             return None, None, None, f"**Not generated:** {e}", None
         except Exception as e:  # a bug, not the user's fault: log it, say so, keep serving
@@ -285,6 +303,9 @@ def build_app(service: FoleyService) -> Any:
                 steps = gr.Slider(1, opts.max_steps, value=steps0, step=1, label="Steps", elem_id="steps")
                 cfg = gr.Slider(0.0, 10.0, value=cfg0, step=0.5, label="Guidance (cfg scale)", elem_id="cfg")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="seed")
+                mode = gr.Radio(list(VIDEO_MODES), value="auto", label="Video stream", elem_id="video-mode",
+                                info="auto: copy the picture if browsers can play it, else re-encode it as H.264; "
+                                     "copy: never re-encode; reencode: always H.264")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
                 status = gr.Markdown("", elem_id="status")
             with gr.Column():
@@ -297,7 +318,7 @@ def build_app(service: FoleyService) -> Any:
         folder = gr.State(None)
         upload.upload(on_upload, inputs=upload, outputs=status, concurrency_id="probe", concurrency_limit=2)
         button.click(
-            on_generate, inputs=[upload, steps, cfg, seed], outputs=[out_video, out_audio, out_plot, status, folder],
+            on_generate, inputs=[upload, steps, cfg, seed, mode], outputs=[out_video, out_audio, out_plot, status, folder],
             concurrency_id="model", concurrency_limit=1,
         ).then(service.release, inputs=folder, outputs=None, concurrency_id="release", concurrency_limit=4)
     app.queue(default_concurrency_limit=1, max_size=opts.queue_size)

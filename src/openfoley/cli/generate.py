@@ -1,8 +1,10 @@
 """``openfoley generate VIDEO|DIR [-o OUT]``: sound for silent video, muxed under the original picture.
 
 A thin layer over ``openfoley.pipeline.FoleyPipeline``. For a file it writes ``OUT.mp4`` (the input's
-video packets copied, the generated sound as AAC; the original audio dropped unless
-``--keep-original-audio``), ``OUT.wav`` next to it and, with ``--plot``, ``OUT.png``. The default OUT
+video packets copied, or re-encoded as H.264 when the output container cannot hold them (``--video``);
+the generated sound as AAC; the original audio dropped unless ``--keep-original-audio``), ``OUT.wav``
+next to it and, with ``--plot``, ``OUT.png``. A re-encode is announced in one line on stderr and has a
+progress bar. The default OUT
 is ``VIDEO_foley.mp4`` beside the input, never the input itself. For a folder, every video in it is
 generated into the output folder (default ``DIR_foley``) with a progress bar; a file that fails is
 reported and skipped, and the exit code is 2 unless all succeeded.
@@ -44,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=0.0, help="section start in seconds (default: 0)")
     p.add_argument("--duration", type=float, default=None, help="section length in seconds (default: to the end)")
     p.add_argument("--keep-original-audio", action="store_true", help="keep the input's audio as a second track")
+    p.add_argument("--video", dest="video_mode", choices=("auto", "copy", "reencode"), default="auto",
+                   help="auto (default): copy the video stream if the output container can hold it, else "
+                        "re-encode it as H.264; copy: never re-encode (an error if it cannot be copied); "
+                        "reencode: always H.264")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -61,36 +67,64 @@ def default_output(video: Path) -> Path:
     return video.with_name(f"{video.stem}_foley.mp4")
 
 
-def check_outputs(video: Path, outs: dict[str, Path], force: bool) -> None:
-    """Refuse unusable outputs before any work (same file as the input, exists without --force, ...)."""
-    from openfoley.io import check_output
+def check_outputs(video: Path, outs: dict[str, Path], force: bool, video_mode: str = "auto") -> None:
+    """Refuse unusable outputs before any work (same file as the input, exists without --force, a video
+    stream that ``--video copy`` cannot copy into the output's container, ...)."""
+    from openfoley.io import check_copy, check_output
 
     if outs["video"].suffix.lower() not in (".mp4", ".mkv", ".mov", ".m4v"):
         raise OutputError(f"{outs['video']}: output must end in .mp4, .mkv, .mov or .m4v")
     for p in outs.values():
         check_output(p, force=force, inputs=(video,))
+    if video_mode == "copy":
+        check_copy(video, outs["video"])
 
 
 def generate_one(pipe, video: Path, outs: dict[str, Path], args: argparse.Namespace, progress=None) -> None:
     """Generate for ``video`` and write ``outs`` all-or-nothing."""
-    import numpy as np
-
-    from openfoley.io import atomic_output, mux, write_audio
+    from openfoley.io import atomic_output, write_audio
     from openfoley.pipeline import plot_result
 
-    check_outputs(video, outs, args.force)
+    check_outputs(video, outs, args.force, args.video_mode)
     res = pipe(video, steps=args.steps, cfg_scale=args.cfg_scale, solver=args.solver, seed=args.seed,
                start=args.start, duration=args.duration, progress=progress)
-    under = res.wav
-    if res.start > 0:  # a section: place it on the video's clock (mux pads/cuts to the video's end)
-        lead = round(res.start * res.sample_rate)
-        under = np.concatenate([np.zeros(lead, np.float32), res.wav])
     with contextlib.ExitStack() as stack:
         tmp = {k: stack.enter_context(atomic_output(p, force=args.force, inputs=(video,))) for k, p in outs.items()}
         write_audio(tmp["wav"], res.wav, res.sample_rate, force=True)
-        mux(video, under, res.sample_rate, tmp["video"], keep_original_audio=args.keep_original_audio, force=True)
+        bar = stack.enter_context(_ReencodeBar(video.name, disable=args.no_progress))
+        try:
+            res.mux(video, tmp["video"], video=args.video_mode, keep_original_audio=args.keep_original_audio,
+                    force=True, progress=bar.update, on_reencode=bar.announce)
+        except OutputError as e:  # name the output the user asked for, not its temporary file
+            raise OutputError(str(e).replace(str(tmp["video"]), str(outs["video"]))) from None
         if "png" in tmp:
             plot_result(res, tmp["png"], force=True)
+
+
+class _ReencodeBar:
+    """The one line that says a video is re-encoded, then a progress bar of its frames (stderr)."""
+
+    def __init__(self, name: str, disable: bool) -> None:
+        self.name, self.disable, self.bar = name, disable, None
+
+    def announce(self, line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"openfoley generate: {line}", file=sys.stderr)
+        self.bar = tqdm(total=None, desc=f"re-encode {self.name}", unit="frame", disable=self.disable,
+                        file=sys.stderr, leave=False)
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.update(done - self.bar.n)
+
+    def __enter__(self) -> _ReencodeBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _videos_in(folder: Path) -> list[Path]:
@@ -135,12 +169,14 @@ def run(args: argparse.Namespace) -> int:
         return 2 if failed else 0
     out = Path(args.output) if args.output else default_output(src)
     outs = outputs_for(out, args.plot)
-    check_outputs(src, outs, args.force)  # refuse bad outputs before loading anything
+    check_outputs(src, outs, args.force, args.video_mode)  # refuse bad outputs before loading anything
     pipe = FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
     with tqdm(total=None, desc=src.name, unit="window", disable=args.no_progress, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
+            if done == total:
+                bar.close()  # before a re-encode's line and bar
 
         generate_one(pipe, src, outs, args, progress)
     print("\n".join(f"wrote {p}" for p in outs.values()))

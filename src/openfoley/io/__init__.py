@@ -8,14 +8,15 @@ file's clock (0 = the container's start); see ``docs/io.md`` for the conventions
     iter_video_windows(path, fps, size, window, hop, resize) -> Iterator[VideoClip]
     read_audio(path, sample_rate, start, duration) -> float32 (s,)
     write_audio(path, wav, sample_rate, force) / write_video(path, frames, fps, audio, ...)
-    mux(video_in, audio, sample_rate, out, keep_original_audio, force)
+    mux(video_in, audio, sample_rate, out, keep_original_audio, force, video="auto"|"copy"|"reencode")
+    check_copy(video_in, out)          raises OutputError if the video stream cannot be copied into out
     atomic_output(path, force, inputs) -> temp path, moved into place on success
 """
 
 from openfoley.io.atomic import atomic_output, check_output
-from openfoley.io.jsonl import iter_jsonl
 from openfoley.io.audio import read_audio, write_audio
-from openfoley.io.mux import mux
+from openfoley.io.jsonl import iter_jsonl
+from openfoley.io.mux import VIDEO_MODES, check_copy, mux
 from openfoley.io.probe import AudioInfo, ProbeResult, VideoInfo, open_media, probe
 from openfoley.io.video import VideoClip, iter_video_windows, read_video, write_video
 
@@ -23,9 +24,11 @@ __all__ = [
     "AudioInfo",
     "ProbeResult",
     "VideoClip",
+    "VIDEO_MODES",
     "VideoInfo",
     "atomic_output",
     "iter_jsonl",
+    "check_copy",
     "check_output",
     "iter_video_windows",
     "mux",

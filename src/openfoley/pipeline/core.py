@@ -35,7 +35,7 @@ from torch import Tensor
 from openfoley.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_state_into, load_weights
 from openfoley.config import Config
 from openfoley.errors import ConfigError, MediaError, ModelError
-from openfoley.io import iter_video_windows, probe
+from openfoley.io import iter_video_windows, mux, probe
 from openfoley.model import FoleyModel
 from openfoley.pipeline.windows import Stitcher, WindowPlan, detect_onsets, plan_windows
 from openfoley.vocoder import Vocoder, build_vocoder
@@ -139,6 +139,22 @@ class FoleyResult:
     seed: int
     settings: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def mux(self, video_in: PathLike, out: PathLike, *, video: str = "auto", keep_original_audio: bool = False,
+            force: bool = False, progress: Callable[[int, int], None] | None = None,
+            on_reencode: Callable[[str], None] | None = None) -> Path:
+        """Write ``out`` (.mp4/.mkv/.mov/.m4v): ``video_in``'s picture with this sound under it (``io.mux``).
+
+        The sound sits at its place on the video's clock: a section (``start`` > 0) after ``start``
+        seconds of silence; the audio is cut or padded to the video's end. video: "auto" (copy the
+        video stream when the container can hold it, else re-encode it as H.264), "copy" or
+        "reencode"; ``on_reencode(line)`` / ``progress(frames_done, total)`` report a re-encode.
+        """
+        under = self.wav
+        if self.start > 0:
+            under = np.concatenate([np.zeros(round(self.start * self.sample_rate), np.float32), self.wav])
+        return mux(video_in, under, self.sample_rate, out, keep_original_audio=keep_original_audio, force=force,
+                   video=video, progress=progress, on_reencode=on_reencode)
 
 
 @dataclass
