@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-fast venv demo clean builtin-model ablation
+.PHONY: test test-fast lint venv demo clean builtin-model ablation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,9 +17,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-# Everything that runs on a CPU, slow-marked tests included (what CI runs). `make test-fast` skips those.
-test: venv
+# Lint (ruff) and type check (mypy; settings in pyproject.toml), then everything that runs on a CPU,
+# slow-marked tests included: what CI runs. `make test-fast` skips the slow tests and the checks.
+test: lint
 	$(BIN)/python -m pytest -q -n 2 -m "not gpu"
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -n 2 -m "not gpu and not slow"
@@ -42,4 +47,4 @@ ablation: venv  # Tables 3-5 of docs/results.md (~85 min on 2 cores; needs `make
 	scripts/run-ablation.sh 2 200 64
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from openfoley.pipeline import FoleyPipeline
+    from openfoley.vocoder import Vocoder
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
@@ -167,12 +171,12 @@ def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | s
     from openfoley.io import mux, read_audio
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    pipe = None
+    pipe: FoleyPipeline | None = None
     if row not in REFERENCES:
         from openfoley.pipeline import FoleyPipeline
 
         pipe = FoleyPipeline.from_pretrained(weights)
-    vocoder = None
+    vocoder: Vocoder | None = None
     if row == "ground-truth":
         from openfoley.features.mel import log_mel
         from openfoley.vocoder import build_vocoder
@@ -191,10 +195,16 @@ def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | s
             sr = audio_cfg.sample_rate
             real = read_audio(video, sr)
             mel = log_mel(real[: len(real) // audio_cfg.hop_length * audio_cfg.hop_length], audio_cfg)
+            assert vocoder is not None  # built above for this row
             wav = vocoder(mel[None])[0].numpy()
         elif row in ("shuffled", "retrieval"):
             sr = audio_cfg.sample_rate
-            src = videos[(i + 1) % len(videos)] if row == "shuffled" else sources[i]
+            if row == "shuffled":
+                src = videos[(i + 1) % len(videos)]
+            elif sources is not None:
+                src = sources[i]
+            else:
+                raise ValueError("the retrieval row needs sources (one training clip per video)")
             wav = read_audio(src, sr, duration=read_audio(video, sr).numel() / sr).numpy()
         else:
             raise ValueError(f"row {row!r} needs a model or is not implemented here")
@@ -374,6 +384,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             if row == "retrieval" and any(not (out / v.name).exists() for v in videos):  # else only rescoring
                 if store is None or retrieval_videos is None:
                     raise ConfigError("the retrieval row needs --train-store and --retrieval-videos (training clips)")
+                assert weights is not None  # set above for the retrieval row
                 sources = retrieval_sources(weights, store, Path(retrieval_videos), videos)
             render_row(row, videos, out, weights=None if row == "retrieval" else weights, steps=steps, seed=seed,
                        audio_cfg=base_cfg.audio, progress=progress, sources=sources)

@@ -135,6 +135,7 @@ def read_state_file(path: str | Path, what: str = "") -> dict[str, torch.Tensor]
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"{p}: {label} file not found")
+    sd: Any  # a flat state dict, or a torch file's wrapper around one
     try:
         if p.suffix == ".safetensors":
             sd = load_file(str(p), device="cpu")

@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from openfoley.data.foleyworld.live import LiveStore
     from openfoley.features.store import FeatureStore
     from openfoley.training.loop import train
     from openfoley.training.synthetic import make_synthetic_store
@@ -50,13 +51,12 @@ def _run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     logging.getLogger("openfoley").setLevel(logging.INFO)
     tmp = None
+    store: FeatureStore | LiveStore
     if args.smoke:
         tmp = tempfile.TemporaryDirectory(prefix="openfoley-smoke-")
         store = FeatureStore(make_synthetic_store(Path(tmp.name) / "store", cfg, clips=cfg.train.batch_size))
         max_steps = 2 if args.max_steps is None else args.max_steps
     elif args.live:
-        from openfoley.data.foleyworld.live import LiveStore
-
         if args.data:
             raise DataError("give --data STORE or --live BANK, not both")
         if not (Path(args.live) / "manifest.jsonl").is_file():

@@ -10,7 +10,7 @@ import logging
 
 import torch
 
-from openfoley.vocoder import GriffinLimVocoder, build_vocoder, builtin_available
+from openfoley.vocoder import GriffinLimVocoder, Vocoder, build_vocoder, builtin_available
 from openfoley.vocoder.evaluate import evaluate_vocoders, format_table, heldout_clips
 from openfoley.vocoder.train import TrainSettings, preset_audio, train_vocoder
 
@@ -62,7 +62,7 @@ def _eval(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = preset_audio(args.preset)
     clips = heldout_clips(args.bank, cfg, args.holdout, max_clips=args.max_clips)
-    vocoders = [GriffinLimVocoder(cfg, iters=i) for i in args.iters]
+    vocoders: list[Vocoder] = [GriffinLimVocoder(cfg, iters=i) for i in args.iters]
     if args.weights is not None or builtin_available(cfg):
         vocoders.append(build_vocoder("neural", cfg, args.weights))
     print(format_table(evaluate_vocoders(vocoders, clips)))

@@ -317,7 +317,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
         return _build(tp, value, where)
@@ -347,12 +347,12 @@ def replace_path(cfg: Config, dotted: str, value: Any) -> Config:
     if len(parts) == 1:
         return dataclasses.replace(cfg, **{head: _coerce(hints[head], value, dotted)})
     section = getattr(cfg, head)
-    if not dataclasses.is_dataclass(section):
+    if not dataclasses.is_dataclass(section) or isinstance(section, type):
         raise ConfigError(f"{head!r} is not a section")
     sub_hints = typing.get_type_hints(type(section))
     if parts[1] not in sub_hints:
         raise ConfigError(f"unknown key {dotted!r}; {head} has: {sorted(sub_hints)}")
-    new_section = dataclasses.replace(section, **{parts[1]: _coerce(sub_hints[parts[1]], value, dotted)})
+    new_section: Any = dataclasses.replace(section, **{parts[1]: _coerce(sub_hints[parts[1]], value, dotted)})
     return dataclasses.replace(cfg, **{head: new_section})
 
 

@@ -270,7 +270,7 @@ def _run_workers(out: Path, cfg: Config, rank: int, workers: int, capacity: int,
     """Spawn ``workers`` processes over disjoint slices; relay their messages; re-raise a failure."""
     # fork where the platform has it: spawn re-imports torch/av in every worker (measured 5 s CPU each
     # here); workers set one torch thread first, as torch's DataLoader workers do after fork.
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     q = ctx.Queue()
     cfg_json = cfg.to_json()
     procs = [ctx.Process(target=_process_main, daemon=True,
@@ -278,7 +278,8 @@ def _run_workers(out: Path, cfg: Config, rank: int, workers: int, capacity: int,
              for w in range(workers)]
     for p in procs:
         p.start()
-    finished, errors = set(), []
+    finished: set[int] = set()
+    errors: list[str] = []
     try:
         while len(finished) < workers:
             try:

@@ -61,7 +61,8 @@ def _parse_vggsound(csv_path: Path) -> list[tuple[int, str, int, str, str | None
     """Rows as (line, ytid, start, label, split), the column layout detected from the first row."""
     with open(csv_path, newline="") as f:
         rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r and any(c.strip() for c in r)]
-    out, layout = [], None
+    out: list[tuple[int, str, int, str, str | None]] = []
+    layout = None
     for line, r in rows:
         r = [c.strip() for c in r]
         if len(r) == 2 and _TWO_COL.match(r[0]):
@@ -79,6 +80,7 @@ def _parse_vggsound(csv_path: Path) -> list[tuple[int, str, int, str, str | None
             raise DataError(f"{csv_path}:{line}: {kind}-column row in a {layout}-column VGGSound CSV")
         if kind == 2:
             m = _TWO_COL.match(r[0])
+            assert m is not None  # matched above
             out.append((line, m["ytid"], int(m["start"]), r[1], None))
         else:
             out.append((line, r[0], int(r[1]), r[2], r[3] or None))

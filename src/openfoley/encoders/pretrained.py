@@ -204,6 +204,7 @@ class SiglipVideoEncoder(VideoEncoder):
         """Build the tower the weights describe and load them (path defaults to ``encoder.video_weights``)."""
         path = cfg.encoder.video_weights if path is None else path
         sd = read_state_dict(path, "SigLIP vision")
+        assert path is not None  # read_state_dict raised
         enc = cls(cfg, ViTSpec.from_state_dict(sd, SIGLIP_PREFIX, path))
         load_into(enc.vision_model, sd, SIGLIP_PREFIX, path, "SigLIP vision")
         return enc
@@ -328,6 +329,7 @@ class AudioMAEEncoder(nn.Module):
     def from_weights(cls, cfg: Config, path: str | Path | None = None) -> AudioMAEEncoder:
         path = cfg.encoder.audio_weights if path is None else path
         sd = read_state_dict(path, "AudioMAE")
+        assert path is not None  # read_state_dict raised
         enc = cls(cfg, AudioViTSpec.from_state_dict(sd, path))
         load_into(enc.tower, sd, "", path, "AudioMAE")
         return enc

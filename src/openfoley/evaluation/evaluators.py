@@ -389,10 +389,14 @@ def load_evaluators(folder: str | Path | None = None) -> Evaluators:
         raise ModelError(f"{root}: evaluators folder not found{hint}; train them with "
                          f"`openfoley evaluators train --bank BANK --store STORE --out DIR`")
     audio, a_meta, a_ver = _load(root / AUDIO_DIR, "audio")
+    assert isinstance(audio, AudioClassifier)
+    sync: SyncClassifier | None = None
     if (root / SYNC_DIR).exists():
-        sync, s_meta, s_ver = _load(root / SYNC_DIR, "sync")
+        net, s_meta, s_ver = _load(root / SYNC_DIR, "sync")
+        assert isinstance(net, SyncClassifier)
+        sync = net
     else:  # an audio-only evaluators folder: FAD, KLD and onsets, no Align Acc
-        sync, s_meta, s_ver = None, {}, "none"
+        s_meta, s_ver = {}, "none"
     return Evaluators(audio, sync, a_meta, s_meta, {"audio": a_ver, "sync": s_ver})
 
 

@@ -367,9 +367,11 @@ def train_evaluators(bank_dir: str | Path | None, store_dir: str | Path | None, 
             raise OutputError(f"{out / sub}: exists (use --force to replace it)")
     reports: dict[str, Any] = {}
     if SYNC_DIR in kinds:
+        assert store_dir is not None  # checked above
         sync, s_report = train_sync_classifier(store_dir, sync_spec, heldout_store=heldout_store, window=window)
         reports["sync"] = {"version": save_evaluator(out / SYNC_DIR, sync, {"report": s_report}), **s_report}
     if AUDIO_DIR in kinds:
+        assert bank_dir is not None  # checked above
         audio, a_report = train_audio_classifier(bank_dir, audio_spec)
         a_ver = save_evaluator(out / AUDIO_DIR, audio, {"report": a_report, "bank": str(bank_dir)})
         reports["audio"] = {"version": a_ver, **a_report}

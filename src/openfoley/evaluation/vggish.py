@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from openfoley.checkpoint import read_state_file
 from openfoley.errors import ModelError
+
+M = TypeVar("M", bound=nn.Module)
 
 PATCH_FRAMES, PATCH_MELS = 96, 64
 
@@ -75,8 +78,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return read_state_file(path)
 
 
-def load_weights(model: nn.Module, path: str | Path,
-                 ignore_prefixes: Sequence[str] = ()) -> nn.Module:
+def load_weights(model: M, path: str | Path, ignore_prefixes: Sequence[str] = ()) -> M:
     """Load a weights file into ``model`` strictly (every key present, nothing extra, same shapes).
 
     Keys starting with one of ``ignore_prefixes`` are dropped from the file first (e.g. the PANNs

@@ -227,7 +227,8 @@ def write_store_json(
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     with _locked(store):
-        parts, cols = [], {k: [] for k in ("ids", "labels", "groups", "valid", "part", "row")}
+        parts: list[dict[str, Any]] = []
+        cols: dict[str, list[Any]] = {k: [] for k in ("ids", "labels", "groups", "valid", "part", "row")}
         for j, name in enumerate(complete_parts(store)):
             lines = read_part_index(store, name)
             for x in lines:
@@ -266,7 +267,7 @@ def _write_index(store: Path, cols: dict[str, list]) -> None:
     }
     tmp = store / f".{INDEX}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **kwds as allow_pickle
     os.replace(tmp, store / INDEX)
 
 

@@ -15,12 +15,14 @@ holds does not depend on the workers, so a run with and without them trains on t
 from __future__ import annotations
 
 import multiprocessing as mp
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
 
 import torch
 
 from openfoley.model import Batch
 
-_WORKER_STORE = None
+_WORKER_STORE: Any = None  # the store, set in each worker process
 
 
 def _init_worker(store) -> None:
@@ -46,8 +48,8 @@ class StoreBatches:
         self.store = store
         self.workers, self.prefetch = int(workers), max(1, int(prefetch))
         self.micros_per_step, self.first_micro = max(1, micros_per_step), first_micro
-        self._pool = None
-        self._pending: dict[tuple[int, int], object] = {}
+        self._pool: Pool | None = None
+        self._pending: dict[tuple[int, int], AsyncResult[list[dict]]] = {}
         self.n = len(store)
         self.global_batch = global_batch
         self.micro_batch = micro_batch
@@ -73,6 +75,7 @@ class StoreBatches:
 
     def _submit(self, step: int, gmicro: int) -> None:
         if (step, gmicro) not in self._pending:
+            assert self._pool is not None
             self._pending[(step, gmicro)] = self._pool.apply_async(_load, (self.indices(step, gmicro),))
 
     def get(self, step: int, gmicro: int, device: torch.device | str = "cpu") -> Batch:
@@ -81,7 +84,8 @@ class StoreBatches:
         if self._pool is None:
             self._pool = mp.get_context("fork").Pool(self.workers, _init_worker, (self.store,))
         # this rank's micro-batches of the next steps, in the order they will be asked for
-        ahead, s, g = [], step, gmicro
+        ahead: list[tuple[int, int]] = []
+        s, g = step, gmicro
         while len(ahead) < self.prefetch + 1:
             ahead.append((s, g))
             g += 1

@@ -8,14 +8,17 @@ dominated by the random initialisation (a common choice; the paper does not spec
 from __future__ import annotations
 
 import copy
+from typing import Generic, TypeVar
 
 import torch
 
+M = TypeVar("M", bound=torch.nn.Module)
 
-class EMA:
-    def __init__(self, model: torch.nn.Module, decay: float):
+
+class EMA(Generic[M]):
+    def __init__(self, model: M, decay: float):
         self.decay = decay
-        self.model = copy.deepcopy(model).eval()
+        self.model: M = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.step = 0
@@ -28,8 +31,8 @@ class EMA:
         d = self.current_decay()
         for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
             e.lerp_(p.detach().to(e.dtype), 1 - d)
-        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
-            e.copy_(b)
+        for eb, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            eb.copy_(b)
         self.step += 1
 
     def state_dict(self) -> dict:

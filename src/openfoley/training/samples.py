@@ -15,6 +15,7 @@ import torch
 from openfoley.config import Config
 from openfoley.io import write_audio
 from openfoley.io.image import colormap, write_png
+from openfoley.model import FoleyModel
 from openfoley.vocoder import build_vocoder
 
 
@@ -28,7 +29,7 @@ def spectrogram_png(top: np.ndarray, bottom: np.ndarray, scale: int = 2) -> np.n
 
 
 @torch.no_grad()
-def write_samples(model: torch.nn.Module, store, cfg: Config, out_dir: str | Path, step: int, n: int = 2,
+def write_samples(model: FoleyModel, store, cfg: Config, out_dir: str | Path, step: int, n: int = 2,
                   device: torch.device | str = "cpu", seed: int = 0) -> list[Path]:
     """Generate and write ``n`` validation samples (wav + png); returns the wav paths."""
     out = Path(out_dir) / f"step-{step:08d}"

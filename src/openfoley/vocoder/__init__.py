@@ -16,6 +16,7 @@ Griffin-Lim on held-out bank audio (``docs/vocoder.md`` has the measurements and
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -94,7 +95,7 @@ def builtin_available(cfg: AudioConfig) -> bool:
         return False
 
 
-def build_vocoder(kind: str, cfg: AudioConfig, weights: str | Path | None = None) -> Vocoder:
+def build_vocoder(kind: str, cfg: AudioConfig, weights: str | os.PathLike | None = None) -> Vocoder:
     """A vocoder for log-mels made with ``cfg``.
 
     ``kind``: ``griffinlim``; ``neural`` (weights from ``weights``, default the built-in folder;

@@ -82,7 +82,7 @@ def propose(classes: Iterable[str], onto: Ontology) -> dict[str, tuple[str, tupl
     for n in onto.nodes.values():
         for k in _node_keys(n.name):
             by_key.setdefault(k, set()).add(n.id)
-    out = {}
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
     for c in classes:
         if c.lower() in exact:
             out[c] = ("exact", (exact[c.lower()],))

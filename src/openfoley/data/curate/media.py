@@ -60,7 +60,7 @@ def check_media(path: str, rule: dict[str, Any]) -> dict[str, Any]:
             out["reason"] = "no_audio"
             return out
         wav = read_audio(path, r.snr_sample_rate)
-        x = wav.numpy() if hasattr(wav, "numpy") else wav  # (s,)
+        x = wav.numpy()  # (s,)
         snr = estimate_snr_db(x, r.snr_sample_rate, r.snr_frame_seconds, r.snr_fraction)
         out["snr_db"] = snr
         if not snr > r.min_snr_db:

@@ -203,8 +203,8 @@ def parse_panda(text: str, header: PandaHeader) -> list[PandaClip]:
     for k, (ts, cap) in enumerate(zip(stamps, caps, strict=True)):
         if not (isinstance(ts, (list, tuple)) and len(ts) == 2 and isinstance(cap, str)):
             raise RowError(f"clip {k}: expected a [start, end] pair and a caption string")
-        s, e = parse_timestamp(ts[0]), parse_timestamp(ts[1])
-        if e <= s:
+        start, end = parse_timestamp(ts[0]), parse_timestamp(ts[1])
+        if end <= start:
             raise RowError(f"clip {k}: end {ts[1]!r} is not after start {ts[0]!r}")
-        clips.append(PandaClip(vid, k, s, e, cap))
+        clips.append(PandaClip(vid, k, start, end, cap))
     return clips

@@ -20,17 +20,17 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openfoley.config.tools import CurateConfig  # defined with the other settings (config/tools.py)
-from openfoley.data.curate.audioset import RowError, is_skippable, iter_lines, parse_audioset
+from openfoley.data.curate.audioset import AudioSetRow, RowError, is_skippable, iter_lines, parse_audioset
 from openfoley.data.curate.classmap import ExclusionRule, load_mapping
 from openfoley.data.curate.media import MediaPool, find_media
 from openfoley.data.curate.ontology import Ontology
-from openfoley.data.curate.panda import CaptionMatcher, PandaHeader, parse_panda
+from openfoley.data.curate.panda import CaptionMatcher, PandaClip, PandaHeader, parse_panda
 from openfoley.data.curate.report import Tally, format_table
 from openfoley.errors import ConfigError, DataError, OutputError
 
@@ -84,7 +84,7 @@ class _Run:
         if not self.inputs:
             raise ConfigError("no input CSVs: give --audioset and/or --panda files")
         self.tally = Tally(max_examples=cfg.max_examples)
-        self.pos = {"file": 0, "offset": 0, "line": 0, "header": None}
+        self.pos: dict[str, Any] = {"file": 0, "offset": 0, "line": 0, "header": None}
         self.partial = work / "kept.partial.jsonl"
         self.state_path = work / "state.json"
         self.elapsed = 0.0
@@ -177,8 +177,8 @@ class _Run:
                 else:
                     paths[k] = p
             checked = pool.check([str(p) for p in paths.values()])
-            for k, res in zip(paths, checked, strict=True):
-                results[k] = res
+            for k, found in zip(paths, checked, strict=True):
+                results[k] = found
         lines = []
         for k, (cid, source, start, end, extra) in enumerate(cands):
             res = results[k]
@@ -190,6 +190,7 @@ class _Run:
                 self.tally.remove("media_" + res["reason"], why)
                 continue
             if k in paths:
+                assert res is not None  # every candidate with media was checked
                 path = os.path.relpath(paths[k].resolve(), self.out.parent.resolve())
                 duration = res["duration"]
                 extra = {**extra, **{m: res[m] for m in ("height", "snr_db") if m in res}}
@@ -228,8 +229,13 @@ class _Run:
                         self.pos["header"] = text
                         continue
                     n_batch += 1
+                    clips: Sequence[AudioSetRow | PandaClip]
                     try:
-                        clips = (parse_audioset(text),) if kind == "audioset" else parse_panda(text, header)
+                        if kind == "audioset":
+                            clips = (parse_audioset(text),)
+                        else:
+                            assert header is not None  # read from the file's first line above
+                            clips = parse_panda(text, header)
                     except RowError as e:
                         if cfg.strict:
                             raise DataError(f"{path}:{lineno}: malformed row ({e})") from None

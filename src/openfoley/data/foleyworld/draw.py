@@ -129,6 +129,7 @@ def polygon(canvas: np.ndarray, pts, colour, alpha: float = 1.0) -> None:
         n = np.hypot(ex, ey) or 1.0
         dist = sign * (ex * (py - ay) - ey * (px - ax)) / n  # signed distance inside > 0
         inside = dist if inside is None else np.minimum(inside, dist)
+    assert inside is not None  # a polygon has edges
     a = _alpha(inside + 0.5)[..., None] * alpha
     dst = canvas[ya:yb, xa:xb]
     dst += a * (np.asarray(colour, np.float32) - dst)

@@ -30,7 +30,7 @@ import torch
 
 from openfoley.config import Config
 from openfoley.config.tools import RenderConfig
-from openfoley.data.foleyworld.bank import load_bank
+from openfoley.data.foleyworld.bank import Bank, load_bank
 from openfoley.data.foleyworld.render import clip_id, clip_rng, render_clip, resolve_splits, split_pool
 from openfoley.data.foleyworld.scenes import build_scene, mix
 from openfoley.errors import ConfigError
@@ -72,8 +72,8 @@ class LiveStore:
                               f"{self.render.sample_rate}) must equal the model's ({cfg.seconds}, {cfg.audio.sample_rate})")
         if self.clips < 1:
             raise ConfigError(f"live rendering needs clips >= 1, got {clips}")
-        self._bank = None
-        self._pool = None
+        self._bank: Bank | None = None
+        self._pool: dict[str, list[str]] | None = None
         self._splits = splits
 
     def _ready(self):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class ImpactSource(Source):
         self.thick = int(rng.integers(8, 24))
         self.fall = int(rng.integers(int(0.35 * self.fps), int(0.7 * self.fps)))
         self.bounce, self.rest = int(rng.integers(3, 7)), int(rng.integers(3, 10))
-        self.paths = []
+        self.paths: list[Any] = []
         h = self.sprite.shape[0]
         for_path = []
 
@@ -332,6 +332,7 @@ class CallSource(Source):
                 draw.ellipse(canvas, self.x + dx * s, g - s * 0.62, s * 0.04, s * 0.05, (30, 30, 30))
             draw.ellipse(canvas, self.x, g - s * 0.3, s * 0.14, s * (0.015 + 0.12 * e), (90, 20, 30))
             return
+        assert self.sprite is not None  # planned for every call source but a face
         h, w = self.sprite.shape[:2]
         grow = 1.0 + 0.18 * e  # swells with its own loudness
         sp = self.sprite if grow < 1.01 else draw.resize(self.sprite, int(h * grow), int(w * (1 + 0.08 * e)))
@@ -392,7 +393,7 @@ class ShatterSource(Source):
         self.thick = int(rng.integers(8, 20))
         self.material = str(rng.choice(["stone", "tile", "wood"]))  # the floor it breaks on
         self.fall, self.fly = int(rng.integers(int(0.35 * self.fps), int(0.6 * self.fps))), int(rng.integers(8, 14))
-        self.paths = []
+        self.paths: list[Any] = []
 
         def position(f, rng):
             x = rng.uniform(r.x0 + 0.3 * r.width, r.x1 - 0.3 * r.width)

@@ -378,7 +378,8 @@ def check_splits(bank: Bank, splits: Splits, near_ber: float | None = None) -> S
     for i, j in pairs:
         a, b = where[ids[i]], where[ids[j]]
         if a != b:
-            key = tuple(sorted((a, b), key=SPLITS.index))
+            lo, hi = sorted((a, b), key=SPLITS.index)
+            key = (lo, hi)
             crossing.setdefault(key, []).append((ids[i], ids[j]))
     for (a, b), found in sorted(crossing.items()):
         problems.append(f"{len(found)} near-duplicate pair(s) across {a} and {b}, e.g. {found[0][0]} ~ {found[0][1]}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,8 @@ def make_synth_bank(root: str | Path, seed: int = 0, clips_per_class: tuple[int,
     root = Path(root)
     (root / "audio").mkdir(parents=True, exist_ok=True)
     (root / "images").mkdir(exist_ok=True)
-    rows, table = [], {}
+    rows: list[dict[str, Any]] = []
+    table: dict[str, dict[str, Any]] = {}
     for cls, group in classes or CLASSES:
         slug = cls.replace(" ", "-")
         image = None

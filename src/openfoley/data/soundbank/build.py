@@ -184,7 +184,8 @@ class _Builder:
             dup = self.index.find_exact(key)
             near = None if dup else self.index.find_near(fp)
             if dup or near:
-                row["dups"].append({"k": k, "of": dup or near[0], "ber": 0.0 if dup else round(near[1], 4)})
+                ber = 0.0 if dup or near is None else round(near[1], 4)
+                row["dups"].append({"k": k, "of": dup or (near[0] if near else None), "ber": ber})
                 continue
             cid = _clip_id(spec.short, package, member.path, k)
             _write_wav(self.out / "audio" / f"{cid}.wav", ev, sr)

@@ -13,6 +13,7 @@ import json
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 from openfoley.data.soundbank import taxonomy
 from openfoley.data.soundbank.fingerprint import FP_FRAME, FP_HOP, FP_RATE
@@ -63,7 +64,8 @@ def finalise(out: Path, packages: list[str], settings, summaries: list[dict], se
             final_group[t][c["group"]] += 1
     group_of = {k: v.most_common(1)[0][0] for k, v in final_group.items()}
 
-    manifest, classes = [], {}
+    manifest: list[dict[str, Any]] = []
+    classes: dict[str, Any] = {}
     for c in clips:
         t = target[c["fine"]]
         if t is None:

@@ -291,6 +291,10 @@ def _zip_members(full: Path, rel: str) -> Iterator[Member]:
                          image=f"{rel}!{img}" if img else None, read_image=reader(img) if img else None)
 
 
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
 def _rcc_members(full: Path, rel: str) -> Iterator[Member]:
     entries = dict(iter_rcc(full.read_bytes(), str(full)))
     names = sorted(entries)
@@ -298,8 +302,6 @@ def _rcc_members(full: Path, rel: str) -> Iterator[Member]:
     for n in names:
         if n.lower().endswith(AUDIO_EXTS):
             img = images.get(n)
-            data = entries[n]
-            idata = entries[img] if img else None
-            yield Member(path=f"{rel}!{n}", read=lambda d=data: d, logical=_logical(rel, n),
+            yield Member(path=f"{rel}!{n}", read=_constant(entries[n]), logical=_logical(rel, n),
                          image=f"{rel}!{img}" if img else None,
-                         read_image=(lambda d=idata: d) if img else None)
+                         read_image=_constant(entries[img]) if img else None)

@@ -192,7 +192,7 @@ def split_peaks(wave: np.ndarray, sample_rate: int, peak_db: float = 10.0,
     if db.size == 0:
         return []
     w = max(1, int(round(min_spacing / FRAME_S)))
-    peaks = []
+    peaks: list[int] = []
     for i in np.argsort(-db, kind="stable"):
         if db[i] < db.max() - peak_db:
             break

@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import cast
 
 from openfoley.errors import DataError
 
@@ -125,12 +126,12 @@ def write_rcc(files: dict[str, bytes], compress: bool = True, version: int = 3) 
     if version not in (1, 2, 3):
         raise ValueError(f"version must be 1, 2 or 3, got {version}")
     tree: dict = {}
-    for path, data in files.items():
+    for path, blob in files.items():
         parts = [p for p in path.split("/") if p]
         d = tree
         for p in parts[:-1]:
             d = d.setdefault(p, {})
-        d[parts[-1]] = data
+        d[parts[-1]] = blob
 
     names = bytearray()
     name_offsets: dict[str, int] = {}
@@ -157,7 +158,7 @@ def write_rcc(files: dict[str, bytes], compress: bool = True, version: int = 3) 
             entry = struct.pack(">IHII", name_off(name) if idx else 0, _DIRECTORY, len(kids), first)
             pending.extend((first + k, n, v) for k, (n, v) in enumerate(kids))
         else:
-            payload = bytes(item)  # type: ignore[arg-type]
+            payload = bytes(cast(bytes, item))  # a file's payload (leaf of the tree)
             flags = 0
             if compress:
                 payload = struct.pack(">I", len(payload)) + zlib.compress(payload, 9)
