@@ -2,7 +2,12 @@
 
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
+import pytest
+
+import openfoley
 from openfoley.cli import COMMANDS, build_parser, main
 
 
@@ -14,6 +19,14 @@ def test_help_is_light_and_lists_every_command():
     assert out.strip().endswith("LIGHT")
     for name in COMMANDS:
         assert name in out
+
+
+def test_version_is_the_one_in_pyproject(capsys):
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert openfoley.__version__ == pyproject["project"]["version"]
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"openfoley {openfoley.__version__}"
 
 
 def test_full_parser_has_every_command():

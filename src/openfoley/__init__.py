@@ -31,4 +31,9 @@ Masks: ``True`` means valid/visible everywhere. Flow time: t=0 is noise, t=1 is 
 (``openfoley.flow.path``).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # pyproject.toml is the one place the version is written
+    __version__ = version("openfoley")
+except PackageNotFoundError:  # a source tree on sys.path without an install
+    __version__ = "0+unknown"
