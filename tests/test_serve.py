@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openfoley.errors import ConfigError, MediaError
+from openfoley.errors import ConfigError, MediaError, OutputError
 from openfoley.io import probe, read_audio, write_audio, write_video
 from openfoley.serve import FoleyService, ServeOptions, check_upload
 
@@ -187,6 +187,33 @@ def test_service_refuses_bad_settings_and_bad_uploads_without_leftovers(service,
     with pytest.raises(MediaError) as e:  # the pipeline's own refusal, with the path shown as the name
         service.generate(one, 2, 1, 0)
     assert str(e.value).startswith("one.mp4: too short") and str(tmp_path) not in str(e.value)
+    assert list(service.requests.iterdir()) == []
+
+
+def test_service_video_modes(service, tmp_path):
+    """auto re-encodes a stream browsers cannot play from an MP4 and copies one they can; copy refuses
+    what MP4 cannot hold, with one line and no leftovers."""
+    import av
+    from mediagen import make_media, video_packets
+
+    mpeg4 = make_media(tmp_path / "old.avi", n_frames=25, fps=FPS, vcodec="mpeg4", acodec=None)
+    out = service.generate(mpeg4, 2, 1.0, 0)
+    with av.open(str(out.video)) as c:
+        assert c.streams.video[0].codec_context.codec.name == "h264"
+    assert out.summary.endswith("; video re-encoded as H.264")
+    service.release(out.folder)
+    h264 = make_video(tmp_path / "drop.mp4", 25)
+    out = service.generate(h264, 2, 1.0, 0)
+    assert video_packets(out.video) == video_packets(h264) and "re-encoded" not in out.summary
+    service.release(out.folder)
+    out = service.generate(mpeg4, 2, 1.0, 0, video_mode="copy")  # MP4 holds MPEG-4 Part 2: copied
+    assert video_packets(out.video) == video_packets(mpeg4)
+    service.release(out.folder)
+    ms = make_media(tmp_path / "ms.avi", n_frames=25, fps=FPS, vcodec="msmpeg4", acodec=None)
+    with pytest.raises(OutputError, match="^ms.avi: its msmpeg4 video cannot go into .mp4 .*; choose auto or reencode"):
+        service.generate(ms, 2, 1.0, 0, video_mode="copy")
+    with pytest.raises(ConfigError, match="video must be one of"):
+        service.generate(h264, 2, 1.0, 0, video_mode="bogus")
     assert list(service.requests.iterdir()) == []
 
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from openfoley.config.tools import ServeOptions  # defined with the other settings (config/tools.py)
-from openfoley.errors import ConfigError, MediaError, OpenFoleyError
-from openfoley.io import VIDEO_MODES, ProbeResult, mux, probe, write_audio
+from openfoley.errors import ConfigError, MediaError, OpenFoleyError, OutputError
+from openfoley.io import VIDEO_MODES, ProbeResult, copy_refusal, mux, probe, write_audio
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,10 @@ class FoleyService:
         mode = video_mode
         if mode == "auto" and info.video is not None and info.video.codec not in BROWSER_CODECS:
             mode = "reencode"
+        if mode == "copy":  # before the model runs
+            refused = copy_refusal(src, "out.mp4")
+            if refused:
+                raise OutputError(f"{src.name}: its {refused}; choose auto or reencode for this video")
         reencoded: list[str] = []
         folder = self._new_folder()
         try:
@@ -213,7 +217,7 @@ class FoleyService:
             report(1.0, "done")
         except OpenFoleyError as e:
             shutil.rmtree(folder, ignore_errors=True)
-            raise type(e)(_public(str(e), src)) from None
+            raise type(e)(_public(str(e), src).replace(f"{folder}{os.sep}", "")) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -9,14 +9,15 @@ file's clock (0 = the container's start); see ``docs/io.md`` for the conventions
     read_audio(path, sample_rate, start, duration) -> float32 (s,)
     write_audio(path, wav, sample_rate, force) / write_video(path, frames, fps, audio, ...)
     mux(video_in, audio, sample_rate, out, keep_original_audio, force, video="auto"|"copy"|"reencode")
-    check_copy(video_in, out)          raises OutputError if the video stream cannot be copied into out
+    copy_refusal(video_in, out) -> why its video stream cannot be copied into out's container, or None
+    check_copy(video_in, out)          the same as an OutputError naming the files
     atomic_output(path, force, inputs) -> temp path, moved into place on success
 """
 
 from openfoley.io.atomic import atomic_output, check_output
 from openfoley.io.audio import read_audio, write_audio
 from openfoley.io.jsonl import iter_jsonl
-from openfoley.io.mux import VIDEO_MODES, check_copy, mux
+from openfoley.io.mux import VIDEO_MODES, check_copy, copy_refusal, mux
 from openfoley.io.probe import AudioInfo, ProbeResult, VideoInfo, open_media, probe
 from openfoley.io.video import VideoClip, iter_video_windows, read_video, write_video
 
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_output",
     "iter_jsonl",
     "check_copy",
+    "copy_refusal",
     "check_output",
     "iter_video_windows",
     "mux",

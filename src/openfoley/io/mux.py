@@ -33,7 +33,7 @@ from openfoley.errors import ConfigError, MediaError, OutputError
 from openfoley.io.atomic import atomic_output, check_output
 from openfoley.io.audio import as_audio_array, encode_aac_until, read_audio
 from openfoley.io.probe import _ffmpeg_reason, _first_frame, audio_stream, open_media, video_stream
-from openfoley.io.reencode import H264Encoder, add_copy_stream, copy_problem
+from openfoley.io.reencode import H264Encoder, add_copy_stream, copy_problem, ffmpeg_log, reason
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ VIDEO_MODES = ("auto", "copy", "reencode")
 
 class _CannotCopy(Exception):
     """The output container refused the input's video packets (the reason is the message)."""
+
+
+class _CannotCopyAudio(Exception):
+    """The output container refused the original audio track's packets part way."""
 
 
 def mux(
@@ -90,7 +94,8 @@ def mux(
                 return o
             except _CannotCopy as e:
                 if video == "copy":
-                    raise OutputError(_refusal(vin, o, job.codec, str(e))) from None
+                    found = _copy_check(vin, o)  # refused by the header: say where it would fit
+                    raise OutputError(_refusal(vin, o, job.codec, str(e), found[2] if found else [])) from None
                 line = (f"{vin.name}: its {job.codec} video cannot be copied into {o.suffix.lower()} ({e}); "
                         "re-encoding it as H.264")
         log.info("%s", line)
@@ -100,14 +105,29 @@ def mux(
     return o
 
 
-def check_copy(video_in: PathLike, out: PathLike) -> None:
-    """Raise ``OutputError`` (one line) if ``video_in``'s video stream cannot be copied into a container
-    of ``out``'s kind (by its suffix), as ``mux(video="copy")`` would; nothing is written.
+def copy_refusal(video_in: PathLike, out: PathLike) -> str | None:
+    """Why ``video_in``'s video stream cannot be copied into a container of ``out``'s kind (by its
+    suffix), as one line without paths ("msmpeg4 video cannot go into .mp4 (...)"), or None if it can.
 
-    Checks what FFmpeg's muxer says of the stream's codec and parameters (``reencode.copy_problem``);
-    a copy can still fail later on timestamps the container cannot store, which ``mux`` reports.
+    Asks FFmpeg's muxer about the stream's codec and parameters (``reencode.copy_problem``); nothing is
+    written. A copy can still fail later on timestamps the container cannot store, which ``mux`` reports.
     """
+    o = Path(out)
+    found = _copy_check(Path(video_in), o)
+    return None if found is None else f"{found[0]} video cannot go into {o.suffix.lower()} ({found[1]})"
+
+
+def check_copy(video_in: PathLike, out: PathLike) -> None:
+    """Raise ``OutputError`` if ``copy_refusal``: one line naming both files, why, and what would work."""
     vin, o = Path(video_in), Path(out)
+    found = _copy_check(vin, o)
+    if found is not None:
+        raise OutputError(_refusal(vin, o, *found))
+
+
+def _copy_check(vin: Path, o: Path) -> tuple[str, str, list[str]] | None:
+    """None if the video stream can be copied into ``o``'s container, else (codec, reason, the other
+    suffixes whose containers could hold it)."""
     fmt = _FORMATS.get(o.suffix.lower())
     if fmt is None:
         raise OutputError(f"{o}: muxed output must end in one of {', '.join(_MUX_SUFFIXES)}")
@@ -117,21 +137,16 @@ def check_copy(video_in: PathLike, out: PathLike) -> None:
         if vs is None:
             raise MediaError(f"{vin}: has no video stream to put the audio under")
         problem = copy_problem(vs, fmt)
-        if problem:
-            raise OutputError(_refusal(vin, o, vs.codec_context.codec.name, problem, vs))
+        if problem is None:
+            return None
+        others = [s for s in (".mp4", ".mkv", ".mov") if s != o.suffix.lower() and copy_problem(vs, _FORMATS[s]) is None]
+        return vs.codec_context.codec.name, problem, others
     finally:
         src.close()
 
 
-def _refusal(vin: Path, o: Path, codec: str, reason: str, stream=None) -> str:
+def _refusal(vin: Path, o: Path, codec: str, reason: str, holders: list[str]) -> str:
     """The one line for a video that ``copy`` cannot write: why, and what would work."""
-    if stream is None:
-        src = open_media(vin)
-        try:
-            return _refusal(vin, o, codec, reason, video_stream(src))
-        finally:
-            src.close()
-    holders = [s for s in (".mp4", ".mkv", ".mov") if s != o.suffix.lower() and copy_problem(stream, _FORMATS[s]) is None]
     also = f"a {'/'.join(holders)} output can hold it as it is, or " if holders else ""
     return (f"{o}: cannot copy {vin}'s {codec} video stream into {o.suffix.lower()} ({reason}); "
             f"{also}re-encode it as H.264 (--video auto or reencode)")
@@ -145,8 +160,20 @@ class _Job:
         self.vin, self.o, self.wav, self.sr, self.bit_rate = vin, o, wav, sample_rate, bit_rate
         self.keep, self.progress = keep_original_audio, progress
         self.codec = "?"
+        self.copy_audio = True  # the original track's packets (keep_original_audio), until refused
+        self.copying_audio = False  # this attempt copies the original track's packets
 
     def write(self, tmp: Path, copy: bool) -> None:
+        """One attempt; an original audio track refused part way is written again as AAC."""
+        try:
+            self._write(tmp, copy)
+        except _CannotCopyAudio as e:
+            log.info("%s: original audio cannot be copied into %s (%s); re-encoding it as AAC",
+                     self.vin.name, self.o.suffix, e)
+            self.copy_audio = False
+            self._write(tmp, copy)
+
+    def _write(self, tmp: Path, copy: bool) -> None:
         src = open_media(self.vin)
         try:
             vs = video_stream(src)
@@ -154,18 +181,33 @@ class _Job:
                 raise MediaError(f"{self.vin}: has no video stream to put the audio under")
             self.codec = vs.codec_context.codec.name
             first = None if copy else self._first_frame()
-            dst = av.open(str(tmp), mode="w")
-            try:
-                self._streams_and_packets(src, vs, dst, first)
-                dst.close()
-            except BaseException:
-                with contextlib.suppress(av.FFmpegError, ValueError, OSError):
+            self.copying_audio = False
+            failed: av.FFmpegError | None = None
+            dst = None
+            with ffmpeg_log() as said:
+                try:
+                    dst = av.open(str(tmp), mode="w")
+                    self._streams_and_packets(src, vs, dst, first)
                     dst.close()
-                raise
-        except av.FFmpegError as e:
-            raise OutputError(f"{self.o}: cannot write ({_ffmpeg_reason(e)})") from None
+                except av.FFmpegError as e:
+                    failed = e
+                finally:
+                    if dst is not None:
+                        with contextlib.suppress(av.FFmpegError, ValueError, OSError):
+                            dst.close()
         finally:
             src.close()
+        if failed is None:
+            return
+        # A muxer writes interleaved packets later than it is given them, so a refusal part way does
+        # not say which stream it was. The original audio is retried as AAC first; if the video copy
+        # was at fault, that attempt fails too and the video is re-encoded.
+        why = reason(failed, said)
+        if self.copying_audio:
+            raise _CannotCopyAudio(why)
+        if copy:
+            raise _CannotCopy(why)
+        raise OutputError(f"{self.o}: cannot write ({why})")
 
     def _first_frame(self) -> av.VideoFrame:
         c = open_media(self.vin)
@@ -197,15 +239,17 @@ class _Job:
         oout: Any = None
         orig_encode = False
         if orig is not None:
-            problem = copy_problem(orig, fmt)
+            problem = copy_problem(orig, fmt) if self.copy_audio else "refused part way"
             if problem is None:
                 oout = add_copy_stream(dst, orig)
+                self.copying_audio = True
             else:  # e.g. Vorbis into MP4: keep the sound, as AAC
                 log.info("%s: original %s audio cannot be copied into %s (%s); re-encoding it as AAC",
                          self.vin.name, orig.codec_context.codec.name, self.o.suffix, problem)
                 oout = dst.add_stream("aac", rate=orig.codec_context.sample_rate or 48000,
                                       layout=orig.codec_context.layout.name)
                 orig_encode = True
+        dst.start_encoding()  # the header: where muxers refuse streams they cannot hold as given
         # The output starts at 0: every timestamp moves back by the input's start (MPEG-PS/TS files start
         # at 0.5-1.4 s), so frame times on the output's clock equal those on the input's clock.
         origin = (src.start_time or 0) / av.time_base
@@ -232,13 +276,7 @@ class _Job:
         def video_out(pkt: av.Packet) -> None:
             """Mux one video packet, then the audio up to its decode time (never past the video's end)."""
             nonlocal pos
-            if first is None:
-                try:
-                    dst.mux(pkt)
-                except (av.FFmpegError, ValueError) as e:
-                    raise _CannotCopy(_ffmpeg_reason(e)) from None
-            else:
-                dst.mux(pkt)
+            dst.mux(pkt)
             ts = pkt.dts if pkt.dts is not None else pkt.pts
             target = round(float(ts * pkt.time_base) * sr) if ts is not None else 0
             if pos < target < wav.shape[1]:
@@ -271,6 +309,7 @@ class _Job:
                 video_out(pkt)
             elif orig_encode:
                 for fr in decoded(orig, pkt):
+                    fr.duration = 0  # the encoder counts samples; Ogg's trimmed last frame says -512
                     dst.mux(oout.encode(fr))
             elif not flush:
                 pkt = shifted(pkt, orig)

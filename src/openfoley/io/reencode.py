@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
 import av
@@ -52,6 +52,28 @@ def add_copy_stream(dst: av.container.OutputContainer, stream) -> av.stream.Stre
     return dst.add_stream_from_template(stream, opaque=True)
 
 
+@contextlib.contextmanager
+def ffmpeg_log() -> Iterator[list[str]]:
+    """FFmpeg's error messages while the body runs (not printed): muxers say why they refuse a stream
+    in their log ("vp9 only supported in MP4"), while the error raised only says "Invalid argument"."""
+    said: list[str] = []
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as logs:
+            try:
+                yield said
+            finally:  # filled when the block ends, raised or not
+                said += [m.strip().rstrip(".") for lvl, _, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    finally:
+        av.logging.set_level(level)
+
+
+def reason(e: Exception, said: list[str]) -> str:
+    """The muxer's last logged error if it said one, else the exception's own message (one line)."""
+    return said[-1] if said else _ffmpeg_reason(e)
+
+
 def copy_problem(stream, format_name: str) -> str | None:
     """Why ``stream``'s packets cannot go into a ``format_name`` container as they are, or None.
 
@@ -60,18 +82,18 @@ def copy_problem(stream, format_name: str) -> str | None:
     codec", "vp9 only supported in MP4"). Problems that only show in later packets (timestamps) are
     caught by ``mux`` while it copies.
     """
-    buf = io.BytesIO()
-    dst = av.open(buf, mode="w", format=format_name)
-    try:
+    problem: Exception | None = None
+    with ffmpeg_log() as said:
+        dst = av.open(io.BytesIO(), mode="w", format=format_name)
         try:
             add_copy_stream(dst, stream)
             dst.start_encoding()
         except (av.FFmpegError, ValueError) as e:
-            return _ffmpeg_reason(e)
-        return None
-    finally:
-        with contextlib.suppress(av.FFmpegError, ValueError):
-            dst.close()
+            problem = e
+        finally:
+            with contextlib.suppress(av.FFmpegError, ValueError):
+                dst.close()
+    return None if problem is None else reason(problem, said)
 
 
 def _even(n: int) -> int:
