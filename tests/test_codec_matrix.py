@@ -113,7 +113,7 @@ def make(case: Case, folder: Path) -> Path:
             if case.audio == "vorbis":
                 aus.options = {"strict": "-2"}
         for i in range(case.frames):
-            img = np.full((h, w, 3), 30 + 15 * i, np.uint8)
+            img = np.full((h, w, 3), 30 + 15 * (i % 12), np.uint8)
             img[: max(1, h // 3), : max(1, w // 3)] = 255
             fr = av.VideoFrame.from_ndarray(img, format="rgb24")
             if case.pts is not None:
