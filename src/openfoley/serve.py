@@ -322,7 +322,8 @@ def build_app(service: FoleyService) -> Any:
         folder = gr.State(None)
         upload.upload(on_upload, inputs=upload, outputs=status, concurrency_id="probe", concurrency_limit=2)
         button.click(
-            on_generate, inputs=[upload, steps, cfg, seed, mode], outputs=[out_video, out_audio, out_plot, status, folder],
+            on_generate, inputs=[upload, steps, cfg, seed, mode],
+            outputs=[out_video, out_audio, out_plot, status, folder],
             concurrency_id="model", concurrency_limit=1,
         ).then(service.release, inputs=folder, outputs=None, concurrency_id="release", concurrency_limit=4)
     app.queue(default_concurrency_limit=1, max_size=opts.queue_size)

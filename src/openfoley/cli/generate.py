@@ -28,7 +28,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ogv", ".ogg
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate Foley sound for a video (or a folder of videos)",
                        description="Generate synchronised sound for a video with the built-in model (or "
-                                   "--model). Writes OUT.mp4 (the video, copied or re-encoded: --video; + the generated audio) and "
+                                   "--model). Writes OUT.mp4 (the video, copied or re-encoded: --video; "
+                                   "+ the generated audio) and "
                                    "OUT.wav; a folder in gives a folder out.")
     p.add_argument("video", metavar="VIDEO|DIR", help="a video file, or a folder of videos")
     p.add_argument("-o", "--output", metavar="OUT",

@@ -139,7 +139,8 @@ def _copy_check(vin: Path, o: Path) -> tuple[str, str, list[str]] | None:
         problem = copy_problem(vs, fmt)
         if problem is None:
             return None
-        others = [s for s in (".mp4", ".mkv", ".mov") if s != o.suffix.lower() and copy_problem(vs, _FORMATS[s]) is None]
+        others = [s for s in (".mp4", ".mkv", ".mov")
+                  if s != o.suffix.lower() and copy_problem(vs, _FORMATS[s]) is None]
         return vs.codec_context.codec.name, problem, others
     finally:
         src.close()
