@@ -36,7 +36,7 @@ from openfoley.config import Config
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.video import as_unit_frames, default_times
 from openfoley.features.mel import resample_time
-from openfoley.flow import FlowCondition, build_generator
+from openfoley.flow import FlowCondition, FlowLoss, build_generator
 from openfoley.nn.patches import patchify, unpatchify
 
 
@@ -54,13 +54,13 @@ class Batch:
 
 @dataclass
 class ModelOutput:
-    """Loss terms of one batch (scalars). ``flow_bins``: (bins,) flow loss per flow-time bin (or None)."""
+    """Loss terms of one batch: the masked-prediction losses (scalars; zero without MMA) and the
+    generator's own ``FlowLoss`` (its scalar ``loss`` and per-flow-time-bin ``per_bin``)."""
 
     loss_mask: Tensor
     loss_mask_audio: Tensor
     loss_mask_video: Tensor
-    loss_flow: Tensor
-    flow_bins: Tensor | None = None
+    flow: FlowLoss
 
 
 @dataclass
@@ -123,10 +123,6 @@ class FoleyModel(nn.Module):
         if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[-1] != c.video.size:
             raise ValueError(f"frames must be (b, t, 3, {c.video.size}, {c.video.size}), got {tuple(frames.shape)}")
 
-    def token_times(self, n: int, b: int, device: torch.device) -> Tensor:
-        sec = self.cfg.seconds / self.cfg.audio_tokens
-        return ((torch.arange(n, device=device, dtype=torch.float32) + 0.5) * sec).expand(b, n)
-
     def condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> Conditioning:
         """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
@@ -170,9 +166,8 @@ class FoleyModel(nn.Module):
             aligned, l_a, l_v = self.video_encoder(frames, times).features, zero, zero
         cond = self.condition(frames, aligned, times, n).cond
         x1 = patchify(x, p)  # (b, n, p*f)
-        fl = self.generator.loss(x1, cond, generator)
-        return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v,
-                           loss_flow=fl.loss, flow_bins=fl.per_bin)
+        flow = self.generator.loss(x1, cond, generator)
+        return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v, flow=flow)
 
     # --- generation ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -271,14 +271,13 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
             if type(None) in args:
                 return None
-        errors = []
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _coerce(a, value, where)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue  # try the union's next member
         raise ConfigError(f"{where}: cannot read {value!r} as {tp}")
     if origin is tuple:
         if isinstance(value, str):

@@ -108,12 +108,11 @@ class FlowLoss:
 
     ``loss``: the scalar to back-propagate. ``per_bin``: (bins,) mean loss of the examples whose flow
     time falls in each of ``bins`` equal bins of [0, 1] (t=0 noise, t=1 data; NaN where a bin is empty),
-    for logging only; None for the exact-likelihood flows, which have no time. ``logs``: extra scalars.
+    for logging only; None for the exact-likelihood flows, which have no time.
     """
 
     loss: Tensor
     per_bin: Tensor | None = None
-    logs: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def binned_mean(values: Tensor, t: Tensor, bins: int = 4) -> Tensor:

@@ -92,7 +92,7 @@ class CFMGenerator(Generator):
         v = self.net(ps.x_t, t, cond, key_visibility=vis)
         per_example = (v.float() - ps.u_t.float()).pow(2).mean(dim=(1, 2))  # (b,)
         loss = per_example.mean()
-        return FlowLoss(loss=loss, per_bin=binned_mean(per_example, t), logs={"flow_mse": float(loss.detach())})
+        return FlowLoss(loss=loss, per_bin=binned_mean(per_example, t))
 
     def velocity_fn(self, cond: FlowCondition, cfg_scale: float, refine: bool):
         """(x (b, n, p*f), t 0-dim) -> guided velocity (b, n, p*f), for ``integrate``."""

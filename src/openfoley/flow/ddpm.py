@@ -120,7 +120,7 @@ class DDPMGenerator(Generator):
         eps = self.net(x, tau, cond)
         per_example = (eps.float() - noise.float()).pow(2).mean(dim=(1, 2))  # (b,)
         loss = per_example.mean()
-        return FlowLoss(loss=loss, per_bin=binned_mean(per_example, tau), logs={"eps_mse": float(loss.detach())})
+        return FlowLoss(loss=loss, per_bin=binned_mean(per_example, tau))
 
     @torch.no_grad()
     def sample(self, cond: FlowCondition, generator: torch.Generator, steps: int | None = None,

@@ -15,6 +15,7 @@ draws what the uninterrupted run would have drawn, and 2 ranks x 1 micro-batch s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -168,7 +169,11 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             break
         ddp_model.train()
         opt.zero_grad(set_to_none=True)
-        parts_sum: dict[str, float] = {}
+        # the step's loss terms, averaged over its micro-batches as detached float64 tensors (floats only
+        # when logged: each conversion waits for the device); flow bins add 0 where a micro-batch had none
+        parts_sum: dict[str, torch.Tensor] = {}
+        bins_sum: torch.Tensor | None = None
+        bins_seen: torch.Tensor | None = None
         ids: list[str] = []
         for micro in range(tc.grad_accum):
             gmicro = info.rank * tc.grad_accum + micro
@@ -178,13 +183,19 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             torch.manual_seed(seed)  # dropout
             gen = torch.Generator(device=info.device).manual_seed(seed + 1)
             sync = micro == tc.grad_accum - 1 or not info.distributed
-            ctx = ddp_model.no_sync() if not sync and isinstance(ddp_model, DDP) else _null()
+            ctx = ddp_model.no_sync() if not sync and isinstance(ddp_model, DDP) else contextlib.nullcontext()
             with ctx, _autocast(tc.precision, info.device):
                 out = loss_fn(ddp_model, batch, gen, cfg)
             scaler.scale(out.loss / tc.grad_accum).backward()
             for k, v in out.parts.items():
-                parts_sum[k] = parts_sum.get(k, 0.0) + float(v) / tc.grad_accum
-        loss_t = dist_utils.all_reduce_mean(torch.tensor(parts_sum["loss"]), info)
+                parts_sum[k] = parts_sum.get(k, 0.0) + v.double() / tc.grad_accum
+            if out.flow_bins is not None:
+                bins = out.flow_bins.double()
+                seen = ~torch.isnan(bins)
+                add = torch.where(seen, bins, 0.0) / tc.grad_accum
+                bins_sum = add if bins_sum is None else bins_sum + add
+                bins_seen = seen if bins_seen is None else bins_seen | seen
+        loss_t = dist_utils.all_reduce_mean(parts_sum["loss"].float(), info)
         loss_value = float(loss_t)
         if not math.isfinite(loss_value):
             raise TrainingDiverged(f"loss is {loss_value} at step {step} (batch ids {ids[:8]}"
@@ -202,7 +213,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
         if info.is_main and (step % tc.log_every == 0 or step == total):
             now = time.perf_counter()
             rec = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
-                   "clips_per_s": clips_since / max(now - t_last, 1e-9), **parts_sum}
+                   "clips_per_s": clips_since / max(now - t_last, 1e-9), **_logged(parts_sum, bins_sum, bins_seen)}
             rec["loss"] = loss_value
             t_last, clips_since = now, 0
             with open(metrics_path, "a") as f:
@@ -217,11 +228,11 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
         if bar is not None:
             bar.update(1)
         if val_store is not None and info.is_main and (step % tc.val_every == 0 or step == total):
-            v = validation_loss(ema.model, val_store, cfg, info.device)
+            val = validation_loss(ema.model, val_store, cfg, info.device)
             with open(metrics_path, "a") as f:
-                f.write(json.dumps({"step": step, "val_loss": v}) + "\n")
+                f.write(json.dumps({"step": step, "val_loss": val}) + "\n")
             if tb is not None:
-                tb.add_scalar("val/loss", v, step)
+                tb.add_scalar("val/loss", val, step)
         if val_store is not None and info.is_main and tc.sample_every > 0 and step % tc.sample_every == 0:
             write_samples(ema.model, val_store, cfg, run_dir / "samples", step, device=info.device)
         if step % tc.ckpt_every == 0 or step == total:
@@ -239,6 +250,15 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     return TrainResult(run_dir=run_dir, step=step, last_loss=loss_value, weights=run_dir / "weights")
 
 
+def _logged(parts: dict[str, torch.Tensor], bins: torch.Tensor | None, seen: torch.Tensor | None) -> dict[str, float]:
+    """A step's loss terms as floats for metrics.jsonl, with ``flow_t{i}`` for each flow-time bin that
+    any of its micro-batches filled."""
+    out = {k: float(v) for k, v in parts.items()}
+    if bins is not None and seen is not None:
+        out.update({f"flow_t{i}": b for i, (b, s) in enumerate(zip(bins.tolist(), seen.tolist(), strict=True)) if s})
+    return out
+
+
 def _tensorboard(run_dir: Path):
     """A TensorBoard writer into RUN/tb when the ``tensorboard`` package is installed, else None."""
     try:
@@ -246,14 +266,6 @@ def _tensorboard(run_dir: Path):
     except ImportError:
         return None
     return SummaryWriter(str(run_dir / "tb"))
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _schedule(opt, tc, init_step: int | None):
