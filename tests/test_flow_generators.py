@@ -3,6 +3,7 @@ network, invariances (null condition, masked and non-visible key frames), determ
 every kind learning a fixed two-mode conditional target."""
 
 import dataclasses
+import inspect
 
 import pytest
 import torch
@@ -180,6 +181,13 @@ def test_condition_shapes_are_checked():
         FlowCondition(c.tokens, c.keys[:2], c.key_times, c.key_mask)
     with pytest.raises(ValueError, match="x1 must be"):
         fresh_cfm().loss(torch.zeros(3, N, PF + 1), c, torch.Generator())
+
+
+def test_inpainting_flag_matches_what_sample_takes():
+    for kind, cls in GENERATORS.items():
+        takes = {"known", "known_mask"} <= set(inspect.signature(cls.sample).parameters)
+        assert cls.supports_inpainting == takes, kind
+    assert GENERATORS["cfm"].supports_inpainting
 
 
 def test_build_generator_kinds():

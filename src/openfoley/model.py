@@ -22,7 +22,6 @@ it travels inside the weights file.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 
 import torch
@@ -197,7 +196,7 @@ class FoleyModel(nn.Module):
     @property
     def inpaints(self) -> bool:
         """Whether the generator can hold known tokens on its path (``known``/``known_mask``)."""
-        return "known" in inspect.signature(self.generator.sample).parameters
+        return self.generator.supports_inpainting
 
     @torch.no_grad()
     def sample_latent(self, c: Conditioning, generator: torch.Generator, steps: int | None = None,

@@ -11,9 +11,10 @@ A generator models the normalised audio latent ``x1`` (b, n, p*f) given a ``Flow
 The null condition is not a tensor the caller builds: the network owns learned null vectors and
 substitutes them where ``drop`` is True (``FlowCondition.null`` / ``FlowCondition.dropout``).
 
-``Generator.loss(x1, cond, generator) -> FlowLoss`` and
+``Generator.from_config(cfg)``, ``Generator.loss(x1, cond, generator) -> FlowLoss`` and
 ``Generator.sample(cond, generator, steps=None, solver=None, cfg_scale=None) -> x1`` are the whole
-interface; ``openfoley.flow.build_generator`` picks the variant from ``FlowConfig.kind``.
+interface (plus the ``supports_inpainting`` flag); ``openfoley.flow.build_generator`` picks the variant
+from ``FlowConfig.kind``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -128,6 +130,9 @@ class Generator(nn.Module, abc.ABC):
     """A conditional generative model of audio latents x1 (b, n, p*f); see the module docstring."""
 
     token_dim: int  # p*f
+    # True where ``sample`` also takes ``known`` (b, n, p*f) and ``known_mask`` (b, n) bool and holds those
+    # tokens on its path (inpainting: the pipeline continues the previous window's overlap with it)
+    supports_inpainting: ClassVar[bool] = False
 
     @classmethod
     @abc.abstractmethod

@@ -52,6 +52,8 @@ def nearest_keys(n: int, token_seconds: float, key_times: Tensor, key_mask: Tens
 class CFMGenerator(Generator):
     """Flow matching generator around a ``VelocityNet``; see the module docstring."""
 
+    supports_inpainting = True  # sample(known=..., known_mask=...) keeps those tokens on the path
+
     def __init__(self, net: VelocityNet | ConvVelocityNet, *, sigma_min: float = 0.0, time_sampler: str = "logit_normal",
                  cond_dropout: float = 0.1, steps: int = 16, solver: str = "euler", cfg_scale: float = 2.0,
                  refine: bool = True, refine_scale: float = 0.5, refine_neighbors: int = 1):
