@@ -22,7 +22,8 @@ from pathlib import Path
 
 from openfoley.errors import MediaError, OpenFoleyError, OutputError
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".flv", ".ts")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".vob", ".flv", ".ts",
+                  ".mts", ".m2ts", ".3gp", ".wmv", ".asf", ".gif")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
