@@ -18,16 +18,6 @@ from openfoley.errors import MediaError, OutputError
 from openfoley.io import mux, probe, read_audio, read_video, write_audio, write_video
 
 
-def unwritable_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot create files in (root ignores permission bits: use /proc)."""
-    if os.geteuid() == 0:
-        return Path("/proc")
-    d = tmp_path / "ro"
-    d.mkdir()
-    d.chmod(0o555)
-    return d
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("bad")
@@ -150,7 +140,7 @@ SUFFIX = {"write_audio": ".wav", "write_video": ".mp4", "mux": ".mp4"}
 
 
 @pytest.mark.parametrize("writer", ["write_audio", "write_video", "mux"])
-def test_output_rules_api(files, tmp_path, writer):
+def test_output_rules_api(files, tmp_path, unwritable_folder, writer):
     w = writers(files)[writer]
     out = tmp_path / f"out{SUFFIX[writer]}"
     assert w(out) == out and out.stat().st_size > 0
@@ -160,7 +150,7 @@ def test_output_rules_api(files, tmp_path, writer):
     one_line(str(e.value), out)
     assert out.read_bytes() == before
     w(out, force=True)
-    bad_dir = unwritable_folder(tmp_path) / f"x{SUFFIX[writer]}"
+    bad_dir = unwritable_folder / f"x{SUFFIX[writer]}"
     with pytest.raises(OutputError, match="cannot write in folder") as e:
         w(bad_dir)
     one_line(str(e.value), bad_dir)
@@ -175,14 +165,14 @@ def test_output_equal_to_input_api(files):
     assert files["good"].read_bytes() == before
 
 
-def test_output_rules_cli(files, tmp_path, capsys):
+def test_output_rules_cli(files, tmp_path, unwritable_folder, capsys):
     good = str(files["good"])
     report = tmp_path / "report.json"
     assert main(["probe", good, "-o", str(report)]) == 0 and report.exists()
     cases = [
         (["probe", good, "-o", str(report)], "output file exists"),
         (["probe", good, "-o", good, "--force"], "same file as the input"),
-        (["probe", good, "-o", str(unwritable_folder(tmp_path) / "r.json")], "cannot write in folder"),
+        (["probe", good, "-o", str(unwritable_folder / "r.json")], "cannot write in folder"),
         (["probe", good, "-o", str(tmp_path / "nope" / "r.json")], "does not exist"),
     ]
     capsys.readouterr()

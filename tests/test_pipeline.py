@@ -32,16 +32,6 @@ from openfoley.pipeline.windows import fade_in, unit_tokens
 FPS = 12.5
 
 
-def moving_square(n: int, size: int = 48, fps: float = FPS) -> np.ndarray:
-    """uint8 (n, 3, size, size): a bright square bouncing on a dark background."""
-    fr = np.full((n, 3, size, size), 30, np.uint8)
-    side = size // 6
-    ys = ((size - side) * np.abs(np.sin(np.arange(n) / fps * 2.1))).astype(int)
-    for i, y in enumerate(ys):
-        fr[i, :, y : y + side, size // 3 : size // 3 + side] = 230
-    return fr
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     return smoke_weights(tmp_path_factory)
@@ -53,9 +43,9 @@ def pipe(weights):
 
 
 @pytest.fixture(scope="module")
-def clip5(tmp_path_factory):
+def clip5(tmp_path_factory, moving_square):
     """5 s at 25 fps, 64x48 (not the model's fps or size)."""
-    return write_video(tmp_path_factory.mktemp("media") / "clip.mp4", moving_square(125, 48, 25)[..., :64], 25,
+    return write_video(tmp_path_factory.mktemp("media") / "clip.mp4", moving_square(125, 48, fps=25), 25,
                        preset="ultrafast")
 
 
@@ -197,7 +187,7 @@ def test_generate_file_deterministic_and_plot(pipe, clip5, tmp_path):
     assert img.shape[1] == 960 and img.shape[0] > 200 and len(r.strip) > 0
 
 
-def test_window_latents_carry_across_seams(pipe, tmp_path):
+def test_window_latents_carry_across_seams(pipe, tmp_path, moving_square):
     video = write_video(tmp_path / "v.mp4", moving_square(int(7 * FPS)), FPS, preset="ultrafast")
     o = pipe.plan.overlap_tokens
     ws = list(pipe.windows(video, seed=0))
@@ -216,7 +206,7 @@ def _long_run(pipe, path):
     return r, peak - r.wav.nbytes - r.mel.nbytes
 
 
-def _seams_and_memory(pipe, tmp_path, seconds: float):
+def _seams_and_memory(pipe, tmp_path, moving_square, seconds: float):
     short = write_video(tmp_path / "short.mp4", moving_square(int(15 * FPS), 64), FPS, preset="ultrafast")
     long = write_video(tmp_path / "long.mp4", moving_square(int(seconds * FPS), 64), FPS, preset="ultrafast")
     _, extra_short = _long_run(pipe, short)
@@ -237,18 +227,18 @@ def _seams_and_memory(pipe, tmp_path, seconds: float):
     assert jumps[seam].max() <= 1.5 * jumps[~seam].max()
 
 
-def test_long_video_stitching_bounded_memory(pipe, tmp_path):
-    _seams_and_memory(pipe, tmp_path, 60.0)
+def test_long_video_stitching_bounded_memory(pipe, tmp_path, moving_square):
+    _seams_and_memory(pipe, tmp_path, moving_square, 60.0)
 
 
 @pytest.mark.slow
-def test_three_minute_video(pipe, tmp_path):
-    _seams_and_memory(pipe, tmp_path, 180.0)
+def test_three_minute_video(pipe, tmp_path, moving_square):
+    _seams_and_memory(pipe, tmp_path, moving_square, 180.0)
 
 
 # --- bad input -----------------------------------------------------------------------------------
 
-def test_bad_inputs(pipe, tmp_path):
+def test_bad_inputs(pipe, tmp_path, moving_square):
     with pytest.raises(MediaError):
         pipe(tmp_path / "missing.mp4")
     with pytest.raises(MediaError, match="directory"):

@@ -35,6 +35,11 @@ def _cmd(*args):
     return [sys.executable, "-m", "openfoley", "train", "--preset", "tiny", "--no-progress", *args]
 
 
+def _logged_steps(run: Path) -> list[int]:
+    """The steps of metrics.jsonl's training records, in file order (a resumed run repeats some)."""
+    return [r["step"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+
 def _losses(run: Path) -> dict[int, float]:
     out = {}
     for line in (run / "metrics.jsonl").read_text().splitlines():
@@ -60,6 +65,20 @@ def test_smoke_writes_both_artefacts(tmp_path, capsys):
     assert set(state) >= {"model", "optimizer", "scheduler", "ema", "step", "scaler"}
 
 
+def _layout(store, world: int, accum: int, global_batch: int, workers: int = 0) -> list[list[str]]:
+    """Clip ids of each optimiser step's global batch, as ``train`` has ``world`` ranks x ``accum``
+    micro-batches read them: rank-major, then micro-batch order (how the gradients are summed)."""
+    micro = global_batch // (world * accum)
+    ranks = [StoreBatches(store, global_batch, micro, seed=0, workers=workers, micros_per_step=accum,
+                          first_micro=r * accum) for r in range(world)]
+    try:
+        return [[i for r, rb in enumerate(ranks) for m in range(accum) for i in rb.get(step, r * accum + m).ids]
+                for step in range(6)]
+    finally:
+        for rb in ranks:
+            rb.close()
+
+
 def test_batches_partition_global_batch():
     """2 ranks x 1 micro-batch read exactly what 1 rank x 2 micro-batches read (the DDP sampler)."""
     data = list(range(10))
@@ -68,6 +87,14 @@ def test_batches_partition_global_batch():
     flat = [i for b in seen for i in b]
     # every epoch (10 positions) is a permutation of the store
     assert sorted(flat[:10]) == data and sorted(flat[10:20]) == data
+    # the two layouts, compared batch for batch (through the prefetching worker path too)
+    store = [{"id": f"c{i}", "frames": torch.zeros(1, 3, 2, 2, dtype=torch.uint8), "mel": torch.full((2, 2), i)}
+             for i in range(10)]
+    single = _layout(store, world=1, accum=2, global_batch=4)
+    assert single == _layout(store, world=2, accum=1, global_batch=4)
+    assert single == _layout(store, world=2, accum=1, global_batch=4, workers=1)
+    assert single == _layout(store, world=1, accum=4, global_batch=4) == _layout(store, world=4, accum=1, global_batch=4)
+    assert [i for b in single[:5] for i in b] == [f"c{i}" for i in flat]
 
 
 def test_kill_and_resume_continues_loss_curve(tmp_path, store):
@@ -85,7 +112,12 @@ def test_kill_and_resume_continues_loss_curve(tmp_path, store):
     assert 4 <= killed_at < 8, f"the run was not interrupted mid-training (last checkpoint {killed_at})"
     subprocess.run(_cmd("--out", str(run), *common), check=True, env=_env(), capture_output=True)
     a, b = _losses(ref), _losses(run)
-    assert sorted(b) == list(range(1, 9)) or set(range(killed_at + 1, 9)) <= set(b)
+    assert sorted(b) == list(range(1, 9))
+    # in the file: the killed run's steps 1..last (it may have logged past its last checkpoint), then
+    # the resumed run's, from the step after that checkpoint to the end
+    steps = _logged_steps(run)
+    last = len(steps) - (8 - killed_at)
+    assert killed_at <= last <= 8 and steps == list(range(1, last + 1)) + list(range(killed_at + 1, 9)), steps
     for step in range(killed_at + 1, 9):
         assert b[step] == pytest.approx(a[step], rel=1e-5, abs=1e-6), f"step {step}: {b[step]} vs {a[step]}"
 
@@ -113,11 +145,15 @@ def test_ddp_two_ranks_equals_one_process(tmp_path, store):
 
 def test_missing_store_and_mismatched_config(tmp_path, store, capsys):
     assert main(["train", "--preset", "tiny", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
-    assert "error" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == f"openfoley train: error: {tmp_path / 'nope'}: feature store not found"
     assert main(["train", "--preset", "small", "--data", str(store), "--out", str(tmp_path / "r2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "error" in err[0]
+    assert len(err) == 1 and err[0].startswith(f"openfoley train: error: {store}: feature store does not match the "
+                                               "config (audio.f_max: store 4000.0, config 8000.0; ")
+    assert err[0].endswith("; re-extract with this config or choose the store's settings")
     assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r3")]) == 2
+    assert capsys.readouterr().err.strip() == ("openfoley train: error: --data STORE or --live BANK is required "
+                                               "(or use --smoke)")
 
 
 def test_incompatible_run_folder(tmp_path, store, capsys):
