@@ -337,7 +337,7 @@ def part_oracle(args) -> None:
                                    steps=cfg.flow.steps, cfg_scale=cfg.flow.cfg_scale)
                     mel = unpatchify(x, p, cfg.audio.n_mels) * std[:, None] + mean[:, None]
                     wav = log_mel_to_wav(mel, cfg.audio, generator=torch.Generator().manual_seed(0))
-                for it, w in zip(chunk, wav):
+                for it, w in zip(chunk, wav, strict=True):
                     res.append(event_f1(w.numpy(), it["events"]))
             rec = {"part": "oracle", "row": f"oracle event track -> CFM ({args.net})", "step": step, "loss": float(loss.detach()),
                    "f1": float(np.mean([r[0] for r in res])), "onsets": float(np.mean([r[1] for r in res])),

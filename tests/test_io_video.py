@@ -28,7 +28,7 @@ def test_vfr_resampled_to_fixed_fps(vfr_file):
     assert clip.frames.shape == (16, 3, 16, 16) and clip.frames.dtype == torch.uint8
     assert torch.allclose(clip.times, torch.arange(16, dtype=torch.float64) / fps)
     assert (clip.times.diff() > 0).all() and (clip.source_times.diff() >= 0).all()
-    for t, src, frame in zip(clip.times.tolist(), clip.source_times.tolist(), clip.frames):
+    for t, src, frame in zip(clip.times.tolist(), clip.source_times.tolist(), clip.frames, strict=True):
         i = max(j for j, p in enumerate(PTS_MS) if p <= round(t * 1000))  # latest frame at or before t
         assert src == pytest.approx(PTS_MS[i] / 1000, abs=1e-6), (t, src)
         assert abs(frame.float().mean().item() - level(i)) < 4, (t, i, frame.float().mean())

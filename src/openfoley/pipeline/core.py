@@ -19,8 +19,8 @@ and log-mel, ~80 kB per second for ``small``), the key-frame times and a few thu
 
 from __future__ import annotations
 
-import math
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from openfoley.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_state_into, load_weights
+from openfoley.checkpoint import WEIGHTS_FILE, load_state_into, load_weights
 from openfoley.config import Config
 from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_video_windows, mux, probe
@@ -186,7 +186,7 @@ class FoleyPipeline:
     @classmethod
     def from_pretrained(cls, path: PathLike | None = BUILTIN, device: str | torch.device = "auto",
                         vocoder: str = "auto", vocoder_weights: PathLike | None = None,
-                        overlap: float | None = None) -> "FoleyPipeline":
+                        overlap: float | None = None) -> FoleyPipeline:
         """Load "builtin" (``openfoley/assets/model-small``), a weights folder or a training run folder.
 
         ModelError when the folder is missing, is not a model, or its config/weights do not match this
@@ -336,7 +336,7 @@ class FoleyPipeline:
             sal = w.key_saliency[idx].double()
             keys_t.append(t_abs.numpy())
             keys_s.append(sal.numpy())
-            for i, t, s in zip(idx.tolist(), t_abs.tolist(), sal.tolist()):
+            for i, t, s in zip(idx.tolist(), t_abs.tolist(), sal.tolist(), strict=True):
                 b = min(STRIP_FRAMES - 1, int((t - src.start) / dur * STRIP_FRAMES))
                 if b not in strip or s > strip[b][0]:
                     strip[b] = (s, t, w.frames[i].numpy().copy())
