@@ -284,7 +284,12 @@ def part_oracle(args) -> None:
     mels = torch.stack([live.mel(i) for i in range(64)])
     mean, std = mels.mean(dim=(0, 2)), mels.std(dim=(0, 2)).clamp_min(1e-3)
 
-    def cond_of(events_list) -> FlowCondition:
+    frozen = load_model(args.weights) if args.cond == "aligned" else None
+
+    def cond_of(events_list, items=None) -> FlowCondition:
+        if frozen is not None:  # the frozen trained model's own condition (aligned tokens + key frames)
+            with torch.no_grad():
+                return frozen.conditioning(torch.stack([it["frames"] for it in items])).cond
         b = len(events_list)
         tokens = torch.zeros(b, n, d)
         for j, ev in enumerate(events_list):
@@ -317,7 +322,7 @@ def part_oracle(args) -> None:
         gen.train()
         items = [live[(step - 1) * bs + j] for j in range(bs)]
         x1 = latents(items)
-        cond = cond_of([it["events"] for it in items])
+        cond = cond_of([it["events"] for it in items], items)
         g = torch.Generator().manual_seed(step)
         loss = gen.loss(x1, cond, g).loss
         opt.zero_grad()
@@ -333,13 +338,13 @@ def part_oracle(args) -> None:
             for i0 in range(0, len(test_items), 8):
                 chunk = test_items[i0: i0 + 8]
                 with torch.no_grad():
-                    x = gen.sample(cond_of([it["events"] for it in chunk]), torch.Generator().manual_seed(i0),
+                    x = gen.sample(cond_of([it["events"] for it in chunk], chunk), torch.Generator().manual_seed(i0),
                                    steps=cfg.flow.steps, cfg_scale=cfg.flow.cfg_scale)
                     mel = unpatchify(x, p, cfg.audio.n_mels) * std[:, None] + mean[:, None]
                     wav = log_mel_to_wav(mel, cfg.audio, generator=torch.Generator().manual_seed(0))
                 for it, w in zip(chunk, wav, strict=True):
                     res.append(event_f1(w.numpy(), it["events"]))
-            rec = {"part": "oracle", "row": f"oracle event track -> CFM ({args.net})", "step": step, "loss": float(loss.detach()),
+            rec = {"part": "oracle", "row": f"{args.cond} condition -> CFM ({args.net})", "weights": args.weights if frozen else None, "step": step, "loss": float(loss.detach()),
                    "f1": float(np.mean([r[0] for r in res])), "onsets": float(np.mean([r[1] for r in res])),
                    "seconds": time.perf_counter() - t0}
             log_line(args.log, rec)
@@ -395,6 +400,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-at", default="100,200,400")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cond", default="oracle", choices=["oracle", "aligned"],
+                    help="oracle: the true event track; aligned: the frozen --weights model's video condition")
     ap.add_argument("--default-only", action="store_true", help="sampler: only the model's own settings")
     ap.add_argument("--net", default="transformer", help="oracle: the velocity network (transformer | unet)")
     ap.add_argument("--out", default="runs/diag-oracle")
