@@ -39,7 +39,7 @@ demo: venv
 	@echo "Done. Play it with:  ffplay demo/example_foley.mp4   (or open it in any video player)"
 	@echo "Sound alone: demo/example_foley.wav   Plot: demo/example_foley.png   Ground truth: demo/example.json"
 
-# Rebuild the built-in model from the Debian sound packages (about 90 min on 2 cores; resumable).
+# Rebuild the built-in model from the Debian sound packages (resumable: rerun to continue; INIT=src/openfoley/assets/model-small on a new machine).
 builtin-model: venv
 	scripts/build-builtin-model.sh
 
