@@ -171,7 +171,7 @@ def _decode_span(
             pos += len(x)
     except av.FFmpegError as e:
         raise MediaError(f"{path}: cannot decode audio ({_ffmpeg_reason(e)})") from None
-    t0 = None if kept is None else anchor + kept / sr_in
+    t0 = None if kept is None or anchor is None else anchor + kept / sr_in
     data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     if t0 is not None and stream.duration is not None:
         # Cut the encoder's end padding: the declared duration ends the stream.

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +245,7 @@ def probe(path: PathLike, count_frames: bool = True) -> ProbeResult:
         video = None
         if vs is not None:
             vdur = _stream_duration(vs, container)
-            rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+            rate: Fraction | float | None = vs.average_rate or vs.guessed_rate or vs.base_rate
             first = _first_frame(container, vs, p)
             if first is None:
                 raise MediaError(f"{p}: the video stream has no decodable frames")

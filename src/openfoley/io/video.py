@@ -26,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.audio.stream
 import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
@@ -350,9 +351,10 @@ def write_video(
         vs = out.add_stream("libx264", rate=rate)
         vs.width, vs.height, vs.pix_fmt = w + pw, h + ph, "yuv420p"
         vs.options = {"crf": str(crf), "preset": preset}
-        aus = None
+        aus: av.audio.stream.AudioStream | None = None
+        sr = int(sample_rate or 0)
         if wav is not None:
-            aus = out.add_stream("aac", rate=int(sample_rate))
+            aus = out.add_stream("aac", rate=sr)
             aus.layout = "mono" if wav.shape[0] == 1 else "stereo"
         audio_pos = 0
         for i in range(t):
@@ -362,10 +364,10 @@ def write_video(
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
             frame.pts = i
             out.mux(vs.encode(frame))
-            if aus is not None:  # interleave: audio up to the end of this frame
-                audio_pos = encode_aac_until(out, aus, wav, audio_pos, round((i + 1) / fps * sample_rate))
+            if aus is not None and wav is not None:  # interleave: audio up to the end of this frame
+                audio_pos = encode_aac_until(out, aus, wav, audio_pos, round((i + 1) / fps * sr))
         out.mux(vs.encode(None))
-        if aus is not None:
+        if aus is not None and wav is not None:
             encode_aac_until(out, aus, wav, audio_pos, wav.shape[1])
             out.mux(aus.encode(None))
     return p
