@@ -81,7 +81,7 @@ def flow_flops_per_window(pipe: FoleyPipeline, steps: int, cfg_scale: float | No
     x = x.to(pipe.device)
     times = default_times(x, c.video.fps)
     with torch.no_grad():
-        cond = pipe.model.condition(x, pipe.model.align(x, times), times, c.audio_tokens).cond
+        cond = pipe.model.flow_condition(x, pipe.model.align(x, times), times, c.audio_tokens).flow
         with FlopCounterMode(display=False) as fc:
             pipe.model.generator.sample(cond, g, steps=steps, cfg_scale=cfg_scale)
     return float(fc.get_total_flops())

@@ -289,7 +289,7 @@ def part_oracle(args) -> None:
     def cond_of(events_list, items=None) -> FlowCondition:
         if frozen is not None:  # the frozen trained model's own condition (aligned tokens + key frames)
             with torch.no_grad():
-                return frozen.conditioning(torch.stack([it["frames"] for it in items])).cond
+                return frozen.video_condition(torch.stack([it["frames"] for it in items])).flow
         b = len(events_list)
         tokens = torch.zeros(b, n, d)
         for j, ev in enumerate(events_list):
@@ -376,8 +376,8 @@ def part_sampler(args) -> None:
         for i0 in range(0, len(idx), 8):
             fr = frames[i0: i0 + 8]
             with torch.no_grad():
-                c = model.conditioning(fr)
-                x = model.generator.sample(c.cond, torch.Generator().manual_seed(i0), **kw)
+                c = model.video_condition(fr)
+                x = model.generator.sample(c.flow, torch.Generator().manual_seed(i0), **kw)
                 wav = log_mel_to_wav(model.latent_to_mel(x), cfg.audio, generator=torch.Generator().manual_seed(0))
             for j, w in enumerate(wav):
                 res.append(event_f1(w.numpy(), events[i0 + j]))

@@ -63,10 +63,11 @@ class ModelOutput:
 
 
 @dataclass
-class Conditioning:
-    """What the generator is conditioned on, plus what made it (for plots and inspection)."""
+class VideoCondition:
+    """A window's video condition: ``flow``, what the generator is conditioned on, plus what made it
+    (the aligned features, key frames and frame times, for plots and inspection)."""
 
-    cond: FlowCondition
+    flow: FlowCondition
     aligned: Tensor  # (b, t, d)
     keys: KeyFrames
     times: Tensor  # (b, t) seconds of the frames
@@ -122,7 +123,7 @@ class FoleyModel(nn.Module):
         if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[-1] != c.video.size:
             raise ValueError(f"frames must be (b, t, 3, {c.video.size}, {c.video.size}), got {tuple(frames.shape)}")
 
-    def condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> Conditioning:
+    def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> VideoCondition:
         """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
         keys = gather(aligned, kf.indices)  # (b, k, d)
@@ -132,7 +133,7 @@ class FoleyModel(nn.Module):
         tokens = tokens.transpose(1, 2)  # (b, n, d)
         cond = FlowCondition(tokens=tokens, keys=keys, key_times=kf.times.to(tokens.dtype),
                              key_mask=torch.ones(kf.indices.shape, dtype=torch.bool, device=frames.device))
-        return Conditioning(cond=cond, aligned=aligned, keys=kf, times=times)
+        return VideoCondition(flow=cond, aligned=aligned, keys=kf, times=times)
 
     def align(self, frames: Tensor, times: Tensor | None = None) -> Tensor:
         """Aligned video features (b, t, d) from frames alone (inference path)."""
@@ -163,7 +164,7 @@ class FoleyModel(nn.Module):
             aligned, l_a, l_v = out.aligned, out.loss_audio, out.loss_video
         else:
             aligned, l_a, l_v = self.video_encoder(frames, times).features, zero, zero
-        cond = self.condition(frames, aligned, times, n).cond
+        cond = self.flow_condition(frames, aligned, times, n).flow
         x1 = patchify(x, p)  # (b, n, p*f)
         flow = self.generator.loss(x1, cond, generator)
         return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v, flow=flow)
@@ -172,26 +173,26 @@ class FoleyModel(nn.Module):
     @torch.no_grad()
     def generate(self, frames: Tensor, generator: torch.Generator, steps: int | None = None,
                  solver: str | None = None, cfg_scale: float | None = None,
-                 times: Tensor | None = None) -> tuple[Tensor, Conditioning]:
+                 times: Tensor | None = None) -> tuple[Tensor, VideoCondition]:
         """frames (b, t, 3, H, W) uint8 of one model window -> log-mel (b, f, m_native) and its condition.
 
-        The three stages (``conditioning``, ``sample_latent``, ``latent_to_mel``) are public so the
+        The three stages (``video_condition``, ``sample_latent``, ``latent_to_mel``) are public so the
         pipeline can time them and carry latents across windows without repeating them.
         """
         if frames.shape[1] != self.cfg.video_frames:
             raise ValueError(f"generate takes windows of {self.cfg.video_frames} frames, got {frames.shape[1]}")
-        c = self.conditioning(frames, times)
+        c = self.video_condition(frames, times)
         x1 = self.sample_latent(c, generator, steps=steps, solver=solver, cfg_scale=cfg_scale)
         return self.latent_to_mel(x1), c
 
     @torch.no_grad()
-    def conditioning(self, frames: Tensor, times: Tensor | None = None) -> Conditioning:
+    def video_condition(self, frames: Tensor, times: Tensor | None = None) -> VideoCondition:
         """frames (b, t, 3, H, W) -> the generator's condition for ``cfg.audio_tokens`` tokens."""
         self._check_frames(frames)
         frames = as_unit_frames(frames)  # once for the encoder and saliency
         if times is None:
             times = default_times(frames, self.cfg.video.fps)
-        return self.condition(frames, self.align(frames, times), times, self.cfg.audio_tokens)
+        return self.flow_condition(frames, self.align(frames, times), times, self.cfg.audio_tokens)
 
     @property
     def inpaints(self) -> bool:
@@ -199,12 +200,12 @@ class FoleyModel(nn.Module):
         return self.generator.supports_inpainting
 
     @torch.no_grad()
-    def sample_latent(self, c: Conditioning, generator: torch.Generator, steps: int | None = None,
+    def sample_latent(self, c: VideoCondition, generator: torch.Generator, steps: int | None = None,
                       solver: str | None = None, cfg_scale: float | None = None, known: Tensor | None = None,
                       known_mask: Tensor | None = None) -> Tensor:
         """Draw x1 (b, n, p*f); ``known``/``known_mask`` (b, n, p*f)/(b, n) pin tokens where supported."""
         kwargs = {"known": known, "known_mask": known_mask} if known is not None and self.inpaints else {}
-        return self.generator.sample(c.cond, generator, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
+        return self.generator.sample(c.flow, generator, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
 
     def latent_to_mel(self, x1: Tensor) -> Tensor:
         """x1 (b, n, p*f) -> log-mel (b, f, m_native)."""
@@ -271,14 +272,14 @@ def model_summary(cfg: Config, generator: torch.Generator | None = None) -> list
         total = count(lambda: model(Batch(frames, mel), torch.Generator().manual_seed(0)))
         gen_only = count(lambda: model.generator.loss(
             patchify(model.model_mel(mel), cfg.encoder.audio_patch),
-            model.condition(frames, model.align(frames), times, cfg.audio_tokens).cond,
+            model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens).flow,
             torch.Generator().manual_seed(0)))
         out.append(ComponentCost("MMA (masked + aligned passes)", count_parameters(model.mma),
                                  max(0.0, total - gen_only - out[0].gflops - out[1].gflops)))
     out.append(ComponentCost(f"generator ({cfg.flow.kind}, training loss)", count_parameters(model.generator),
                              count(lambda: model.generator.loss(
                                  patchify(model.model_mel(mel), cfg.encoder.audio_patch),
-                                 model.condition(frames, model.align(frames), times, cfg.audio_tokens).cond,
+                                 model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens).flow,
                                  torch.Generator().manual_seed(0))) if model.mma is None else gen_only))
     out.append(ComponentCost(f"sample ({cfg.flow.steps} steps, cfg {cfg.flow.cfg_scale})", 0,
                              count(lambda: model.generate(frames, torch.Generator().manual_seed(0)))))

@@ -20,6 +20,8 @@ Shapes: x1 (b, n, p*f); cond as in ``openfoley.flow.base``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -109,10 +111,10 @@ class CFMGenerator(Generator):
             vis = torch.cat([full, self.local_visibility(cond)])  # (3b, n, k)
         big = branches[0].cat(*branches[1:]) if len(branches) > 1 else cond
         r = len(branches)
-        prepared = self.net.prepare(big, vis)  # the condition's projections, once for all steps
+        prepared: Any = self.net.prepare(big, vis)  # once for all steps; its type is the network's own
 
         def fn(x: Tensor, t: Tensor) -> Tensor:
-            out = self.net(x.repeat(r, 1, 1), t.expand(r * b).to(x.dtype), prepared)
+            out = self.net.predict(x.repeat(r, 1, 1), t.expand(r * b).to(x.dtype), prepared)
             parts = out.chunk(r)  # r x (b, n, p*f)
             if not need_uncond:
                 return parts[0]

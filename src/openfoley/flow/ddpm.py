@@ -20,6 +20,8 @@ Shapes: x0/x (b, n, p*f), index i (b,) long.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -138,11 +140,11 @@ class DDPMGenerator(Generator):
         big = cond if scale == 1.0 else cond.cat(cond.null())
         r = 1 if scale == 1.0 else 2
         idx = self.schedule.respaced(steps)
-        prepared = self.net.prepare(big)  # the condition's projections, once for all steps
+        prepared: Any = self.net.prepare(big)  # once for all steps; its type is the network's own
         for j, i in enumerate(idx):
             i_prev = idx[j + 1] if j + 1 < len(idx) else -1
             tau = self.schedule.flow_time(torch.full((r * b,), i, device=cond.device)).to(dtype)
-            out = self.net(x.repeat(r, 1, 1), tau, prepared)
+            out = self.net.predict(x.repeat(r, 1, 1), tau, prepared)
             if r == 1:
                 eps = out
             else:

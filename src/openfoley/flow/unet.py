@@ -1,6 +1,6 @@
 """A 1-D convolutional U-Net velocity network over the mel time axis (``FlowConfig.net = "unet"``).
 
-Same interface as ``openfoley.flow.velocity.VelocityNet`` (``prepare``/``forward``, the learned nulls,
+Same interface as ``openfoley.flow.velocity.VelocityNet`` (``prepare``/``predict``/``forward``, the learned nulls,
 ``token_dim``/``cond_dim``/``width``/``token_seconds``), so ``CFMGenerator`` and ``DDPMGenerator`` take
 either. Why it exists: docs/sync-diagnosis.md. With a perfect event track as its condition, the
 token transformer still produced broadband clicks at token boundaries all over the clip after 400
@@ -156,13 +156,13 @@ class ConvVelocityNet(nn.Module):
         return PreparedUNetCondition(levels=tuple(levels), add=add, context=context,
                                      context_mask=torch.cat([always, visible], -1))
 
-    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition | PreparedUNetCondition,
-                key_visibility: Tensor | None = None) -> Tensor:
-        """x (b, n, p*f), t (b,), cond (or ``prepare(cond, key_visibility)``) -> v (b, n, p*f)."""
-        if isinstance(cond, FlowCondition):
-            cond = self.prepare(cond, key_visibility)
-        elif key_visibility is not None:
-            raise ValueError("key_visibility belongs to prepare() when the condition is already prepared")
+    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition, key_visibility: Tensor | None = None) -> Tensor:
+        """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f):
+        ``predict(x, t, prepare(cond, key_visibility))``."""
+        return self.predict(x, t, self.prepare(cond, key_visibility))
+
+    def predict(self, x: Tensor, t: Tensor, cond: PreparedUNetCondition) -> Tensor:
+        """x (b, n, p*f), t (b,), a ``prepare``d condition -> v (b, n, p*f) (the per-ODE-step part)."""
         b, n, _ = x.shape
         if tuple(x.shape) != (b, n, self.token_dim) or tuple(cond.add.shape) != (b, n, self.width):
             raise ValueError(f"x {tuple(x.shape)} must be (b, n, p*f={self.token_dim}) and match the condition's "

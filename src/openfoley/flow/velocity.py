@@ -43,7 +43,7 @@ from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
 
 
 @dataclass(frozen=True)
-class PreparedCondition:
+class PreparedFlowCondition:
     """``VelocityNet.prepare``'s output: add (b, n, d) per-token condition + position, context
     (b, 1+k, d) key features (null key first), context_mask (b, 1+k) or (b, n, 1+k) bool."""
 
@@ -88,7 +88,7 @@ class VelocityNet(nn.Module):
         self.skip = nn.Linear(width, token_dim)
         zero_init(final_lin, self.out, self.skip)  # zero field at init (DiT)
 
-    def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedCondition:
+    def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedFlowCondition:
         """The part of the network that depends only on the condition: run once per sample, not per
         ODE step (``openfoley.flow.cfm``/``ddpm`` samplers call it before integrating)."""
         b, n = cond.tokens.shape[:2]
@@ -111,16 +111,15 @@ class VelocityNet(nn.Module):
         else:
             always = torch.ones(b, 1, dtype=torch.bool, device=add.device)
         context_mask = torch.cat([always, visible], -1)  # (b, 1+k) or (b, n, 1+k)
-        return PreparedCondition(add=add, context=context, context_mask=context_mask)
+        return PreparedFlowCondition(add=add, context=context, context_mask=context_mask)
 
-    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition | PreparedCondition,
-                key_visibility: Tensor | None = None) -> Tensor:
-        """x (b, n, p*f), t (b,), cond (or ``prepare(cond, key_visibility)``), key_visibility (b, n, k)
-        | None -> v (b, n, p*f)."""
-        if isinstance(cond, FlowCondition):
-            cond = self.prepare(cond, key_visibility)
-        elif key_visibility is not None:
-            raise ValueError("key_visibility belongs to prepare() when the condition is already prepared")
+    def forward(self, x: Tensor, t: Tensor, cond: FlowCondition, key_visibility: Tensor | None = None) -> Tensor:
+        """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f):
+        ``predict(x, t, prepare(cond, key_visibility))``."""
+        return self.predict(x, t, self.prepare(cond, key_visibility))
+
+    def predict(self, x: Tensor, t: Tensor, cond: PreparedFlowCondition) -> Tensor:
+        """x (b, n, p*f), t (b,), a ``prepare``d condition -> v (b, n, p*f) (the per-ODE-step part)."""
         b, n, _ = x.shape
         if tuple(x.shape) != (b, n, self.token_dim) or tuple(cond.add.shape) != (b, n, self.width):
             raise ValueError(f"x {tuple(x.shape)} must be (b, n, p*f={self.token_dim}) and match the condition's "

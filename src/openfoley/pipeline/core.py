@@ -285,7 +285,7 @@ class FoleyPipeline:
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = torch.cat([frames, frames[-1:].expand(plan.frames - real, -1, -1, -1)])
             x = frames[None].to(dev)  # (1, T, 3, H, W)
-            cond = model.conditioning(x)
+            vc = model.video_condition(x)
             t2 = time.perf_counter()
             known = mask = None
             if prev is not None and o > 0 and model.inpaints:
@@ -293,7 +293,7 @@ class FoleyPipeline:
                 known[:, :o] = prev[:, -o:]
                 mask = torch.zeros(1, plan.tokens, dtype=torch.bool, device=dev)
                 mask[:, :o] = True
-            x1 = model.sample_latent(cond, gen, steps=steps, solver=solver, cfg_scale=cfg_scale, known=known,
+            x1 = model.sample_latent(vc, gen, steps=steps, solver=solver, cfg_scale=cfg_scale, known=known,
                                      known_mask=mask)
             mel = model.latent_to_mel(x1)  # (1, f, m_native)
             t3 = time.perf_counter()
@@ -306,7 +306,7 @@ class FoleyPipeline:
             prev = x1
             yield WindowOutput(index=j, first_frame=j * plan.hop_frames, real_frames=real,
                                latent=x1[0].cpu(), mel=mel[0].float().cpu(), wav=wav[0].float().cpu(),
-                               key_index=cond.keys.indices[0].cpu(), key_saliency=cond.keys.saliency[0].cpu(),
+                               key_index=vc.keys.indices[0].cpu(), key_saliency=vc.keys.saliency[0].cpu(),
                                frames=frames,
                                timings={"decode": t1 - t0, "encoders": t2 - t1, "flow": t3 - t2, "vocoder": t4 - t3})
 
