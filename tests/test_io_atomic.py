@@ -1,22 +1,11 @@
 """atomic_output: the target appears whole or not at all, and bad output paths are refused up front."""
 
 import os
-from pathlib import Path
 
 import pytest
 
 from openfoley.errors import OutputError
 from openfoley.io import atomic_output
-
-
-def unwritable_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot create files in (root ignores permission bits: use /proc)."""
-    if os.geteuid() == 0:
-        return Path("/proc")
-    d = tmp_path / "ro"
-    d.mkdir()
-    d.chmod(0o555)
-    return d
 
 
 def test_success_moves_temp_into_place(tmp_path):
@@ -58,11 +47,11 @@ def test_output_equal_to_input(tmp_path):
     assert src.read_bytes() == b"x"
 
 
-def test_folder_missing_or_unwritable_or_directory(tmp_path):
+def test_folder_missing_or_unwritable_or_directory(tmp_path, unwritable_folder):
     with pytest.raises(OutputError, match="does not exist"), atomic_output(tmp_path / "no" / "x.wav"):
         pass
     with pytest.raises(OutputError, match="cannot write in folder"):
-        with atomic_output(unwritable_folder(tmp_path) / "x.wav"):
+        with atomic_output(unwritable_folder / "x.wav"):
             pass
     with pytest.raises(OutputError, match="is a directory"), atomic_output(tmp_path, force=True):
         pass
