@@ -262,3 +262,38 @@ def test_tiny_mma_learns_to_predict_masked_audio_from_video():
         blind = run_mma(mma, venc, aenc, frames, mel, dataclasses.replace(m, video=torch.zeros_like(m.video)))
     print(f"masked-audio loss with video visible {seen.loss_audio:.3f}, hidden {blind.loss_audio:.3f}")
     assert seen.loss_audio < 0.4 * blind.loss_audio
+
+
+def test_onset_target_by_hand():
+    from openfoley.alignment.mma import onset_target
+
+    mel = torch.zeros(1, 2, 8)
+    mel[0, 0, 3:] = 4.0  # bin 0 rises by 4 at frame 3
+    mel[0, 1, 6] = 2.0  # bin 1 rises by 2 at frame 6, falls at 7 (a fall is not an onset)
+    got = onset_target(mel, 4)  # 4 video frames of 2 mel frames each
+    torch.testing.assert_close(got, torch.tensor([[0.0, 2.0, 0.0, 1.0]]), atol=0, rtol=0)
+
+
+def test_onset_head_is_off_by_default_and_trains_when_on():
+    from openfoley.model import Batch, FoleyModel
+
+    cfg = get_preset("tiny")
+    assert not any("onset" in k for k in FoleyModel(cfg).state_dict())  # default: no new weights
+    on = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, onset_weight=1.0))
+    torch.manual_seed(0)
+    model = FoleyModel(on)
+    assert "mma.onset_head.weight" in model.state_dict()
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (2, on.video_frames, 3, on.video.size, on.video.size), generator=g,
+                           dtype=torch.uint8)
+    mel = torch.randn(2, on.audio.n_mels, on.mel_frames, generator=g)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(30):
+        out = model(Batch(frames, mel), torch.Generator().manual_seed(step))
+        assert out.loss_onset is not None
+        opt.zero_grad()
+        out.loss_onset.backward()
+        opt.step()
+        losses.append(float(out.loss_onset.detach()))
+    assert losses[-1] < 0.5 * losses[0], losses

@@ -33,6 +33,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "flow-coupling": {"flow.kind": "coupling"},
     "mask-0.2": {"alignment.mask_ratio": 0.2},
     "mask-0.6": {"alignment.mask_ratio": 0.6},
+    # the sync design switches of docs/sync-diagnosis.md, each against `full` (the `small` preset's values)
+    "conv-video": {"encoder.video": "conv"},
+    "transformer-velocity": {"flow.net": "transformer"},
+    "onset-target": {"alignment.onset_weight": 1.0},
 }
 
 REFERENCES: dict[str, str] = {
@@ -45,6 +49,7 @@ TABLES: dict[str, list[str]] = {
     "Table 3 (components)": ["full", "no-mma", "no-mfg", "no-mma-no-mfg"],
     "Table 4 (flow type)": ["full", "flow-nf", "flow-coupling"],
     "Table 5 (mask ratio)": ["mask-0.2", "full", "mask-0.6"],
+    "Sync design (docs/sync-diagnosis.md)": ["full", "conv-video", "transformer-velocity", "onset-target"],
 }
 
 

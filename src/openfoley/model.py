@@ -60,6 +60,7 @@ class ModelOutput:
     loss_mask_audio: Tensor
     loss_mask_video: Tensor
     flow: FlowLoss
+    loss_onset: Tensor | None = None  # the onset target's loss, when alignment.onset_weight > 0
 
 
 @dataclass
@@ -167,7 +168,11 @@ class FoleyModel(nn.Module):
         cond = self.flow_condition(frames, aligned, times, n).flow
         x1 = patchify(x, p)  # (b, n, p*f)
         flow = self.generator.loss(x1, cond, generator)
-        return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v, flow=flow)
+        onset = None
+        if self.mma is not None and self.mma.onset_head is not None:
+            onset = self.mma.onset_loss(aligned, x)
+        return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v, flow=flow,
+                           loss_onset=onset)
 
     # --- generation ------------------------------------------------------------------------------
     @torch.no_grad()

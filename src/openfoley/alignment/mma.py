@@ -84,6 +84,18 @@ def masked_mse(pred: Tensor, target: Tensor, visible: Tensor, valid: Tensor | No
     return (sq * w).sum() / (w.sum() * pred.shape[-1]).clamp_min(1.0)
 
 
+def onset_target(mel: Tensor, t: int) -> Tensor:
+    """The onset target: normalised log-mel (b, f, m) -> (b, t) onset strength per video frame.
+
+    Positive spectral flux ``relu(mel[..., j] - mel[..., j-1])`` averaged over the f bins (0 for the
+    first frame), then the maximum over the mel frames of each of t equal intervals
+    (``adaptive_max_pool1d``), so a frame's value is the strongest rise of energy during it.
+    """
+    flux = F.relu(mel[..., 1:] - mel[..., :-1]).mean(dim=1)  # (b, m - 1)
+    flux = F.pad(flux, (1, 0))  # (b, m): the rise into mel frame j sits at j
+    return F.adaptive_max_pool1d(flux[:, None, :], t)[:, 0]  # (b, t)
+
+
 class MMA(nn.Module):
     """The MMA network: cross-modal transformer + audio and video prediction heads. Built from ``Config``."""
 
@@ -101,6 +113,15 @@ class MMA(nn.Module):
         self.transformer = CrossModalTransformer(cfg)
         self.audio_head = nn.Linear(d, self.audio_dim)
         self.video_head = nn.Linear(d, self.video_dim)
+        # built only when used, so weights without it keep their exact state-dict keys
+        self.onset_head = nn.Linear(d, 1) if a.onset_weight > 0 else None
+
+    def onset_loss(self, aligned: Tensor, mel: Tensor) -> Tensor:
+        """Mean squared error of ``onset_head(aligned)`` (b, t) against ``onset_target(mel, t)``."""
+        if self.onset_head is None:
+            raise ValueError("this MMA has no onset head (alignment.onset_weight = 0)")
+        pred = self.onset_head(aligned)[..., 0]  # (b, t)
+        return F.mse_loss(pred.float(), onset_target(mel, aligned.shape[1]).float())
 
     def forward(self, video: Tensor, video_times: Tensor, audio: Tensor, audio_times: Tensor, masks: Masks,
                 audio_target: Tensor, video_target: Tensor, video_valid: Tensor | None = None,

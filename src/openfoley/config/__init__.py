@@ -104,6 +104,9 @@ class AlignmentConfig:
     video_clip: tuple[int, int] = (2, 5)  # contiguous video clip lengths in frames, inclusive
     video_target: str = "pixels"  # masked-video target: pixels (low-res frame) | features (per-frame, detached)
     video_target_size: int = 8  # pixels target: frames average-pooled to this size (3*s*s values)
+    # weight of the onset target (alignment/mma.py, ``onset_target``): the aligned video features, made
+    # from video alone, regress the audio's onset strength at each frame. 0 = off (no head is built).
+    onset_weight: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -35,4 +35,8 @@ def loss_fn(model: torch.nn.Module, batch: Batch, generator: torch.Generator, cf
     loss = tc.lambda_mask * out.loss_mask + tc.lambda_flow * out.flow.loss
     parts = {"loss": loss, "loss_mask": out.loss_mask, "loss_mask_audio": out.loss_mask_audio,
              "loss_mask_video": out.loss_mask_video, "loss_flow": out.flow.loss}
+    if out.loss_onset is not None:  # alignment.onset_weight > 0
+        loss = loss + cfg.alignment.onset_weight * out.loss_onset
+        parts["loss"] = loss
+        parts["loss_onset"] = out.loss_onset
     return LossOutput(loss=loss, parts={k: v.detach() for k, v in parts.items()}, flow_bins=out.flow.per_bin)
