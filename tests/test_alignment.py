@@ -10,7 +10,7 @@ from openfoley.alignment.mma import MMA, masked_mse, run_mma, video_pixel_target
 from openfoley.alignment.transformer import CrossModalTransformer
 from openfoley.config import AlignmentConfig, get_preset
 from openfoley.encoders.audio import PatchAudioEncoder
-from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder
+from openfoley.encoders import build_video_encoder
 from openfoley.errors import ConfigError
 
 
@@ -82,7 +82,7 @@ def _tiny(video="conv", **align):
         cfg = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, **align))
     cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, video=video))
     torch.manual_seed(0)
-    venc = ConvVideoEncoder(cfg) if video == "conv" else PatchVideoEncoder(cfg)
+    venc = build_video_encoder(cfg)
     return cfg, venc.eval(), PatchAudioEncoder(cfg).eval(), MMA(cfg).eval()
 
 
@@ -108,9 +108,10 @@ def test_shapes_of_one_mma_step():
 
 
 @pytest.mark.parametrize("target,video", [("pixels", "conv"), ("features", "conv"), ("pixels", "patch"),
-                                          ("features", "patch")])
+                                          ("features", "patch"), ("pixels", "motion"), ("features", "motion")])
 def test_values_at_masked_positions_change_no_prediction(target, video):
-    """Also for the patch encoder, whose motion path of frame i sees frame i-1."""
+    """Also for the patch encoder, whose motion path of frame i sees frame i-1, and the motion encoder,
+    whose motion path sees frames i-1 and i+1."""
     cfg, venc, aenc, mma = _tiny(video=video, video_target=target)
     frames, mel, masks = _batch(cfg, seed=4)
     out = run_mma(mma, venc, aenc, frames, mel, masks)
@@ -226,7 +227,7 @@ def test_shape_and_config_errors():
         MMA(bad)
     with pytest.raises(ValueError, match="masks"):
         frames, mel, masks = _batch(cfg)
-        run_mma(mma, ConvVideoEncoder(cfg), PatchAudioEncoder(cfg), frames[:, :-1], mel,
+        run_mma(mma, build_video_encoder(cfg), PatchAudioEncoder(cfg), frames[:, :-1], mel,
                 Masks(masks.audio, masks.video, masks.audio_ratio, masks.video_ratio))
 
 

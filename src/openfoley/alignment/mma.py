@@ -150,6 +150,20 @@ class MMA(nn.Module):
                                 video_valid=video_valid).video
 
 
+def neighbours_seen(seen: Tensor, reach: tuple[int, int]) -> Tensor:
+    """seen (b, t) bool -> (b, t): frame i and its ``reach = (before, after)`` neighbours are all seen.
+
+    Neighbours beyond the clip's ends count as seen (an encoder pads there with its own frame or zeros).
+    """
+    out = seen.clone()
+    before, after = reach
+    for k in range(1, before + 1):
+        out[:, k:] &= seen[:, :-k]
+    for k in range(1, after + 1):
+        out[:, :-k] &= seen[:, k:]
+    return out
+
+
 def run_mma(mma: MMA, video_encoder: VideoEncoder, audio_encoder: nn.Module, frames: Tensor, mel: Tensor,
             masks: Masks, times: Tensor | None = None, video_valid: Tensor | None = None) -> MMAOutput:
     """One MMA step from raw inputs: frames (b, t, 3, h, w), mel (b, f, m), masks -> MMAOutput with
@@ -168,10 +182,9 @@ def run_mma(mma: MMA, video_encoder: VideoEncoder, audio_encoder: nn.Module, fra
     if motion is None:
         per_frame = appearance
         per_frame_seen = appearance
-    else:  # frame i's motion shows frame i-1: hide it where frame i-1 is masked
+    else:  # frame i's motion shows its neighbours (motion_reach): hide it where one of them is masked
         per_frame = appearance + motion
-        prev_seen = torch.cat([seen[:, :1], seen[:, :-1]], 1)  # (b, t)
-        per_frame_seen = appearance + motion * prev_seen[..., None].to(motion.dtype)
+        per_frame_seen = appearance + motion * neighbours_seen(seen, video_encoder.motion_reach)[..., None].to(motion.dtype)
     video_masked = video_encoder.mix(per_frame_seen, seen)  # masked frames cannot reach visible ones
     video_full = video_encoder.mix(per_frame, video_valid)
     hidden_mel = mel * masks.audio.repeat_interleave(p, dim=1)[:, None, :].to(mel.dtype)  # (b, f, m)

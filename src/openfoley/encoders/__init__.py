@@ -1,7 +1,8 @@
 """Per-modality encoders: video frames -> (b, t, d) features with timestamps, log-mel -> (b, n, d) tokens.
 
 ``build_video_encoder(cfg)`` / ``build_audio_encoder(cfg)`` pick the variant from ``EncoderConfig``:
-video ``conv`` or ``patch`` (from scratch, ``video.py``; ``patch`` adds a frame-difference path) or ``siglip`` (pretrained, ``pretrained.py``); audio
+video ``conv``, ``patch`` or ``motion`` (from scratch, ``video.py``; ``patch`` adds a frame-difference path,
+``motion`` local motion before and after each frame) or ``siglip`` (pretrained, ``pretrained.py``); audio
 ``patch`` (from scratch, ``audio.py``) or ``audiomae`` (pretrained). Pretrained weights come from the
 local paths ``encoder.video_weights`` / ``encoder.audio_weights``.
 """
@@ -11,10 +12,16 @@ from __future__ import annotations
 from openfoley.config import Config
 from openfoley.encoders.audio import AudioTokens, PatchAudioEncoder
 from openfoley.encoders.pretrained import AudioMAEEncoder, SiglipVideoEncoder
-from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder, VideoEncoder, VideoFeatures
+from openfoley.encoders.video import (
+    ConvVideoEncoder,
+    MotionVideoEncoder,
+    PatchVideoEncoder,
+    VideoEncoder,
+    VideoFeatures,
+)
 from openfoley.errors import ConfigError
 
-VIDEO_ENCODERS = ("conv", "patch", "siglip")
+VIDEO_ENCODERS = ("conv", "patch", "motion", "siglip")
 AUDIO_ENCODERS = ("patch", "audiomae")
 
 
@@ -25,6 +32,8 @@ def build_video_encoder(cfg: Config) -> VideoEncoder:
         return ConvVideoEncoder(cfg)
     if kind == "patch":
         return PatchVideoEncoder(cfg)
+    if kind == "motion":
+        return MotionVideoEncoder(cfg)
     if kind == "siglip":
         return SiglipVideoEncoder.from_weights(cfg)
     raise ConfigError(f"encoder.video must be one of {VIDEO_ENCODERS}, got {kind!r}")
@@ -40,5 +49,5 @@ def build_audio_encoder(cfg: Config) -> PatchAudioEncoder | AudioMAEEncoder:
     raise ConfigError(f"encoder.audio must be one of {AUDIO_ENCODERS}, got {kind!r}")
 
 
-__all__ = ["AudioTokens", "VideoFeatures", "VideoEncoder", "ConvVideoEncoder", "PatchVideoEncoder", "PatchAudioEncoder",
+__all__ = ["AudioTokens", "VideoFeatures", "VideoEncoder", "ConvVideoEncoder", "PatchVideoEncoder", "MotionVideoEncoder", "PatchAudioEncoder",
            "SiglipVideoEncoder", "AudioMAEEncoder", "build_video_encoder", "build_audio_encoder"]

@@ -91,6 +91,16 @@ class VideoEncoder(nn.Module):
     size: int
     width: int
     temporal: TemporalMixer
+    # frames on each side whose pixels the motion part of frame i reads: (before, after). MMA hides frame
+    # i's motion wherever one of them is masked (``openfoley.alignment.mma.run_mma``).
+    motion_reach: tuple[int, int] = (1, 0)
+
+    def _setup(self, cfg: Config) -> None:
+        """fps, size and width from ``cfg``, and the temporal mixer: the set-up every encoder shares."""
+        self.fps = float(cfg.video.fps)
+        self.size = int(cfg.video.size)
+        self.width = int(cfg.encoder.width)
+        self.temporal = TemporalMixer(self.width, cfg.encoder.temporal_layers)
 
     def frame_features(self, frames: Tensor) -> Tensor:  # (b, t, c, h, w) -> (b, t, d)
         raise NotImplementedError
@@ -129,9 +139,7 @@ class ConvVideoEncoder(VideoEncoder):
     def __init__(self, cfg: Config):
         super().__init__()
         enc = cfg.encoder
-        self.fps = float(cfg.video.fps)
-        self.size = int(cfg.video.size)
-        self.width = int(enc.width)
+        self._setup(cfg)
         stages: list[nn.Module] = []
         c_in = 3
         for c in enc.video_channels:
@@ -139,7 +147,6 @@ class ConvVideoEncoder(VideoEncoder):
             c_in = c
         self.stem = nn.Sequential(*stages)
         self.proj = nn.Linear(c_in, enc.width)
-        self.temporal = TemporalMixer(enc.width, enc.temporal_layers)
 
     def frame_features(self, frames: Tensor) -> Tensor:
         """(b, t, 3, h, w) -> (b, t, d), each frame on its own."""
@@ -177,9 +184,7 @@ class PatchVideoEncoder(VideoEncoder):
     def __init__(self, cfg: Config):
         super().__init__()
         enc = cfg.encoder
-        self.fps = float(cfg.video.fps)
-        self.size = int(cfg.video.size)
-        self.width = int(enc.width)
+        self._setup(cfg)
         if self.size % self.PATCHES or self.PATCHES % self.GRID:
             raise ValueError(f"patch video encoder needs video.size divisible by {self.PATCHES}, got {self.size}")
         self.patch = self.size // self.PATCHES
@@ -192,7 +197,6 @@ class PatchVideoEncoder(VideoEncoder):
 
         self.appearance = path()
         self.motion = path()
-        self.temporal = TemporalMixer(enc.width, enc.temporal_layers)
 
     def _path(self, p: nn.ModuleDict, x: Tensor) -> Tensor:
         """x (b, t, 3, h, w) -> (b, t, d)."""
@@ -211,5 +215,68 @@ class PatchVideoEncoder(VideoEncoder):
 
     def frame_features(self, frames: Tensor) -> Tensor:
         """(b, t, 3, h, w) -> (b, t, d): appearance of each frame plus its change from the previous one."""
+        a, m = self.frame_parts(frames)
+        return a + m
+
+
+class MotionVideoEncoder(VideoEncoder):
+    """Local motion before pooling: where something moves, and whether it stops (``encoder.video = "motion"``).
+
+    frames (b, t, 3, h, w) -> VideoFeatures((b, t, d), (b, t)). The frames are average-pooled to
+    s = h / 2 pixels (32 at 64 px) and cut into non-overlapping 4 x 4 patches (an (s/4)^2 grid). Two
+    paths, summed:
+
+      appearance  patch of frame i (48 values) -> MLP (2 layers, c = ``encoder.video_channels[-1]``)
+                  -> mean over patches -> linear to d
+      motion      the same patch of d_prev = x_i - x_{i-1} and d_next = x_{i+1} - x_i (96 values; the
+                  first frame has no d_prev, the last no d_next) -> MLP -> **max and mean** over
+                  patches -> linear to d
+
+    An event is local and brief: a falling object stops on the ground, a stick meets a drum, a mouth
+    opens. Seeing d_prev and d_next of the *same* patch together lets the MLP respond to a change of
+    motion there (moving into the frame, still after it: the contact), and the max over patches keeps
+    a small object's response from being averaged away by the rest of the frame; the patch encoder
+    (``PatchVideoEncoder``) only had d_prev, averaged over 16 x 16 pixel cells before any nonlinearity
+    could compare frames. docs/sync-diagnosis.md part 7 measures both as onset detectors.
+
+    The motion of frame i reads frames i-1 and i+1 (``motion_reach = (1, 1)``), which MMA hides where
+    either is masked. Matrix multiplies only: about 1 M multiply-adds per frame at 64 px.
+    """
+
+    PATCH = 4
+    motion_reach = (1, 1)
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self._setup(cfg)
+        if self.size % (2 * self.PATCH):
+            raise ValueError(f"motion video encoder needs video.size divisible by {2 * self.PATCH}, got {self.size}")
+        c = int(cfg.encoder.video_channels[-1])
+        dim = 3 * self.PATCH * self.PATCH
+        self.app_embed = nn.Sequential(nn.Linear(dim, c), nn.GELU(), nn.Linear(c, c), nn.GELU())
+        self.app_out = nn.Linear(c, self.width)
+        self.mot_embed = nn.Sequential(nn.Linear(2 * dim, c), nn.GELU(), nn.Linear(c, c), nn.GELU())
+        self.mot_out = nn.Linear(2 * c, self.width)
+
+    def _patches(self, x: Tensor) -> Tensor:
+        """(b, t, 3, s, s) -> (b, t, patches, 3 * 4 * 4)."""
+        return rearrange(x, "b t c (gh ph) (gw pw) -> b t (gh gw) (c ph pw)", ph=self.PATCH, pw=self.PATCH)
+
+    def frame_parts(self, frames: Tensor) -> tuple[Tensor, Tensor]:
+        check_frames(frames, self.size)
+        b = frames.shape[0]
+        x = as_unit_frames(frames) * 2 - 1
+        x = F.avg_pool2d(x.flatten(0, 1), 2).unflatten(0, (b, -1))  # (b, t, 3, s, s)
+        d = x[:, 1:] - x[:, :-1]  # (b, t-1, 3, s, s): d[i] = x[i+1] - x[i]
+        zero = torch.zeros_like(x[:, :1])
+        d_prev = torch.cat([zero, d], 1)
+        d_next = torch.cat([d, zero], 1)
+        a = self.app_out(self.app_embed(self._patches(x)).mean(2))  # (b, t, d)
+        m = self.mot_embed(torch.cat([self._patches(d_prev), self._patches(d_next)], -1))  # (b, t, P, c)
+        m = self.mot_out(torch.cat([m.amax(2), m.mean(2)], -1))  # (b, t, d)
+        return a, m
+
+    def frame_features(self, frames: Tensor) -> Tensor:
+        """(b, t, 3, h, w) -> (b, t, d): appearance plus local motion around frame i."""
         a, m = self.frame_parts(frames)
         return a + m

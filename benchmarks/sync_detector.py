@@ -1,0 +1,223 @@
+"""Can a video network trained from co-occurrence say *when* a sound starts? (docs/sync-diagnosis.md part 7)
+
+    python benchmarks/sync_detector.py cache  --train 1500 --test 200      # live renders -> runs/diag-cache/
+    python benchmarks/sync_detector.py train  --arch patch1 --steps 600    # one video path, scored
+    python benchmarks/sync_detector.py all    --steps 600                  # every --arch in one table
+
+Each video path (``--arch``) maps frames (b, t, 3, 64, 64) at 12.5 fps to features (b, t, d) and a linear
+head reads one number per frame. It is trained on the *audio's* onset strength at each frame
+(``openfoley.alignment.mma.onset_target``: positive spectral flux of the normalised log-mel, the max
+within the frame), the self-supervised target of ``alignment.onset_weight``, never on the renderer's
+labels. It is scored on held-out test-closed renders against the true event times:
+
+- AP: per-frame average precision for "an event starts within this frame's 80 ms or the previous
+  one's" (an event between two 12.5 fps frames first shows in the later one; chance = positive rate);
+- event F1: peaks of the head's output above a threshold (tuned on the training clips) matched one to
+  one with the true events within 0.1 s, as the benchmark's event-time F1 matches audio onsets.
+
+Arches: ``patch1`` the shipped patch encoder (1 temporal layer); ``patch3`` the same with 3 temporal
+layers; ``patch1+mma`` the patch encoder followed by the MMA transformer's aligned pass (what the
+onset head of the built-in model reads); ``motion`` the local-motion encoder
+(``openfoley.encoders.video.MotionVideoEncoder``, ``encoder.video = "motion"``).
+
+Every run appends a JSON line to ``--log`` (default runs/sync-diagnosis.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openfoley.alignment.mma import MMA, onset_target
+from openfoley.config import get_preset
+from openfoley.encoders import build_video_encoder
+from openfoley.evaluation.metrics import average_precision, event_time_error
+
+ARCHES = ("patch1", "patch3", "patch1+mma", "motion")
+_STORE = None
+
+
+def _init(bank: str, split: str, seed: int) -> None:
+    global _STORE
+    from openfoley.data.foleyworld.live import LiveStore
+
+    torch.set_num_threads(1)
+    _STORE = LiveStore(bank, get_preset("small"), split=split, seed=seed)
+
+
+def _item(i: int):
+    assert _STORE is not None
+    it = _STORE[i]
+    return it["frames"], it["mel"], it["events"]
+
+
+def part_cache(args) -> None:
+    out = Path(args.cache)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, n, seed in (("train", args.train, 21), ("test-closed", args.test, 22)):
+        path = out / f"{split}-{n}.pt"
+        if path.exists():
+            print(f"{path} exists")
+            continue
+        t0 = time.perf_counter()
+        with Pool(args.workers, initializer=_init, initargs=(args.bank, split, seed)) as pool:
+            items = pool.map(_item, range(n), chunksize=8)
+        frames = torch.stack([torch.as_tensor(f) for f, _, _ in items])
+        mel = torch.stack([m for _, m, _ in items])
+        events = [torch.as_tensor(e) for _, _, e in items]
+        tmp = path.with_suffix(".tmp")
+        torch.save({"frames": frames, "mel": mel, "events": events}, tmp)
+        tmp.rename(path)
+        print(f"{split}: {n} clips in {time.perf_counter() - t0:.0f} s -> {path} {tuple(frames.shape)}")
+
+
+def frame_labels(events: list[torch.Tensor], t: int, step: float, late: int = 1) -> torch.Tensor:
+    """(b, t) bool: an event starts within frame i's interval or up to ``late`` frames before it."""
+    y = torch.zeros(len(events), t, dtype=torch.bool)
+    for j, ev in enumerate(events):
+        for e in ev.tolist():
+            i = int(np.floor(e / step))
+            y[j, max(0, i): min(t, i + late + 1)] = True
+    return y
+
+
+def peaks(s: np.ndarray, th: float) -> np.ndarray:
+    """Indices of local maxima of s (t,) at or above th."""
+    left = np.concatenate([[-np.inf], s[:-1]])
+    right = np.concatenate([s[1:], [-np.inf]])
+    return np.flatnonzero((s >= th) & (s > left) & (s >= right))
+
+
+def event_f1(scores: np.ndarray, events: list[torch.Tensor], step: float, th: float) -> tuple[float, float]:
+    """Mean event-time F1 over clips of peaks (at frame start times + half a frame) vs the truth, and peaks/clip."""
+    f1s, counts = [], []
+    for s, ev in zip(scores, events, strict=True):
+        det = (peaks(s, th) + 0.5) * step
+        f1s.append(event_time_error(det, ev.numpy().astype(np.float64)).f1)
+        counts.append(len(det))
+    return float(np.mean(f1s)), float(np.mean(counts))
+
+
+class Detector(nn.Module):
+    """A video path of ``arch`` + a linear onset head: frames (b, t, 3, H, W) uint8 -> (b, t)."""
+
+    def __init__(self, arch: str):
+        super().__init__()
+        cfg = get_preset("small")
+        enc = cfg.encoder
+        if arch == "patch3":
+            enc = dataclasses.replace(enc, temporal_layers=3)
+        if arch == "motion":
+            enc = dataclasses.replace(enc, video="motion")
+        cfg = dataclasses.replace(cfg, encoder=enc)
+        self.arch, self.cfg = arch, cfg
+        self.encoder = build_video_encoder(cfg)
+        self.mma = MMA(cfg) if arch.endswith("+mma") else None
+        self.head = nn.Linear(cfg.encoder.width, 1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(frames).features  # (b, t, d)
+        if self.mma is not None:
+            h = self.mma.align(h, self.encoder(frames).times)
+        return self.head(h)[..., 0]
+
+
+def part_train(args, arch: str | None = None) -> dict:
+    arch = arch or args.arch
+    cache = Path(args.cache)
+    tr = torch.load(cache / f"train-{args.train}.pt")
+    te = torch.load(cache / f"test-closed-{args.test}.pt")
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    det = Detector(arch)
+    cfg = det.cfg
+    mean = tr["mel"].mean(dim=(0, 2))[:, None]
+    std = tr["mel"].std(dim=(0, 2)).clamp_min(1e-3)[:, None]
+    t = tr["frames"].shape[1]
+    target_tr = onset_target((tr["mel"] - mean) / std, t)  # (N, t)
+    opt = torch.optim.Adam(det.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + np.cos(np.pi * min(s, args.steps) / args.steps)))
+    g = torch.Generator().manual_seed(0)
+    n = tr["frames"].shape[0]
+    t0 = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(0, n, (args.batch,), generator=g)
+        pred = det(tr["frames"][idx])
+        loss = F.mse_loss(pred, target_tr[idx])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(det.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            print(f"[{arch}] step {step} loss {float(loss):.4f} ({(time.perf_counter() - t0) / step:.2f} s/step)",
+                  flush=True)
+    train_s = time.perf_counter() - t0
+    det.eval()
+    step_s = cfg.seconds / t
+
+    def scores(frames: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([det(frames[i: i + 32]) for i in range(0, frames.shape[0], 32)]).numpy()
+
+    s_tr, s_te = scores(tr["frames"][:300]), scores(te["frames"])
+    y_te = frame_labels(te["events"], t, step_s).numpy()
+    ap = average_precision(y_te.ravel(), s_te.ravel())
+    ths = np.quantile(s_tr, np.linspace(0.5, 0.995, 40))
+    best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:300], step_s, th)[0])
+    f1, count = event_f1(s_te, te["events"], step_s, best)
+    rec = {"part": "detector", "arch": arch, "steps": args.steps, "batch": args.batch, "train_clips": args.train,
+           "test_clips": args.test, "ap": float(ap), "chance": float(y_te.mean()), "event_f1": f1,
+           "peaks_per_clip": count, "true_events_per_clip": float(np.mean([len(e) for e in te["events"]])),
+           "final_loss": float(loss), "train_seconds": train_s,
+           "params": sum(p.numel() for p in det.parameters())}
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.log, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(f"[{arch}] AP {ap:.3f} (chance {rec['chance']:.3f}), event F1 {f1:.3f}, peaks/clip {count:.1f} "
+          f"(true {rec['true_events_per_clip']:.1f}), {train_s:.0f} s", flush=True)
+    return rec
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("part", choices=("cache", "train", "all"))
+    ap.add_argument("--bank", default="data/bank")
+    ap.add_argument("--cache", default="runs/diag-cache")
+    ap.add_argument("--train", type=int, default=1500)
+    ap.add_argument("--test", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--arch", choices=ARCHES, default="patch1")
+    ap.add_argument("--archs", nargs="+", default=list(ARCHES))
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log", default="runs/sync-diagnosis.jsonl")
+    args = ap.parse_args(argv)
+    if args.part == "cache":
+        part_cache(args)
+    elif args.part == "train":
+        part_train(args)
+    else:
+        rows = [part_train(args, a) for a in args.archs]
+        print(f"\n{'video path':12s} {'AP':>6s} {'chance':>6s} {'event F1':>8s} {'peaks':>6s} {'true':>5s} {'s':>5s}")
+        for r in rows:
+            print(f"{r['arch']:12s} {r['ap']:6.3f} {r['chance']:6.3f} {r['event_f1']:8.3f} {r['peaks_per_clip']:6.1f} "
+                  f"{r['true_events_per_clip']:5.1f} {r['train_seconds']:5.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
