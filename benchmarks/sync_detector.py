@@ -1,6 +1,6 @@
 """Can a video network trained from co-occurrence say *when* a sound starts? (docs/sync-diagnosis.md part 7)
 
-    python benchmarks/sync_detector.py cache  --train 1500 --test 200      # live renders -> runs/diag-cache/
+    python benchmarks/sync_detector.py cache  --train 2000 --test 200      # live renders -> runs/diag-cache/
     python benchmarks/sync_detector.py train  --arch patch1 --steps 600    # one video path, scored
     python benchmarks/sync_detector.py all    --steps 600                  # every --arch in one table
 
@@ -15,10 +15,10 @@ labels. It is scored on held-out test-closed renders against the true event time
 - event F1: peaks of the head's output above a threshold (tuned on the training clips) matched one to
   one with the true events within 0.1 s, as the benchmark's event-time F1 matches audio onsets.
 
-Arches: ``patch1`` the shipped patch encoder (1 temporal layer); ``patch3`` the same with 3 temporal
-layers; ``patch1+mma`` the patch encoder followed by the MMA transformer's aligned pass (what the
-onset head of the built-in model reads); ``motion`` the local-motion encoder
-(``openfoley.encoders.video.MotionVideoEncoder``, ``encoder.video = "motion"``).
+Arches: an encoder kind and its number of temporal layers, optionally followed by the MMA
+transformer's aligned pass (``+mma``, what the onset head of the model reads): ``patch1`` is the
+shipped patch encoder, ``motion1`` the local-motion encoder (``openfoley.encoders.video.MotionVideoEncoder``,
+``encoder.video = "motion"``).
 
 Every run appends a JSON line to ``--log`` (default runs/sync-diagnosis.jsonl).
 """
@@ -43,7 +43,7 @@ from openfoley.config import get_preset
 from openfoley.encoders import build_video_encoder
 from openfoley.evaluation.metrics import average_precision, event_time_error
 
-ARCHES = ("patch1", "patch3", "patch1+mma", "motion")
+ARCHES = ("patch1", "patch3", "patch1+mma", "motion1", "motion3", "motion1+mma")
 _STORE = None
 
 
@@ -114,11 +114,8 @@ class Detector(nn.Module):
     def __init__(self, arch: str):
         super().__init__()
         cfg = get_preset("small")
-        enc = cfg.encoder
-        if arch == "patch3":
-            enc = dataclasses.replace(enc, temporal_layers=3)
-        if arch == "motion":
-            enc = dataclasses.replace(enc, video="motion")
+        base = arch.split("+")[0]  # encoder kind + temporal layers, e.g. motion3
+        enc = dataclasses.replace(cfg.encoder, video=base.rstrip("0123456789"), temporal_layers=int(base[-1]))
         cfg = dataclasses.replace(cfg, encoder=enc)
         self.arch, self.cfg = arch, cfg
         self.encoder = build_video_encoder(cfg)
@@ -150,8 +147,18 @@ def part_train(args, arch: str | None = None) -> dict:
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + np.cos(np.pi * min(s, args.steps) / args.steps)))
     g = torch.Generator().manual_seed(0)
     n = tr["frames"].shape[0]
+    step_s = cfg.seconds / t
+    y_te = frame_labels(te["events"], t, step_s).numpy()
+    evals = sorted({int(x) for x in args.eval_at.split(",") if x} | {args.steps})
+
+    def scores(frames: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([det(frames[i: i + 32]) for i in range(0, frames.shape[0], 32)]).numpy()
+
     t0 = time.perf_counter()
+    rec: dict = {}
     for step in range(1, args.steps + 1):
+        det.train()
         idx = torch.randint(0, n, (args.batch,), generator=g)
         pred = det(tr["frames"][idx])
         loss = F.mse_loss(pred, target_tr[idx])
@@ -161,32 +168,27 @@ def part_train(args, arch: str | None = None) -> dict:
         opt.step()
         sched.step()
         if step % 100 == 0:
-            print(f"[{arch}] step {step} loss {float(loss):.4f} ({(time.perf_counter() - t0) / step:.2f} s/step)",
+            print(f"[{arch}] step {step} loss {loss.item():.4f} ({(time.perf_counter() - t0) / step:.2f} s/step)",
                   flush=True)
-    train_s = time.perf_counter() - t0
-    det.eval()
-    step_s = cfg.seconds / t
-
-    def scores(frames: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            return torch.cat([det(frames[i: i + 32]) for i in range(0, frames.shape[0], 32)]).numpy()
-
-    s_tr, s_te = scores(tr["frames"][:300]), scores(te["frames"])
-    y_te = frame_labels(te["events"], t, step_s).numpy()
-    ap = average_precision(y_te.ravel(), s_te.ravel())
-    ths = np.quantile(s_tr, np.linspace(0.5, 0.995, 40))
-    best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:300], step_s, th)[0])
-    f1, count = event_f1(s_te, te["events"], step_s, best)
-    rec = {"part": "detector", "arch": arch, "steps": args.steps, "batch": args.batch, "train_clips": args.train,
-           "test_clips": args.test, "ap": float(ap), "chance": float(y_te.mean()), "event_f1": f1,
-           "peaks_per_clip": count, "true_events_per_clip": float(np.mean([len(e) for e in te["events"]])),
-           "final_loss": float(loss), "train_seconds": train_s,
-           "params": sum(p.numel() for p in det.parameters())}
-    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.log, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-    print(f"[{arch}] AP {ap:.3f} (chance {rec['chance']:.3f}), event F1 {f1:.3f}, peaks/clip {count:.1f} "
-          f"(true {rec['true_events_per_clip']:.1f}), {train_s:.0f} s", flush=True)
+        if step not in evals:
+            continue
+        train_s = time.perf_counter() - t0
+        det.eval()
+        s_tr, s_te = scores(tr["frames"][:150]), scores(te["frames"])
+        ap = average_precision(y_te.ravel(), s_te.ravel())
+        ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
+        best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:150], step_s, th)[0])
+        f1, count = event_f1(s_te, te["events"], step_s, best)
+        rec = {"part": "detector", "arch": arch, "steps": step, "batch": args.batch, "train_clips": args.train,
+               "test_clips": args.test, "ap": float(ap), "chance": float(y_te.mean()), "event_f1": f1,
+               "peaks_per_clip": count, "true_events_per_clip": float(np.mean([len(e) for e in te["events"]])),
+               "final_loss": loss.item(), "train_seconds": train_s,
+               "params": sum(p.numel() for p in det.parameters())}
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.log, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"[{arch}] step {step}: AP {ap:.3f} (chance {rec['chance']:.3f}), event F1 {f1:.3f}, peaks/clip "
+              f"{count:.1f} (true {rec['true_events_per_clip']:.1f}), {train_s:.0f} s", flush=True)
     return rec
 
 
@@ -195,7 +197,7 @@ def main(argv=None) -> int:
     ap.add_argument("part", choices=("cache", "train", "all"))
     ap.add_argument("--bank", default="data/bank")
     ap.add_argument("--cache", default="runs/diag-cache")
-    ap.add_argument("--train", type=int, default=1500)
+    ap.add_argument("--train", type=int, default=2000)
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--arch", choices=ARCHES, default="patch1")
@@ -203,6 +205,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eval-at", default="", help="comma-separated steps to score at (the last step always)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log", default="runs/sync-diagnosis.jsonl")
     args = ap.parse_args(argv)

@@ -298,3 +298,13 @@ def test_onset_head_is_off_by_default_and_trains_when_on():
         opt.step()
         losses.append(float(out.loss_onset.detach()))
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_neighbours_seen_by_hand():
+    from openfoley.alignment.mma import neighbours_seen
+
+    seen = torch.tensor([[True, True, False, True, True, True, False]])
+    assert neighbours_seen(seen, (0, 0)).tolist() == seen.tolist()
+    assert neighbours_seen(seen, (1, 0)).tolist() == [[True, True, False, False, True, True, False]]
+    assert neighbours_seen(seen, (1, 1)).tolist() == [[True, False, False, False, True, False, False]]
+    assert neighbours_seen(seen, (0, 2)).tolist() == [[False, False, False, True, False, False, False]]

@@ -18,7 +18,7 @@ from openfoley.encoders.pretrained import (
     SiglipVisionTower,
     ViTSpec,
 )
-from openfoley.encoders.video import ConvVideoEncoder, PatchVideoEncoder
+from openfoley.encoders.video import ConvVideoEncoder, MotionVideoEncoder, PatchVideoEncoder
 from openfoley.errors import ConfigError, ModelError
 from openfoley.nn.patches import centre_times, patchify, unpatchify
 
@@ -92,6 +92,36 @@ def test_patch_video_encoder_parts_are_appearance_and_motion():
     f3[:, 5, :, :8, :8] = 1.0
     f4[:, 5, :, -8:, -8:] = 1.0
     assert (enc.frame_features(f3)[:, 5] - enc.frame_features(f4)[:, 5]).abs().max() > 1e-4
+
+
+def test_motion_video_encoder_reads_each_frame_and_its_two_neighbours():
+    cfg = _cfg(video="motion", temporal_layers=2)
+    enc = build_video_encoder(cfg).eval()
+    assert isinstance(enc, MotionVideoEncoder) and enc.motion_reach == (1, 1)
+    assert len(enc.temporal.convs) == 2
+    frames = _frames(cfg, seed=4)
+    assert enc(frames).features.shape == (2, 25, 32)
+    a, m = enc.frame_parts(frames)
+    torch.testing.assert_close(enc.frame_features(frames), a + m, atol=0, rtol=0)
+    # a still video has zero d_prev and d_next everywhere: every frame gets the motion of a zero patch
+    still = frames[:, :1].expand(-1, 25, -1, -1, -1)
+    _, m_still = enc.frame_parts(still)
+    z = enc.mot_embed(torch.zeros(1, 2 * 3 * 4 * 4))  # one zero patch (1, c); max = mean over equal patches
+    zero = enc.mot_out(torch.cat([z, z], -1))[0]  # (d,)
+    torch.testing.assert_close(m_still, zero.expand_as(m_still), atol=1e-6, rtol=0)
+    # changing frame 10 changes its appearance, and the motion of frames 9, 10 and 11 only
+    f2 = frames.clone()
+    f2[:, 10] = 1 - f2[:, 10]
+    a2, m2 = enc.frame_parts(f2)
+    da, dm = (a - a2).abs().amax(-1), (m - m2).abs().amax(-1)  # (b, t)
+    assert (da[:, 10] > 0).all() and not da[:, :10].any() and not da[:, 11:].any()
+    assert (dm[:, 9:12] > 0).all() and not dm[:, :9].any() and not dm[:, 12:].any()
+    # a small thing that moves and stops inside one 8x8 corner moves the max-pooled motion features
+    f3 = frames[:, :1].expand(-1, 25, -1, -1, -1).clone()
+    f3[:, 5, :, :4, :4] = 1.0
+    assert (enc.frame_parts(f3)[1][:, 4:7] - m_still[:, 4:7]).abs().amax() > 1e-4
+    with pytest.raises(ValueError, match="divisible by 8"):
+        MotionVideoEncoder(dataclasses.replace(cfg, video=dataclasses.replace(cfg.video, size=36)))
 
 
 def test_patch_layout_and_round_trip():

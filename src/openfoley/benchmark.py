@@ -34,9 +34,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "mask-0.2": {"alignment.mask_ratio": 0.2},
     "mask-0.6": {"alignment.mask_ratio": 0.6},
     # the sync design switches of docs/sync-diagnosis.md, each against `full` (the `small` preset's values)
-    "conv-video": {"encoder.video": "conv"},
+    "conv-video": {"encoder.video": "conv", "encoder.temporal_layers": 1},
+    "patch-video": {"encoder.video": "patch", "encoder.temporal_layers": 1},
     "transformer-velocity": {"flow.net": "transformer"},
-    "onset-target": {"alignment.onset_weight": 1.0},
+    "no-onset-target": {"alignment.onset_weight": 0.0},
 }
 
 REFERENCES: dict[str, str] = {
@@ -49,7 +50,8 @@ TABLES: dict[str, list[str]] = {
     "Table 3 (components)": ["full", "no-mma", "no-mfg", "no-mma-no-mfg"],
     "Table 4 (flow type)": ["full", "flow-nf", "flow-coupling"],
     "Table 5 (mask ratio)": ["mask-0.2", "full", "mask-0.6"],
-    "Sync design (docs/sync-diagnosis.md)": ["full", "conv-video", "transformer-velocity", "onset-target"],
+    "Sync design (docs/sync-diagnosis.md)": ["full", "conv-video", "patch-video", "transformer-velocity",
+                                              "no-onset-target"],
 }
 
 

@@ -78,7 +78,7 @@ class VideoConfig:
 class EncoderConfig:
     """Per-modality encoders producing (b, t, d) video and (b, n, d) audio features."""
 
-    video: str = "conv"  # conv (from scratch) | siglip (pretrained adapter, weights from a path)
+    video: str = "conv"  # conv | patch | motion (from scratch) | siglip (pretrained adapter, weights from a path)
     audio: str = "patch"  # patch (from scratch) | audiomae (pretrained adapter, weights from a path)
     width: int = 256  # d
     video_channels: tuple[int, ...] = (32, 64, 128)  # conv stem stages
@@ -412,13 +412,13 @@ def _small() -> Config:
     # The built-in CPU model. Sizes chosen so the whole recipe (render, extract, train) fits ~90 min on
     # 2 cores (docs/training.md): conv stem (16, 32, 64) encodes 8 s of 12.5 fps 64x64 video in ~0.05 s
     # on one core; width 128 alignment; a 192-wide velocity net; 8 Euler steps by default
-    # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The patch video encoder
-    # (frame differences on a 4x4 grid) and the conv U-Net velocity network replaced the conv stem and
-    # the token transformer after docs/sync-diagnosis.md.
+    # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The conv U-Net velocity
+    # network replaced the token transformer, the local-motion video encoder (3 temporal layers) the
+    # conv stem, and the onset target (weight 10) was added, after docs/sync-diagnosis.md.
     return Config(
         name="small",
-        encoder=EncoderConfig(width=128, video="patch", video_channels=(16, 32, 64)),
-        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0),
+        encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
+        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
         flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet"),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
