@@ -3,6 +3,7 @@
     python benchmarks/sync_detector.py cache  --train 2000 --test 200      # live renders -> runs/diag-cache/
     python benchmarks/sync_detector.py train  --arch patch1 --steps 600    # one video path, scored
     python benchmarks/sync_detector.py all    --steps 600                  # every --arch in one table
+    python benchmarks/sync_detector.py ceiling                             # the audio's own onset strength
 
 Each video path (``--arch``) maps frames (b, t, 3, 64, 64) at 12.5 fps to features (b, t, d) and a linear
 head reads one number per frame. It is trained on the *audio's* onset strength at each frame
@@ -192,9 +193,34 @@ def part_train(args, arch: str | None = None) -> dict:
     return rec
 
 
+def part_ceiling(args) -> dict:
+    """The target itself as the detector: the audio's own onset strength, scored like a video path."""
+    cache = Path(args.cache)
+    tr = torch.load(cache / f"train-{args.train}.pt")
+    te = torch.load(cache / f"test-closed-{args.test}.pt")
+    mean = tr["mel"].mean(dim=(0, 2))[:, None]
+    std = tr["mel"].std(dim=(0, 2)).clamp_min(1e-3)[:, None]
+    t = tr["frames"].shape[1]
+    step_s = get_preset("small").seconds / t
+    s_tr = onset_target((tr["mel"][:150] - mean) / std, t).numpy()
+    s_te = onset_target((te["mel"] - mean) / std, t).numpy()
+    y_te = frame_labels(te["events"], t, step_s).numpy()
+    ap = average_precision(y_te.ravel(), s_te.ravel())
+    ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
+    best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:150], step_s, th)[0])
+    f1, count = event_f1(s_te, te["events"], step_s, best)
+    rec = {"part": "detector", "arch": "audio onset target (ceiling)", "ap": float(ap), "chance": float(y_te.mean()),
+           "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
+    with open(args.log, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(f"[ceiling] the audio's own onset strength: AP {ap:.3f} (chance {rec['chance']:.3f}), event F1 {f1:.3f}, "
+          f"peaks/clip {count:.1f}")
+    return rec
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=("cache", "train", "all"))
+    ap.add_argument("part", choices=("cache", "train", "all", "ceiling"))
     ap.add_argument("--bank", default="data/bank")
     ap.add_argument("--cache", default="runs/diag-cache")
     ap.add_argument("--train", type=int, default=2000)
@@ -213,6 +239,8 @@ def main(argv=None) -> int:
         part_cache(args)
     elif args.part == "train":
         part_train(args)
+    elif args.part == "ceiling":
+        part_ceiling(args)
     else:
         rows = [part_train(args, a) for a in args.archs]
         print(f"\n{'video path':12s} {'AP':>6s} {'chance':>6s} {'event F1':>8s} {'peaks':>6s} {'true':>5s} {'s':>5s}")
