@@ -109,6 +109,19 @@ def test_deterministic_by_seed_and_index(bank):
     assert not np.array_equal(a.frames, c.frames)
 
 
+@pytest.mark.parametrize("step", [2, 3])
+def test_drawing_every_nth_frame_gives_those_frames_of_the_full_render(bank, step):
+    pool = split_pool(bank, resolve_splits(bank, None), "train")
+    for index in (0, 1, 2):  # clips with different kinds of sources and distractors
+        full = render_clip(bank, pool, SMALL, 5, "train", index)
+        part = render_clip(bank, pool, SMALL, 5, "train", index, frame_step=step)
+        assert part.frames.shape == (len(range(0, 50, step)), 3, 64, 64)
+        assert np.array_equal(part.frames, full.frames[::step])
+        assert np.array_equal(part.audio, full.audio) and part.truth == full.truth
+    with pytest.raises(ValueError, match="step must be >= 1"):
+        draw_frames(build_scene(np.random.default_rng(0), SMALL, bank, pool), step=0)
+
+
 def test_renders_draw_only_from_their_split(bank):
     sp = resolve_splits(bank, None)
     open_classes = {bank.clips[c].cls for c in sp.clips["test-open"]}

@@ -85,3 +85,18 @@ def test_prefetching_workers_give_the_same_batches(bank):
             assert x.ids == y.ids and torch.equal(x.frames, y.frames) and torch.equal(x.mel, y.mel)
     finally:
         ahead.close()
+
+
+def test_frames_on_grid_equals_torch_area_pooling_on_random_frames():
+    """The numpy block sums equal torch's avg_pool2d + round-half-even, for k = 2, 3, 4 and both layouts."""
+    import torch
+    import torch.nn.functional as F
+
+    g = np.random.default_rng(0)
+    for k in (2, 3, 4):
+        hwc = g.integers(0, 256, (5, 12 * k, 12 * k, 3), dtype=np.uint8)
+        for fr in (hwc.transpose(0, 3, 1, 2), np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))):
+            want = F.avg_pool2d(torch.from_numpy(np.ascontiguousarray(fr)).float(), k).round().to(torch.uint8)
+            got = frames_on_grid(fr, 12.5, 12.5, 12)
+            assert got.flags["C_CONTIGUOUS"] and got.shape == (5, 3, 12, 12)
+            np.testing.assert_array_equal(got, want.numpy())

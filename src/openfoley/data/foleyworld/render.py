@@ -96,14 +96,18 @@ def _truth(scene: Scene, bank: Bank, cid: str, split: str, seed: int, index: int
 
 
 def render_clip(bank: Bank, pool: dict[str, list[str]], cfg: RenderConfig, seed: int, split: str,
-                index: int, n_sources: int | None = None) -> RenderedClip:
-    """Render clip ``index`` of ``split``: frames (t, 3, h, w) uint8, audio (s,) float32, ground truth."""
+                index: int, n_sources: int | None = None, frame_step: int = 1) -> RenderedClip:
+    """Render clip ``index`` of ``split``: frames (t, 3, h, w) uint8, audio (s,) float32, ground truth.
+
+    ``frame_step`` > 1 draws only every ``frame_step``-th frame (t = ceil(cfg.frames / frame_step)), the
+    same pixels as those frames of the full render; audio and truth are unchanged."""
     if bank.sample_rate != cfg.sample_rate:
         raise ConfigError(f"render sample_rate {cfg.sample_rate} differs from the bank's {bank.sample_rate} Hz")
     scene = build_scene(clip_rng(seed, split, index), cfg, bank, pool, n_sources=n_sources)
-    frames = draw_frames(scene)
+    frames = draw_frames(scene, step=frame_step)
     audio = mix(scene)
-    assert frames.shape == (cfg.frames, 3, cfg.size, cfg.size), f"frames {frames.shape}"
+    t = len(range(0, cfg.frames, frame_step))
+    assert frames.shape == (t, 3, cfg.size, cfg.size), f"frames {frames.shape}"
     assert audio.shape == (cfg.samples,), f"audio {audio.shape} vs {cfg.samples} samples"
     return RenderedClip(frames, audio, _truth(scene, bank, clip_id(split, index), split, seed, index), scene)
 

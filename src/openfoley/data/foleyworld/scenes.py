@@ -162,19 +162,25 @@ def build_scene(rng: np.random.Generator, cfg: RenderConfig, bank: Bank, pool: d
                  noise_index=rng.integers(0, 4, t), stems=stems, floor=floor, gains_db=gains)
 
 
-def draw_frames(scene: Scene, sources: bool = True, nuisances: bool = True) -> np.ndarray:
+def draw_frames(scene: Scene, sources: bool = True, nuisances: bool = True, step: int = 1) -> np.ndarray:
     """Paint the clip: (t, 3, h, w) uint8. ``sources=False`` leaves the sounding sources out and
     ``nuisances=False`` the distractors, shake, flicker and noise (both for tests and inspection).
+    ``step`` > 1 paints only frames 0, step, 2*step, ... (ceil(t / step) of them), each exactly as the
+    full clip has it: drawing is a pure function of the frame index (live training needs only the
+    frames on the model's grid).
 
     The result is a channel-first view of (t, h, w, 3) memory: encoders want each frame as (h, w, 3),
     so this saves two full transposing copies per clip (about a tenth of the render time)."""
     cfg = scene.cfg
     S, t, m = cfg.size, cfg.frames, cfg.margin
-    out = np.empty((t, S, S, 3), np.uint8)
+    if step < 1:
+        raise ValueError(f"draw_frames: step must be >= 1, got {step}")
+    picked = range(0, t, step)
+    out = np.empty((len(picked), S, S, 3), np.uint8)
     canvas = np.empty_like(scene.backdrop)
     buf = np.empty((S, S, 3), np.float32)
     noise = scene.noise + 0.5  # + 0.5: the float -> uint8 cast truncates, so this rounds
-    for f in range(t):
+    for j, f in enumerate(picked):
         canvas[:] = scene.backdrop
         if nuisances:
             for d, front in scene.distractors:
@@ -193,7 +199,7 @@ def draw_frames(scene: Scene, sources: bool = True, nuisances: bool = True) -> n
         else:
             np.add(canvas[m:m + S, m:m + S], 0.5, out=buf)
         np.clip(buf, 0, 255, out=buf)
-        out[f] = buf  # cast to uint8
+        out[j] = buf  # cast to uint8
     return out.transpose(0, 3, 1, 2)  # (t, h, w, 3) -> (t, 3, h, w) view
 
 
