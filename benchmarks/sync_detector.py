@@ -4,6 +4,7 @@
     python benchmarks/sync_detector.py train  --arch patch1 --steps 600    # one video path, scored
     python benchmarks/sync_detector.py all    --steps 600                  # every --arch in one table
     python benchmarks/sync_detector.py ceiling                             # the audio's own onset strength
+    python benchmarks/sync_detector.py model --weights runs/RUN/weights     # a trained model's onset head
 
 Each video path (``--arch``) maps frames (b, t, 3, 64, 64) at 12.5 fps to features (b, t, d) and a linear
 head reads one number per frame. It is trained on the *audio's* onset strength at each frame
@@ -218,9 +219,42 @@ def part_ceiling(args) -> dict:
     return rec
 
 
+def part_model(args) -> dict:
+    """A trained model's own onset head (``alignment.onset_weight`` > 0) on its aligned features, scored alike."""
+    from openfoley.pipeline.core import FoleyPipeline
+
+    model = FoleyPipeline.from_pretrained(args.weights, device="cpu", vocoder="griffinlim").model.eval()
+    if model.mma is None or model.mma.onset_head is None:
+        raise SystemExit(f"error: {args.weights} has no onset head (alignment.onset_weight = 0)")
+    cache = Path(args.cache)
+    tr = torch.load(cache / f"train-{args.train}.pt")
+    te = torch.load(cache / f"test-closed-{args.test}.pt")
+    t = te["frames"].shape[1]
+    step_s = model.cfg.seconds / t
+
+    def scores(frames: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([model.mma.onset_head(model.align(frames[i: i + 16]))[..., 0]
+                              for i in range(0, frames.shape[0], 16)]).numpy()
+
+    s_tr, s_te = scores(tr["frames"][:150]), scores(te["frames"])
+    y_te = frame_labels(te["events"], t, step_s).numpy()
+    ap = average_precision(y_te.ravel(), s_te.ravel())
+    ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
+    best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:150], step_s, th)[0])
+    f1, count = event_f1(s_te, te["events"], step_s, best)
+    rec = {"part": "detector", "arch": f"model {args.weights} onset head", "ap": float(ap),
+           "chance": float(y_te.mean()), "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
+    with open(args.log, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(f"[{args.weights}] onset head on aligned features: AP {ap:.3f} (chance {rec['chance']:.3f}), "
+          f"event F1 {f1:.3f}, peaks/clip {count:.1f}")
+    return rec
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=("cache", "train", "all", "ceiling"))
+    ap.add_argument("part", choices=("cache", "train", "all", "ceiling", "model"))
     ap.add_argument("--bank", default="data/bank")
     ap.add_argument("--cache", default="runs/diag-cache")
     ap.add_argument("--train", type=int, default=2000)
@@ -228,6 +262,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--arch", choices=ARCHES, default="patch1")
     ap.add_argument("--archs", nargs="+", default=list(ARCHES))
+    ap.add_argument("--weights", default="builtin", help="model: the weights folder whose onset head to score")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -241,6 +276,8 @@ def main(argv=None) -> int:
         part_train(args)
     elif args.part == "ceiling":
         part_ceiling(args)
+    elif args.part == "model":
+        part_model(args)
     else:
         rows = [part_train(args, a) for a in args.archs]
         print(f"\n{'video path':12s} {'AP':>6s} {'chance':>6s} {'event F1':>8s} {'peaks':>6s} {'true':>5s} {'s':>5s}")

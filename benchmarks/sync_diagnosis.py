@@ -275,7 +275,7 @@ def part_oracle(args) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     gen = build_generator(cfg)
-    d = cfg.encoder.width
+    d = cfg.cond_dim
     n = cfg.audio_tokens
     p = cfg.encoder.audio_patch
     tok_s = cfg.seconds / n
@@ -284,15 +284,21 @@ def part_oracle(args) -> None:
     mels = torch.stack([live.mel(i) for i in range(64)])
     mean, std = mels.mean(dim=(0, 2)), mels.std(dim=(0, 2)).clamp_min(1e-3)
 
-    frozen = load_model(args.weights) if args.cond == "aligned" else None
+    frozen = load_model(args.weights) if args.cond in ("aligned", "onset") else None
 
     def cond_of(events_list, items=None) -> FlowCondition:
-        if frozen is not None:  # the frozen trained model's own condition (aligned tokens + key frames)
+        if frozen is not None and args.cond == "aligned":  # the frozen model's own condition (aligned + keys)
             with torch.no_grad():
                 return frozen.video_condition(torch.stack([it["frames"] for it in items])).flow
         b = len(events_list)
         tokens = torch.zeros(b, n, d)
-        for j, ev in enumerate(events_list):
+        if frozen is not None:  # "onset": the frozen model's onset head on its aligned features, one channel
+            with torch.no_grad():
+                fr = torch.stack([it["frames"] for it in items])
+                pred = frozen.mma.onset_head(frozen.align(fr))[..., 0]  # (b, t)
+                pred = F.interpolate(pred[:, None], size=n, mode="linear", align_corners=False)[:, 0]
+            tokens[:, :, 0] = pred * 3.0
+        for j, ev in enumerate(events_list if frozen is None else []):
             tokens[j, :, 0] = torch.from_numpy(event_track(ev, n, tok_s)) * 3.0
         return FlowCondition(tokens=tokens, keys=torch.zeros(b, 1, d), key_times=torch.zeros(b, 1),
                              key_mask=torch.zeros(b, 1, dtype=torch.bool))
@@ -400,8 +406,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-at", default="100,200,400")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cond", default="oracle", choices=["oracle", "aligned"],
-                    help="oracle: the true event track; aligned: the frozen --weights model's video condition")
+    ap.add_argument("--cond", default="oracle", choices=["oracle", "aligned", "onset"],
+                    help="oracle: the true event track; aligned: the frozen --weights model's video condition; "
+                         "onset: the frozen model's onset-head output as the one condition channel (x3)")
     ap.add_argument("--default-only", action="store_true", help="sampler: only the model's own settings")
     ap.add_argument("--net", default="transformer", help="oracle: the velocity network (transformer | unet)")
     ap.add_argument("--out", default="runs/diag-oracle")

@@ -24,6 +24,34 @@ def _batch(cfg, b=2, seed=0):
 
 
 @pytest.mark.parametrize("kind", ["cfm", "coupling", "nf", "ddpm"])
+def test_onset_channel_is_the_detached_scaled_onset_head_output(kind):
+    """alignment.onset_condition > 0: the condition is the aligned features plus the onset head's
+    prediction times the scale; the generator's loss does not reach the head through that channel."""
+    cfg = apply_overrides(get_preset("tiny"), {"flow.kind": kind, "alignment.onset_weight": 1.0,
+                                               "alignment.onset_condition": 4.0})
+    assert cfg.onset_channel and cfg.cond_dim == cfg.encoder.width + 1
+    assert not apply_overrides(cfg, {"alignment.enabled": False}).onset_channel
+    assert apply_overrides(cfg, {"alignment.onset_weight": 0.0}).cond_dim == cfg.encoder.width
+    torch.manual_seed(0)
+    model = FoleyModel(cfg).eval()
+    batch = _batch(cfg)
+    aligned = model.align(batch.frames)
+    c = model.video_condition(batch.frames)
+    assert c.flow.tokens.shape == (2, cfg.audio_tokens, cfg.encoder.width + 1)
+    head = model.mma.onset_head(aligned)[..., 0] * 4.0  # (b, t); t == n tokens in the tiny preset
+    torch.testing.assert_close(c.flow.tokens[..., -1], head, atol=1e-6, rtol=0)
+    torch.testing.assert_close(c.flow.tokens[..., :-1], aligned, atol=1e-6, rtol=0)
+    torch.testing.assert_close(c.flow.keys[..., -1], head.gather(1, c.keys.indices), atol=1e-6, rtol=0)
+    # the flow loss alone sends no gradient into the onset head
+    model.train()
+    out = model(batch, torch.Generator().manual_seed(0))
+    out.flow.loss.backward()
+    assert model.mma.onset_head.weight.grad is None or not model.mma.onset_head.weight.grad.any()
+    mel, _ = model.generate(batch.frames, torch.Generator().manual_seed(1), steps=2)
+    assert mel.shape == batch.mel.shape and torch.isfinite(mel).all()
+
+
+@pytest.mark.parametrize("kind", ["cfm", "coupling", "nf", "ddpm"])
 @pytest.mark.parametrize("mma", [True, False])
 def test_every_variant_trains_and_samples(kind, mma):
     cfg = apply_overrides(get_preset("tiny"), {"flow.kind": kind, "alignment.enabled": mma})

@@ -7,8 +7,9 @@ Training (Algorithm 1, one call of ``forward``):
          ├─ MMA (alignment.enabled): masks -> masked prediction both ways -> L_mask = L_audio + L_video
          │                            aligned video features (b, t, d) from the unmasked video
          ├─ key frames: saliency on the raw frames -> k indices and their true times
-         └─ condition: tokens = aligned features at each audio token's instant (b, n, d),
-                       keys = aligned features of the key frames (b, k, d)
+         └─ condition: tokens = aligned features at each audio token's instant (b, n, dc),
+                       keys = aligned features of the key frames (b, k, dc); dc = d, or d + 1 with
+                       the onset head's prediction as an extra channel (alignment.onset_condition)
     latent x1 = patchify(mel_model) (b, n, p*f) ──generator.loss(x1, cond)──> L_flow
 
 With ``alignment.enabled = False`` ("w/o MMA"), the aligned features are the video encoder's own
@@ -124,14 +125,28 @@ class FoleyModel(nn.Module):
         if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[-1] != c.video.size:
             raise ValueError(f"frames must be (b, t, 3, {c.video.size}, {c.video.size}), got {tuple(frames.shape)}")
 
+    def condition_features(self, aligned: Tensor) -> Tensor:
+        """aligned (b, t, d) -> what the generator is conditioned on per frame, (b, t, dc).
+
+        The aligned features themselves, or (``cfg.onset_channel``) with the onset head's prediction
+        appended as one more channel: detached, so the generator reads the video's estimate of when
+        sound starts without reshaping it, and scaled by ``alignment.onset_condition``.
+        """
+        if not self.cfg.onset_channel:
+            return aligned
+        assert self.mma is not None and self.mma.onset_head is not None  # cfg.onset_channel implies both
+        onset = self.mma.onset_head(aligned).detach() * self.cfg.alignment.onset_condition  # (b, t, 1)
+        return torch.cat([aligned, onset.to(aligned.dtype)], -1)
+
     def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> VideoCondition:
-        """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens."""
+        """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens (vectors of cfg.cond_dim)."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
-        keys = gather(aligned, kf.indices)  # (b, k, d)
-        # per-token condition: aligned features linearly interpolated to the token centres. Frames and
+        feats = self.condition_features(aligned)  # (b, t, dc)
+        keys = gather(feats, kf.indices)  # (b, k, dc)
+        # per-token condition: the features linearly interpolated to the token centres. Frames and
         # tokens both sit at interval centres, so F.interpolate(align_corners=False) lines them up.
-        tokens = F.interpolate(aligned.transpose(1, 2), size=n, mode="linear", align_corners=False)
-        tokens = tokens.transpose(1, 2)  # (b, n, d)
+        tokens = F.interpolate(feats.transpose(1, 2), size=n, mode="linear", align_corners=False)
+        tokens = tokens.transpose(1, 2)  # (b, n, dc)
         cond = FlowCondition(tokens=tokens, keys=keys, key_times=kf.times.to(tokens.dtype),
                              key_mask=torch.ones(kf.indices.shape, dtype=torch.bool, device=frames.device))
         return VideoCondition(flow=cond, aligned=aligned, keys=kf, times=times)

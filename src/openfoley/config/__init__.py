@@ -107,6 +107,11 @@ class AlignmentConfig:
     # weight of the onset target (alignment/mma.py, ``onset_target``): the aligned video features, made
     # from video alone, regress the audio's onset strength at each frame. 0 = off (no head is built).
     onset_weight: float = 0.0
+    # > 0 (with onset_weight > 0): the onset head's prediction, detached and times this scale, is handed
+    # to the generator as one more channel of every condition vector (cond_dim = width + 1), so the
+    # video's own estimate of when sound starts reaches the generator as an explicit track
+    # (docs/sync-diagnosis.md part 8). 0 = off: the condition is the aligned features alone.
+    onset_condition: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,17 @@ class Config:
     def audio_tokens(self) -> int:
         """n: audio tokens per clip."""
         return self.model_mel_frames // self.encoder.audio_patch
+
+    @property
+    def onset_channel(self) -> bool:
+        """Whether the generator's condition carries the onset head's prediction as an extra channel."""
+        a = self.alignment
+        return a.enabled and a.onset_weight > 0 and a.onset_condition > 0
+
+    @property
+    def cond_dim(self) -> int:
+        """dc: size of one condition vector the generator reads (aligned features, plus the onset channel)."""
+        return self.encoder.width + int(self.onset_channel)
 
     @property
     def audio_token_dim(self) -> int:
@@ -414,11 +430,12 @@ def _small() -> Config:
     # on one core; width 128 alignment; a 192-wide velocity net; 8 Euler steps by default
     # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The conv U-Net velocity
     # network replaced the token transformer, the local-motion video encoder (3 temporal layers) the
-    # conv stem, and the onset target (weight 10) was added, after docs/sync-diagnosis.md.
+    # conv stem, and the onset target (weight 10) and the onset channel of the generator's condition
+    # (scale 3) were added, after docs/sync-diagnosis.md.
     return Config(
         name="small",
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
-        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
+        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0, onset_condition=3.0),
         flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet"),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),

@@ -146,7 +146,7 @@ class CouplingGenerator(Generator):
     @classmethod
     def from_config(cls, cfg: Config) -> CouplingGenerator:
         f = cfg.flow
-        return cls(cfg.audio_token_dim, cfg.encoder.width, f.coupling_width, f.coupling_layers,
+        return cls(cfg.audio_token_dim, cfg.cond_dim, f.coupling_width, f.coupling_layers,
                    cond_in_layers=True, cond_prior=False)
 
     def _layer_cond(self, cond: FlowCondition) -> Tensor | None:

@@ -23,4 +23,4 @@ class NFGenerator(CouplingGenerator):
     @classmethod
     def from_config(cls, cfg: Config) -> NFGenerator:
         f = cfg.flow
-        return cls(cfg.audio_token_dim, cfg.encoder.width, f.coupling_width, f.coupling_layers)
+        return cls(cfg.audio_token_dim, cfg.cond_dim, f.coupling_width, f.coupling_layers)

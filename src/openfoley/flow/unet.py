@@ -199,10 +199,10 @@ def build_velocity_net(cfg: Config) -> VelocityNet | ConvVelocityNet:
     f = cfg.flow
     width = f.width or cfg.encoder.width
     if f.net == "unet":
-        return ConvVelocityNet(cfg.audio_token_dim, cfg.encoder.width, width, f.depth, f.heads,
+        return ConvVelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads,
                                cfg.encoder.audio_patch, f.mlp_ratio, f.dropout,
                                token_seconds=1.0 / cfg.tokens_per_second)
-    return VelocityNet(cfg.audio_token_dim, cfg.encoder.width, width, f.depth, f.heads, f.mlp_ratio, f.dropout,
+    return VelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads, f.mlp_ratio, f.dropout,
                        token_seconds=1.0 / cfg.tokens_per_second)
 
 
