@@ -38,7 +38,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "patch-video": {"encoder.video": "patch", "encoder.temporal_layers": 1},
     "transformer-velocity": {"flow.net": "transformer"},
     "no-onset-target": {"alignment.onset_weight": 0.0},
-    "no-onset-channel": {"alignment.onset_condition": 0.0},
+    "onset-channel": {"alignment.onset_condition": 3.0},
 }
 
 REFERENCES: dict[str, str] = {
@@ -52,7 +52,7 @@ TABLES: dict[str, list[str]] = {
     "Table 4 (flow type)": ["full", "flow-nf", "flow-coupling"],
     "Table 5 (mask ratio)": ["mask-0.2", "full", "mask-0.6"],
     "Sync design (docs/sync-diagnosis.md)": ["full", "conv-video", "patch-video", "transformer-velocity",
-                                              "no-onset-target", "no-onset-channel"],
+                                              "no-onset-target", "onset-channel"],
 }
 
 

@@ -110,7 +110,7 @@ class AlignmentConfig:
     # > 0 (with onset_weight > 0): the onset head's prediction, detached and times this scale, is handed
     # to the generator as one more channel of every condition vector (cond_dim = width + 1), so the
     # video's own estimate of when sound starts reaches the generator as an explicit track
-    # (docs/sync-diagnosis.md part 8). 0 = off: the condition is the aligned features alone.
+    # (docs/sync-diagnosis.md part 8; off in the presets). 0 = off: the aligned features alone.
     onset_condition: float = 0.0
 
 
@@ -430,12 +430,11 @@ def _small() -> Config:
     # on one core; width 128 alignment; a 192-wide velocity net; 8 Euler steps by default
     # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The conv U-Net velocity
     # network replaced the token transformer, the local-motion video encoder (3 temporal layers) the
-    # conv stem, and the onset target (weight 10) and the onset channel of the generator's condition
-    # (scale 3) were added, after docs/sync-diagnosis.md.
+    # conv stem, and the onset target (weight 10) was added, after docs/sync-diagnosis.md.
     return Config(
         name="small",
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
-        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0, onset_condition=3.0),
+        alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
         flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet"),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
