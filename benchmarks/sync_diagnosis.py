@@ -374,8 +374,12 @@ def part_sampler(args) -> None:
                 ("cfg 4", dict(cfg_scale=4.0)),
                 ("32 steps", dict(steps=32)),
                 ("refine off", dict(refine=False))]
+    if model.mma is not None and model.mma.onset_head is not None:
+        settings += [(f"onset guidance {g:g}", dict(onset_guidance=g)) for g in args.guidance]
     if args.default_only:
         settings = settings[:1]
+    if args.only:
+        settings = [s for s in settings if s[0] in args.only]
     print(f"{'setting':36s} {'F1':>6s} {'onsets/clip':>11s}  (true events/clip {np.mean([len(e) for e in events]):.1f})")
     for name, kw in settings:
         res = []
@@ -383,7 +387,7 @@ def part_sampler(args) -> None:
             fr = frames[i0: i0 + 8]
             with torch.no_grad():
                 c = model.video_condition(fr)
-                x = model.generator.sample(c.flow, torch.Generator().manual_seed(i0), **kw)
+                x = model.sample_latent(c, torch.Generator().manual_seed(i0), **kw)
                 wav = log_mel_to_wav(model.latent_to_mel(x), cfg.audio, generator=torch.Generator().manual_seed(0))
             for j, w in enumerate(wav):
                 res.append(event_f1(w.numpy(), events[i0 + j]))
@@ -410,6 +414,9 @@ def main(argv=None) -> int:
                     help="oracle: the true event track; aligned: the frozen --weights model's video condition; "
                          "onset: the frozen model's onset-head output as the one condition channel (x3)")
     ap.add_argument("--default-only", action="store_true", help="sampler: only the model's own settings")
+    ap.add_argument("--guidance", type=float, nargs="*", default=[1.0, 3.0, 10.0],
+                    help="sampler: onset guidance scales to try (models with an onset head)")
+    ap.add_argument("--only", nargs="*", help="sampler: only the settings with these names")
     ap.add_argument("--net", default="transformer", help="oracle: the velocity network (transformer | unet)")
     ap.add_argument("--out", default="runs/diag-oracle")
     ap.add_argument("--log", default="runs/sync-diagnosis.jsonl")

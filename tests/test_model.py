@@ -51,6 +51,40 @@ def test_onset_channel_is_the_detached_scaled_onset_head_output(kind):
     assert mel.shape == batch.mel.shape and torch.isfinite(mel).all()
 
 
+def test_onset_guidance_steers_the_sample_towards_the_videos_onset_track():
+    from openfoley.alignment.mma import onset_target
+    from openfoley.nn.patches import unpatchify
+
+    cfg = apply_overrides(get_preset("tiny"), {"alignment.onset_weight": 1.0})
+    torch.manual_seed(0)
+    model = FoleyModel(cfg).eval()
+    batch = _batch(cfg)
+    c = model.video_condition(batch.frames)
+    assert c.onset.shape == (2, cfg.video_frames)
+    torch.testing.assert_close(c.onset, model.mma.onset_head(c.aligned)[..., 0])
+    guide = model.onset_guide(c.onset)
+
+    def err(x1):
+        return float(guide(x1))
+
+    plain = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4)
+    assert torch.equal(model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.0), plain)
+    guided = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.5)
+    assert err(guided) < 0.75 * err(plain)
+    # the guide is exactly the squared error of the onset target
+    x1 = torch.randn_like(plain)
+    want = 32 * (onset_target(unpatchify(x1, 4, cfg.audio.n_mels), cfg.video_frames) - c.onset).pow(2).sum()
+    torch.testing.assert_close(guide(x1), want)
+    # a model without an onset head, or a generator without guidance, ignores the setting
+    plain_cfg = get_preset("tiny")
+    torch.manual_seed(0)
+    m2 = FoleyModel(plain_cfg).eval()
+    c2 = m2.video_condition(batch.frames)
+    assert c2.onset is None
+    assert torch.equal(m2.sample_latent(c2, torch.Generator().manual_seed(1), steps=2, onset_guidance=5.0),
+                       m2.sample_latent(c2, torch.Generator().manual_seed(1), steps=2))
+
+
 @pytest.mark.parametrize("kind", ["cfm", "coupling", "nf", "ddpm"])
 @pytest.mark.parametrize("mma", [True, False])
 def test_every_variant_trains_and_samples(kind, mma):

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
 from openfoley.alignment.masks import sample_masks
-from openfoley.alignment.mma import MMA, run_mma
+from openfoley.alignment.mma import MMA, onset_target, run_mma
 from openfoley.config import Config
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.video import as_unit_frames, default_times
@@ -73,6 +73,7 @@ class VideoCondition:
     aligned: Tensor  # (b, t, d)
     keys: KeyFrames
     times: Tensor  # (b, t) seconds of the frames
+    onset: Tensor | None = None  # (b, t) the onset head's predicted onset strength, for models that have one
 
 
 class FoleyModel(nn.Module):
@@ -149,7 +150,10 @@ class FoleyModel(nn.Module):
         tokens = tokens.transpose(1, 2)  # (b, n, dc)
         cond = FlowCondition(tokens=tokens, keys=keys, key_times=kf.times.to(tokens.dtype),
                              key_mask=torch.ones(kf.indices.shape, dtype=torch.bool, device=frames.device))
-        return VideoCondition(flow=cond, aligned=aligned, keys=kf, times=times)
+        onset = None
+        if self.mma is not None and self.mma.onset_head is not None:
+            onset = self.mma.onset_head(aligned)[..., 0].detach()  # (b, t)
+        return VideoCondition(flow=cond, aligned=aligned, keys=kf, times=times, onset=onset)
 
     def align(self, frames: Tensor, times: Tensor | None = None) -> Tensor:
         """Aligned video features (b, t, d) from frames alone (inference path)."""
@@ -219,12 +223,38 @@ class FoleyModel(nn.Module):
         """Whether the generator can hold known tokens on its path (``known``/``known_mask``)."""
         return self.generator.supports_inpainting
 
+    def onset_guide(self, onset: Tensor):
+        """The guide of onset guidance: x1 (b, n, p*f) -> f times the sum over clips and frames of the
+        squared difference between the onset strength of x1's normalised log-mel (``onset_target``, the
+        onset head's training target) and ``onset`` (b, t), the video's predicted onset strength.
+
+        The onset strength averages over the f mel bins; the factor f makes the gradient on each bin
+        of a frame 2 x (that frame's error), independent of f, so a guidance scale means the same for
+        any mel size."""
+        p, f, t = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels, onset.shape[1]
+
+        def guide(x1: Tensor) -> Tensor:
+            return f * (onset_target(unpatchify(x1, p, f), t) - onset.to(x1.dtype)).pow(2).sum()
+
+        return guide
+
     @torch.no_grad()
     def sample_latent(self, c: VideoCondition, generator: torch.Generator, steps: int | None = None,
                       solver: str | None = None, cfg_scale: float | None = None, known: Tensor | None = None,
-                      known_mask: Tensor | None = None) -> Tensor:
-        """Draw x1 (b, n, p*f); ``known``/``known_mask`` (b, n, p*f)/(b, n) pin tokens where supported."""
-        kwargs = {"known": known, "known_mask": known_mask} if known is not None and self.inpaints else {}
+                      known_mask: Tensor | None = None, onset_guidance: float | None = None,
+                      refine: bool | None = None) -> Tensor:
+        """Draw x1 (b, n, p*f); ``known``/``known_mask`` (b, n, p*f)/(b, n) pin tokens where supported.
+
+        ``onset_guidance`` (None: ``flow.onset_guidance``) > 0 steers the sample's onsets towards the
+        video's predicted onset strength (``onset_guide``), for generators that support guidance and
+        models with an onset head; elsewhere it is ignored. ``refine`` (None: ``flow.refine``) switches
+        the Eq. 7 refinement of CFM."""
+        kwargs: dict = {"known": known, "known_mask": known_mask} if known is not None and self.inpaints else {}
+        if refine is not None and self.cfg.flow.kind == "cfm":
+            kwargs["refine"] = refine
+        scale = self.cfg.flow.onset_guidance if onset_guidance is None else onset_guidance
+        if scale > 0 and c.onset is not None and self.generator.supports_guidance:
+            kwargs |= {"guide": self.onset_guide(c.onset), "guide_scale": scale}
         return self.generator.sample(c.flow, generator, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
 
     def latent_to_mel(self, x1: Tensor) -> Tensor:

@@ -143,6 +143,10 @@ class FlowConfig:
     refine: bool = True  # Eq. 7 video-guided refinement (docs/paper-notes.md)
     refine_scale: float = 0.5  # lambda in Eq. 7
     refine_neighbors: int = 1  # key frames each audio token sees in the Eq. 7 local branch (docs/flow.md)
+    # CFM sampling only, for models with an onset head (alignment.onset_weight > 0): at every ODE step the
+    # velocity is corrected by -onset_guidance * grad of the squared difference between the onset
+    # strength of the predicted data and the video's predicted onset strength (docs/flow.md). 0 = off.
+    onset_guidance: float = 0.0
     sigma_min: float = 0.0  # floor of the CFM path: x_1 = x1 + sigma_min x0 (openfoley.flow.path)
     coupling_layers: int = 12
     coupling_width: int = 512

@@ -13,7 +13,7 @@ substitutes them where ``drop`` is True (``FlowCondition.null`` / ``FlowConditio
 
 ``Generator.from_config(cfg)``, ``Generator.loss(x1, cond, generator) -> FlowLoss`` and
 ``Generator.sample(cond, generator, steps=None, solver=None, cfg_scale=None) -> x1`` are the whole
-interface (plus the ``supports_inpainting`` flag); ``openfoley.flow.build_generator`` picks the variant
+interface (plus the ``supports_inpainting`` and ``supports_guidance`` flags); ``openfoley.flow.build_generator`` picks the variant
 from ``FlowConfig.kind``.
 """
 
@@ -133,6 +133,9 @@ class Generator(nn.Module, abc.ABC):
     # True where ``sample`` also takes ``known`` (b, n, p*f) and ``known_mask`` (b, n) bool and holds those
     # tokens on its path (inpainting: the pipeline continues the previous window's overlap with it)
     supports_inpainting: ClassVar[bool] = False
+    # True where ``sample`` also takes ``guide`` (x1 (b, n, p*f) -> scalar) and ``guide_scale`` and lowers
+    # the guide along the way (gradient guidance on the predicted data; CFM's ``guided_fn``)
+    supports_guidance: ClassVar[bool] = False
 
     @classmethod
     @abc.abstractmethod
