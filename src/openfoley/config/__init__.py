@@ -434,12 +434,13 @@ def _small() -> Config:
     # on one core; width 128 alignment; a 192-wide velocity net; 8 Euler steps by default
     # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The conv U-Net velocity
     # network replaced the token transformer, the local-motion video encoder (3 temporal layers) the
-    # conv stem, and the onset target (weight 10) was added, after docs/sync-diagnosis.md.
+    # conv stem, and the onset target (weight 10) and onset guidance in sampling (scale 2) were added,
+    # after docs/sync-diagnosis.md.
     return Config(
         name="small",
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
         alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
-        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet"),
+        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
     )

@@ -307,9 +307,14 @@ def _check_run_config(run_dir: Path, cfg: Config) -> None:
 RESUMABLE_CHANGES = ("max_steps", "log_every", "val_every", "sample_every", "ckpt_every", "keep_last", "num_workers")
 
 
+# Sampling-only settings of the flow section: training never reads them.
+SAMPLING_ONLY = ("onset_guidance",)
+
+
 def _resume_view(cfg: Config) -> dict:
     d = cfg.to_dict()
     d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
+    d["flow"] = {k: v for k, v in d["flow"].items() if k not in SAMPLING_ONLY}
     return d
 
 
