@@ -132,6 +132,7 @@ CASES = {
     "output is input": lambda t, w, s: [shutil.copy(s, t / "in.mp4"), "-o", t / "in.mp4"],
     "output exists": lambda t, w, s: [s, "-o", (t / "o.wav").write_text("x") and t / "o.mp4"],
     "output folder missing": lambda t, w, s: [s, "-o", t / "nowhere" / "o.mp4"],
+    "negative onset guidance": lambda t, w, s: [s, "-o", t / "o.mp4", "--onset-guidance", "-1"],
 }
 EXPECT = {
     "missing file": "no such file", "empty folder": "no video files", "file given as --model": "not a model folder",
@@ -139,6 +140,7 @@ EXPECT = {
     "not a model": "not a model folder", "config of another version": "does not match this version",
     "cuda absent": "CUDA is not available", "output is input": "same file as the input",
     "output exists": "exists", "output folder missing": "does not exist",
+    "negative onset guidance": "--onset-guidance must be a finite number >= 0",
 }
 
 

@@ -23,6 +23,7 @@ it travels inside the weights file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +34,7 @@ from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
 from openfoley.alignment.masks import sample_masks
 from openfoley.alignment.mma import MMA, onset_target, run_mma
 from openfoley.config import Config
+from openfoley.errors import ConfigError
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.video import as_unit_frames, default_times
 from openfoley.features.mel import resample_time
@@ -252,7 +254,9 @@ class FoleyModel(nn.Module):
         kwargs: dict = {"known": known, "known_mask": known_mask} if known is not None and self.inpaints else {}
         if refine is not None and self.cfg.flow.kind == "cfm":
             kwargs["refine"] = refine
-        scale = self.cfg.flow.onset_guidance if onset_guidance is None else onset_guidance
+        scale = self.cfg.flow.onset_guidance if onset_guidance is None else float(onset_guidance)
+        if not (scale >= 0 and math.isfinite(scale)):
+            raise ConfigError(f"onset guidance must be a finite number >= 0, got {scale}")
         if scale > 0 and c.onset is not None and self.generator.supports_guidance:
             kwargs |= {"guide": self.onset_guide(c.onset), "guide_scale": scale}
         return self.generator.sample(c.flow, generator, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 from pathlib import Path
 
-from openfoley.errors import MediaError, OpenFoleyError, OutputError
+from openfoley.errors import ConfigError, MediaError, OpenFoleyError, OutputError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".vob", ".flv", ".ts",
                   ".mts", ".m2ts", ".3gp", ".wmv", ".asf", ".gif")
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="builtin", help="weights folder or training run folder (default: built-in)")
     p.add_argument("--steps", type=int, default=None, help="ODE steps (default: the model's flow.steps)")
     p.add_argument("--cfg-scale", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--onset-guidance", type=float, default=None,
+                   help="steer sound onsets to the video's predicted onsets (0 = off; default: the model's "
+                        "flow.onset_guidance; models with an onset head only)")
     p.add_argument("--solver", default=None, help="euler, midpoint or heun (ddpm models: ddim or ancestral)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same sound (default: 0)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
@@ -89,7 +93,7 @@ def generate_one(pipe, video: Path, outs: dict[str, Path], args: argparse.Namesp
 
     check_outputs(video, outs, args.force, args.video_mode)
     res = pipe(video, steps=args.steps, cfg_scale=args.cfg_scale, solver=args.solver, seed=args.seed,
-               start=args.start, duration=args.duration, progress=progress)
+               start=args.start, duration=args.duration, progress=progress, onset_guidance=args.onset_guidance)
     with contextlib.ExitStack() as stack:
         tmp = {k: stack.enter_context(atomic_output(p, force=args.force, inputs=(video,))) for k, p in outs.items()}
         write_audio(tmp["wav"], res.wav, res.sample_rate, force=True)
@@ -140,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     from openfoley.pipeline import FoleyPipeline
 
     src = Path(args.video)
+    if args.onset_guidance is not None and not (args.onset_guidance >= 0 and math.isfinite(args.onset_guidance)):
+        raise ConfigError(f"--onset-guidance must be a finite number >= 0, got {args.onset_guidance}")
     if not src.exists():
         raise MediaError(f"{src}: no such file or folder")
     if src.is_dir():

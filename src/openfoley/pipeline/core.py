@@ -259,16 +259,22 @@ class FoleyPipeline:
             raise MediaError(f"{name}: too short to generate for: {max(n, 0)} frame(s) at the model's {fps:g} fps; "
                              f"key frames need at least 2 frames ({2 / fps:.2f} s)")
 
+    @property
+    def has_onset_head(self) -> bool:
+        """Whether the model predicts onset strength from video (what onset guidance steers towards)."""
+        return self.model.mma is not None and self.model.mma.onset_head is not None
+
     # --- generation ------------------------------------------------------------------------------
     def windows(self, video, *, steps: int | None = None, cfg_scale: float | None = None,
                 solver: str | None = None, seed: int = 0, start: float = 0.0,
-                duration: float | None = None) -> Iterator[WindowOutput]:
+                duration: float | None = None, onset_guidance: float | None = None) -> Iterator[WindowOutput]:
         """Generate window by window (see the module docstring); each item is one ``WindowOutput``."""
         src = self._source(video, start, duration)
-        yield from self._windows(src, steps, cfg_scale, solver, seed)
+        yield from self._windows(src, steps, cfg_scale, solver, seed, onset_guidance)
 
     @torch.no_grad()
-    def _windows(self, src: _Source, steps, cfg_scale, solver, seed: int) -> Iterator[WindowOutput]:
+    def _windows(self, src: _Source, steps, cfg_scale, solver, seed: int,
+                 onset_guidance: float | None = None) -> Iterator[WindowOutput]:
         plan, model = self.plan, self.model
         gen = torch.Generator().manual_seed(int(seed))
         dev = self.device
@@ -294,7 +300,7 @@ class FoleyPipeline:
                 mask = torch.zeros(1, plan.tokens, dtype=torch.bool, device=dev)
                 mask[:, :o] = True
             x1 = model.sample_latent(vc, gen, steps=steps, solver=solver, cfg_scale=cfg_scale, known=known,
-                                     known_mask=mask)
+                                     known_mask=mask, onset_guidance=onset_guidance)
             mel = model.latent_to_mel(x1)  # (1, f, m_native)
             t3 = time.perf_counter()
             wav = self.vocoder(mel)  # (1, S)
@@ -312,11 +318,12 @@ class FoleyPipeline:
 
     def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
                  seed: int = 0, start: float = 0.0, duration: float | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> FoleyResult:
+                 progress: Callable[[int, int], None] | None = None,
+                 onset_guidance: float | None = None) -> FoleyResult:
         """Generate the sound for ``video``: a path (any container/fps/size/rotation ``io.probe`` reads) or
         uint8 frames (t, 3, H, W) already at the model's fps and size. ``start``/``duration`` pick a
         section (seconds). ``progress(done, total)`` is called after each window. None settings take the
-        model config's values (``flow.steps``, ``flow.cfg_scale``, ``flow.solver``)."""
+        model config's values (``flow.steps``, ``flow.cfg_scale``, ``flow.solver``, ``flow.onset_guidance``)."""
         src = self._source(video, start, duration)
         plan, fps, sr = self.plan, self.cfg.video.fps, self.sample_rate
         total = plan.count(src.n)
@@ -326,7 +333,7 @@ class FoleyPipeline:
         keys_s: list[np.ndarray] = []
         strip: dict[int, tuple[float, float, np.ndarray]] = {}  # slice -> (saliency, time, frame)
         timings = dict.fromkeys(("decode", "encoders", "flow", "vocoder", "stitch"), 0.0)
-        for w in self._windows(src, steps, cfg_scale, solver, seed):
+        for w in self._windows(src, steps, cfg_scale, solver, seed, onset_guidance):
             t0 = time.perf_counter()
             out.add(w.index, w.wav.numpy(), w.mel.numpy())
             # Key frames this window owns: its real frames past the overlap (window 0 owns all of its own).
@@ -358,6 +365,8 @@ class FoleyPipeline:
             settings={"steps": steps if steps is not None else self.cfg.flow.steps,
                       "cfg_scale": cfg_scale if cfg_scale is not None else self.cfg.flow.cfg_scale,
                       "solver": solver if solver is not None else self.cfg.flow.solver,
+                      "onset_guidance": (onset_guidance if onset_guidance is not None
+                                         else self.cfg.flow.onset_guidance) if self.has_onset_head else 0.0,
                       "model": self.name, "vocoder": getattr(self.vocoder, "name", "?"),
                       "overlap_tokens": plan.overlap_tokens, "inpainting": self.inpaints},
             timings=timings,
