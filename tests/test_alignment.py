@@ -9,8 +9,8 @@ from openfoley.alignment.masks import Masks, sample_masks, sample_ratios, span_m
 from openfoley.alignment.mma import MMA, masked_mse, run_mma, video_pixel_target
 from openfoley.alignment.transformer import CrossModalTransformer
 from openfoley.config import AlignmentConfig, get_preset
-from openfoley.encoders.audio import PatchAudioEncoder
 from openfoley.encoders import build_video_encoder
+from openfoley.encoders.audio import PatchAudioEncoder
 from openfoley.errors import ConfigError
 
 

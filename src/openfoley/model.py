@@ -34,9 +34,9 @@ from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
 from openfoley.alignment.masks import sample_masks
 from openfoley.alignment.mma import MMA, onset_target, run_mma
 from openfoley.config import Config
-from openfoley.errors import ConfigError
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.video import as_unit_frames, default_times
+from openfoley.errors import ConfigError
 from openfoley.features.mel import resample_time
 from openfoley.flow import FlowCondition, FlowLoss, build_generator
 from openfoley.nn.patches import patchify, unpatchify

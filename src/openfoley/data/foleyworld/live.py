@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from openfoley.config import Config
 from openfoley.config.tools import RenderConfig
@@ -64,11 +63,11 @@ def frames_on_grid(frames: np.ndarray, render_fps: float, fps: float, size: int)
         s = big // k
         acc = np.uint16 if k * k * 255 < 2**16 else np.uint32
         rows = hwc.reshape(t, s, k, big, 3)
-        r = rows[:, :, 0].astype(acc)
+        r: np.ndarray = rows[:, :, 0].astype(acc)
         for i in range(1, k):
             r += rows[:, :, i]
         cols = r.reshape(t, s, s, k, 3)
-        sums = cols[:, :, :, 0].copy()
+        sums: np.ndarray = cols[:, :, :, 0].copy()
         for j in range(1, k):
             sums += cols[:, :, :, j]
         y = np.rint(sums.astype(np.float32) / np.float32(k * k)).astype(np.uint8)  # (t, s, s, 3)
