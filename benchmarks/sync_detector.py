@@ -110,6 +110,18 @@ def event_f1(scores: np.ndarray, events: list[torch.Tensor], step: float, th: fl
     return float(np.mean(f1s)), float(np.mean(counts))
 
 
+def score(s_tr: np.ndarray, ev_tr: list[torch.Tensor], s_te: np.ndarray, ev_te: list[torch.Tensor],
+          step_s: float) -> tuple[float, float, float, float]:
+    """Per-frame scores (clips, t) -> (AP, chance, event F1, peaks per clip) on the test clips, with the
+    peak threshold tuned for event F1 on the training clips."""
+    y_te = frame_labels(ev_te, s_te.shape[1], step_s).numpy()
+    ap = average_precision(y_te.ravel(), s_te.ravel())
+    ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
+    best = max(ths, key=lambda th: event_f1(s_tr, ev_tr, step_s, th)[0])
+    f1, count = event_f1(s_te, ev_te, step_s, best)
+    return float(ap), float(y_te.mean()), f1, count
+
+
 class Detector(nn.Module):
     """A video path of ``arch`` + a linear onset head: frames (b, t, 3, H, W) uint8 -> (b, t)."""
 
@@ -150,7 +162,6 @@ def part_train(args, arch: str | None = None) -> dict:
     g = torch.Generator().manual_seed(0)
     n = tr["frames"].shape[0]
     step_s = cfg.seconds / t
-    y_te = frame_labels(te["events"], t, step_s).numpy()
     evals = sorted({int(x) for x in args.eval_at.split(",") if x} | {args.steps})
 
     def scores(frames: torch.Tensor) -> np.ndarray:
@@ -176,13 +187,10 @@ def part_train(args, arch: str | None = None) -> dict:
             continue
         train_s = time.perf_counter() - t0
         det.eval()
-        s_tr, s_te = scores(tr["frames"][:150]), scores(te["frames"])
-        ap = average_precision(y_te.ravel(), s_te.ravel())
-        ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
-        best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:150], step_s, th)[0])
-        f1, count = event_f1(s_te, te["events"], step_s, best)
+        ap, chance, f1, count = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
+                                      te["events"], step_s)
         rec = {"part": "detector", "arch": arch, "steps": step, "batch": args.batch, "train_clips": args.train,
-               "test_clips": args.test, "ap": float(ap), "chance": float(y_te.mean()), "event_f1": f1,
+               "test_clips": args.test, "ap": ap, "chance": chance, "event_f1": f1,
                "peaks_per_clip": count, "true_events_per_clip": float(np.mean([len(e) for e in te["events"]])),
                "final_loss": loss.item(), "train_seconds": train_s,
                "params": sum(p.numel() for p in det.parameters())}
@@ -205,12 +213,8 @@ def part_ceiling(args) -> dict:
     step_s = get_preset("small").seconds / t
     s_tr = onset_target((tr["mel"][:150] - mean) / std, t).numpy()
     s_te = onset_target((te["mel"] - mean) / std, t).numpy()
-    y_te = frame_labels(te["events"], t, step_s).numpy()
-    ap = average_precision(y_te.ravel(), s_te.ravel())
-    ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
-    best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:150], step_s, th)[0])
-    f1, count = event_f1(s_te, te["events"], step_s, best)
-    rec = {"part": "detector", "arch": "audio onset target (ceiling)", "ap": float(ap), "chance": float(y_te.mean()),
+    ap, chance, f1, count = score(s_tr, tr["events"][:150], s_te, te["events"], step_s)
+    rec = {"part": "detector", "arch": "audio onset target (ceiling)", "ap": ap, "chance": chance,
            "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
     with open(args.log, "a") as f:
         f.write(json.dumps(rec) + "\n")
@@ -237,14 +241,10 @@ def part_model(args) -> dict:
             return torch.cat([model.mma.onset_head(model.align(frames[i: i + 16]))[..., 0]
                               for i in range(0, frames.shape[0], 16)]).numpy()
 
-    s_tr, s_te = scores(tr["frames"][:150]), scores(te["frames"])
-    y_te = frame_labels(te["events"], t, step_s).numpy()
-    ap = average_precision(y_te.ravel(), s_te.ravel())
-    ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
-    best = max(ths, key=lambda th: event_f1(s_tr, tr["events"][:150], step_s, th)[0])
-    f1, count = event_f1(s_te, te["events"], step_s, best)
-    rec = {"part": "detector", "arch": f"model {args.weights} onset head", "ap": float(ap),
-           "chance": float(y_te.mean()), "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
+    ap, chance, f1, count = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
+                                  te["events"], step_s)
+    rec = {"part": "detector", "arch": f"model {args.weights} onset head", "ap": ap,
+           "chance": chance, "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
     with open(args.log, "a") as f:
         f.write(json.dumps(rec) + "\n")
     print(f"[{args.weights}] onset head on aligned features: AP {ap:.3f} (chance {rec['chance']:.3f}), "
