@@ -128,23 +128,31 @@ class FoleyModel(nn.Module):
         if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[-1] != c.video.size:
             raise ValueError(f"frames must be (b, t, 3, {c.video.size}, {c.video.size}), got {tuple(frames.shape)}")
 
-    def condition_features(self, aligned: Tensor) -> Tensor:
+    def predicted_onset(self, aligned: Tensor) -> Tensor | None:
+        """aligned (b, t, d) -> the onset head's prediction (b, t), detached; None without an onset head."""
+        if self.mma is None or self.mma.onset_head is None:
+            return None
+        return self.mma.onset_head(aligned)[..., 0].detach()
+
+    def condition_features(self, aligned: Tensor, onset: Tensor | None) -> Tensor:
         """aligned (b, t, d) -> what the generator is conditioned on per frame, (b, t, dc).
 
-        The aligned features themselves, or (``cfg.onset_channel``) with the onset head's prediction
-        appended as one more channel: detached, so the generator reads the video's estimate of when
-        sound starts without reshaping it, and scaled by ``alignment.onset_condition``.
+        The aligned features themselves, or (``cfg.onset_channel``) with ``onset`` (b, t), the onset
+        head's detached prediction (``predicted_onset``), appended as one more channel scaled by
+        ``alignment.onset_condition``: the generator reads the video's estimate of when sound starts
+        without reshaping it.
         """
         if not self.cfg.onset_channel:
             return aligned
-        assert self.mma is not None and self.mma.onset_head is not None  # cfg.onset_channel implies both
-        onset = self.mma.onset_head(aligned).detach() * self.cfg.alignment.onset_condition  # (b, t, 1)
-        return torch.cat([aligned, onset.to(aligned.dtype)], -1)
+        assert onset is not None  # cfg.onset_channel implies an onset head
+        channel = onset[..., None] * self.cfg.alignment.onset_condition  # (b, t, 1)
+        return torch.cat([aligned, channel.to(aligned.dtype)], -1)
 
     def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> VideoCondition:
         """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens (vectors of cfg.cond_dim)."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
-        feats = self.condition_features(aligned)  # (b, t, dc)
+        onset = self.predicted_onset(aligned)  # (b, t) or None, once for the channel and for guidance
+        feats = self.condition_features(aligned, onset)  # (b, t, dc)
         keys = gather(feats, kf.indices)  # (b, k, dc)
         # per-token condition: the features linearly interpolated to the token centres. Frames and
         # tokens both sit at interval centres, so F.interpolate(align_corners=False) lines them up.
@@ -152,9 +160,6 @@ class FoleyModel(nn.Module):
         tokens = tokens.transpose(1, 2)  # (b, n, dc)
         cond = FlowCondition(tokens=tokens, keys=keys, key_times=kf.times.to(tokens.dtype),
                              key_mask=torch.ones(kf.indices.shape, dtype=torch.bool, device=frames.device))
-        onset = None
-        if self.mma is not None and self.mma.onset_head is not None:
-            onset = self.mma.onset_head(aligned)[..., 0].detach()  # (b, t)
         return VideoCondition(flow=cond, aligned=aligned, keys=kf, times=times, onset=onset)
 
     def align(self, frames: Tensor, times: Tensor | None = None) -> Tensor:
