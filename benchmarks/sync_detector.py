@@ -111,15 +111,15 @@ def event_f1(scores: np.ndarray, events: list[torch.Tensor], step: float, th: fl
 
 
 def score(s_tr: np.ndarray, ev_tr: list[torch.Tensor], s_te: np.ndarray, ev_te: list[torch.Tensor],
-          step_s: float) -> tuple[float, float, float, float]:
-    """Per-frame scores (clips, t) -> (AP, chance, event F1, peaks per clip) on the test clips, with the
-    peak threshold tuned for event F1 on the training clips."""
+          step_s: float) -> tuple[float, float, float, float, float]:
+    """Per-frame scores (clips, t) -> (AP, chance, event F1, peaks per clip, threshold) on the test clips,
+    with the peak threshold tuned for event F1 on the training clips."""
     y_te = frame_labels(ev_te, s_te.shape[1], step_s).numpy()
     ap = average_precision(y_te.ravel(), s_te.ravel())
     ths = np.quantile(s_tr, np.linspace(0.6, 0.99, 20))
     best = max(ths, key=lambda th: event_f1(s_tr, ev_tr, step_s, th)[0])
     f1, count = event_f1(s_te, ev_te, step_s, best)
-    return float(ap), float(y_te.mean()), f1, count
+    return float(ap), float(y_te.mean()), f1, count, float(best)
 
 
 class Detector(nn.Module):
@@ -187,7 +187,7 @@ def part_train(args, arch: str | None = None) -> dict:
             continue
         train_s = time.perf_counter() - t0
         det.eval()
-        ap, chance, f1, count = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
+        ap, chance, f1, count, _ = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
                                       te["events"], step_s)
         rec = {"part": "detector", "arch": arch, "steps": step, "batch": args.batch, "train_clips": args.train,
                "test_clips": args.test, "ap": ap, "chance": chance, "event_f1": f1,
@@ -213,7 +213,7 @@ def part_ceiling(args) -> dict:
     step_s = get_preset("small").seconds / t
     s_tr = onset_target((tr["mel"][:150] - mean) / std, t).numpy()
     s_te = onset_target((te["mel"] - mean) / std, t).numpy()
-    ap, chance, f1, count = score(s_tr, tr["events"][:150], s_te, te["events"], step_s)
+    ap, chance, f1, count, _ = score(s_tr, tr["events"][:150], s_te, te["events"], step_s)
     rec = {"part": "detector", "arch": "audio onset target (ceiling)", "ap": ap, "chance": chance,
            "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
     with open(args.log, "a") as f:
@@ -241,14 +241,16 @@ def part_model(args) -> dict:
             return torch.cat([model.mma.onset_head(model.align(frames[i: i + 16]))[..., 0]
                               for i in range(0, frames.shape[0], 16)]).numpy()
 
-    ap, chance, f1, count = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
+    ap, chance, f1, count, th = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
                                   te["events"], step_s)
     rec = {"part": "detector", "arch": f"model {args.weights} onset head", "ap": ap,
-           "chance": chance, "event_f1": f1, "peaks_per_clip": count, "test_clips": args.test}
+           "chance": chance, "event_f1": f1, "peaks_per_clip": count, "threshold": th,
+           "test_clips": args.test}
     with open(args.log, "a") as f:
         f.write(json.dumps(rec) + "\n")
     print(f"[{args.weights}] onset head on aligned features: AP {ap:.3f} (chance {rec['chance']:.3f}), "
-          f"event F1 {f1:.3f}, peaks/clip {count:.1f}")
+          f"event F1 {f1:.3f}, peaks/clip {count:.1f}, at peaks >= {th:.3f} (tuned on 150 training clips: "
+          f"the value for flow.onset_peak_threshold)")
     return rec
 
 

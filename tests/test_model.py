@@ -8,6 +8,7 @@ import torch
 from openfoley.benchmark import VARIANTS
 from openfoley.checkpoint import load_state_into, load_weights, save_weights
 from openfoley.config import apply_overrides, get_preset
+from openfoley.errors import ConfigError
 from openfoley.features.store import FeatureStore
 from openfoley.model import Batch, FoleyModel
 from openfoley.training.data import collate
@@ -83,6 +84,30 @@ def test_onset_guidance_steers_the_sample_towards_the_videos_onset_track():
     assert c2.onset is None
     assert torch.equal(m2.sample_latent(c2, torch.Generator().manual_seed(1), steps=2, onset_guidance=5.0),
                        m2.sample_latent(c2, torch.Generator().manual_seed(1), steps=2))
+
+
+def test_peaks_guide_target_marks_the_local_maxima_above_the_threshold_and_nothing_else():
+    cfg = apply_overrides(get_preset("tiny"), {"alignment.onset_weight": 1.0, "flow.onset_guide": "peaks",
+                                               "flow.onset_peak_threshold": 0.3, "flow.onset_peak_height": 2.0,
+                                               "flow.onset_floor": 0.5})
+    model = FoleyModel(cfg)
+    onset = torch.tensor([[0.9, 0.1, 0.4, 0.4, 0.2, 0.25, 0.1, 0.35],
+                          [0.0, 0.2, 0.1, 0.31, 0.5, 0.29, 0.3, 0.3]])
+    # peaks: above the left neighbour, at least the right one (a plateau counts once, at its start),
+    # at or above 0.3; the ends compare with one neighbour only
+    want = torch.tensor([[2.0, 0.5, 2.0, 0.5, 0.5, 0.5, 0.5, 2.0],
+                         [0.5, 0.5, 0.5, 0.5, 2.0, 0.5, 2.0, 0.5]])
+    assert torch.equal(model.guide_target(onset), want)
+    soft = FoleyModel(apply_overrides(cfg, {"flow.onset_guide": "soft"}))
+    assert torch.equal(soft.guide_target(onset), onset)
+    with pytest.raises(ConfigError, match="flow.onset_guide"):
+        FoleyModel(apply_overrides(cfg, {"flow.onset_guide": "sharp"}))
+    # sampling steers towards the peaks track: the guide of the sampled latent is below the unguided one's
+    c = model.video_condition(_batch(cfg).frames)
+    guide = model.onset_guide(model.guide_target(c.onset))
+    plain = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.0)
+    guided = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.5)
+    assert float(guide(guided)) < 0.75 * float(guide(plain))
 
 
 @pytest.mark.parametrize("kind", ["cfm", "coupling", "nf", "ddpm"])

@@ -78,6 +78,9 @@ class VideoCondition:
     onset: Tensor | None = None  # (b, t) the onset head's predicted onset strength, for models that have one
 
 
+ONSET_GUIDES = ("soft", "peaks")  # flow.onset_guide
+
+
 class FoleyModel(nn.Module):
     mel_mean: Tensor  # buffers: per-mel-bin latent statistics (f,), and whether they have been set
     mel_std: Tensor
@@ -85,6 +88,8 @@ class FoleyModel(nn.Module):
 
     def __init__(self, cfg: Config):
         super().__init__()
+        if cfg.flow.onset_guide not in ONSET_GUIDES:
+            raise ConfigError(f"flow.onset_guide must be one of {ONSET_GUIDES}, got {cfg.flow.onset_guide!r}")
         self.cfg = cfg
         self.video_encoder = build_video_encoder(cfg)
         self.mma = MMA(cfg) if cfg.alignment.enabled else None
@@ -230,6 +235,20 @@ class FoleyModel(nn.Module):
         """Whether the generator can hold known tokens on its path (``known``/``known_mask``)."""
         return self.generator.supports_inpainting
 
+    def guide_target(self, onset: Tensor) -> Tensor:
+        """The onset track the guide pulls towards: onset (b, t), the onset head's prediction -> (b, t).
+
+        ``flow.onset_guide = "soft"``: ``onset`` itself. ``"peaks"``: ``flow.onset_peak_height`` at every
+        local maximum of ``onset`` (above its left neighbour, at least its right one) at or above
+        ``flow.onset_peak_threshold``, and ``flow.onset_floor`` everywhere else."""
+        fc = self.cfg.flow
+        if fc.onset_guide == "soft":
+            return onset
+        lo = torch.full_like(onset[:, :1], -math.inf)
+        left, right = torch.cat([lo, onset[:, :-1]], 1), torch.cat([onset[:, 1:], lo], 1)
+        peak = (onset >= fc.onset_peak_threshold) & (onset > left) & (onset >= right)
+        return torch.where(peak, torch.full_like(onset, fc.onset_peak_height), torch.full_like(onset, fc.onset_floor))
+
     def onset_guide(self, onset: Tensor):
         """The guide of onset guidance: x1 (b, n, p*f) -> f times the sum over clips and frames of the
         squared difference between the onset strength of x1's normalised log-mel (``onset_target``, the
@@ -263,7 +282,7 @@ class FoleyModel(nn.Module):
         if not (scale >= 0 and math.isfinite(scale)):
             raise ConfigError(f"onset guidance must be a finite number >= 0, got {scale}")
         if scale > 0 and c.onset is not None and self.generator.supports_guidance:
-            kwargs |= {"guide": self.onset_guide(c.onset), "guide_scale": scale}
+            kwargs |= {"guide": self.onset_guide(self.guide_target(c.onset)), "guide_scale": scale}
         return self.generator.sample(c.flow, generator, steps=steps, solver=solver, cfg_scale=cfg_scale, **kwargs)
 
     def latent_to_mel(self, x1: Tensor) -> Tensor:

@@ -147,6 +147,13 @@ class FlowConfig:
     # velocity is corrected by -onset_guidance * grad of the squared difference between the onset
     # strength of the predicted data and the video's predicted onset strength (docs/flow.md). 0 = off.
     onset_guidance: float = 0.0
+    # What the guide pulls towards: "soft" = the onset head's prediction as it is; "peaks" = a sharpened
+    # track, onset_peak_height at the prediction's local maxima at or above onset_peak_threshold and
+    # onset_floor everywhere else: an onset at each predicted event and none in between (docs/flow.md).
+    onset_guide: str = "soft"
+    onset_peak_threshold: float = 0.23
+    onset_peak_height: float = 0.8
+    onset_floor: float = 0.09
     sigma_min: float = 0.0  # floor of the CFM path: x_1 = x1 + sigma_min x0 (openfoley.flow.path)
     coupling_layers: int = 12
     coupling_width: int = 512
@@ -440,7 +447,7 @@ def _small() -> Config:
         name="small",
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
         alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
-        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0),
+        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0, onset_guide="peaks"),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
     )

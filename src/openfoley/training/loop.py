@@ -308,7 +308,7 @@ RESUMABLE_CHANGES = ("max_steps", "log_every", "val_every", "sample_every", "ckp
 
 
 # Sampling-only settings of the flow section: training never reads them.
-SAMPLING_ONLY = ("onset_guidance",)
+SAMPLING_ONLY = ("onset_guidance", "onset_guide", "onset_peak_threshold", "onset_peak_height", "onset_floor")
 
 
 def _resume_view(cfg: Config) -> dict:
