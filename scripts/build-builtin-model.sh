@@ -8,7 +8,8 @@
 # Sizes: TEST_CLIPS per test split, rendered at RENDER_SIZE px, 25 fps, and extracted into feature stores
 # for validation and the benchmark. Training clips are rendered on the fly (`openfoley train --live`):
 # every step sees new scenes, nothing is written to disk, and a resumed run on a new machine only needs
-# the sound bank (rebuilt by the first line below when missing).
+# the sound bank (rebuilt by the first line below when missing). Live training draws 30% of strike and
+# impact sources as walkers (`openfoley train --live-walkers`, docs/benchmark.md "Walkers").
 #
 # Stop it any time; rerun the same command (also on a new machine) and it resumes from RUN's last
 # checkpoint. To run it in the background: nohup scripts/build-builtin-model.sh > build.log 2>&1 &

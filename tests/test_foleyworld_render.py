@@ -97,6 +97,37 @@ def test_envelope_exact():
     assert kind_of("wind instrument", "instrument") == "call" and kind_of("thunder", "weather") == "flash"
 
 
+@pytest.mark.parametrize("cls", ["arrow on metal", "snare drum"])
+def test_walker_share_draws_strikes_and_impacts_as_walkers_landing_on_their_sounds(bank, cls):
+    cfg = RenderConfig(seconds=4.0, walker_share=1.0)
+    scene = build_scene(np.random.default_rng(7), cfg, bank, _pool(bank, cls), n_sources=1)
+    src = scene.sources[0]
+    assert kind_of(cls, bank.class_group(cls)) in ("impact", "strike")
+    assert src.kind == "walk" and src.cls == cls and len(src.events) >= 2
+    class_clips = {c for c in bank.clips if bank.clips[c].cls == cls}
+    audio = mix(scene, floor=False)
+    for ev in src.events:
+        assert ev.clip in class_clips  # the class's own sounds, on the walker's landings
+        assert any(lift == 0.0 and abs(x - ev.position[0]) < 1e-6 for x, lift in src._feet(ev.frame))
+        assert all(lift > 1.0 for x, lift in src._feet(ev.frame - 1) if abs(x - ev.position[0]) < 3)
+        k = cfg.frame_sample(ev.frame)
+        assert np.abs(audio[k - 64:k]).max() < np.abs(audio[k])
+
+
+def test_walker_share_zero_or_other_kinds_leave_the_scene_as_it_was(bank):
+    def scene_of(cls, share):
+        sc = build_scene(np.random.default_rng(3), RenderConfig(seconds=2.0, walker_share=share), bank,
+                         _pool(bank, cls), n_sources=1)
+        return sc.sources[0].kind, [(e.frame, e.clip) for e in sc.sources[0].events], mix(sc)
+
+    plain = scene_of("arrow on metal", 0.0)
+    assert plain[0] == "impact"
+    door, door_all = scene_of("wooden door", 0.0), scene_of("wooden door", 1.0)  # not swappable: no draw made
+    assert door[:2] == door_all[:2] and np.array_equal(door[2], door_all[2])
+    with pytest.raises(ConfigError, match="walker_share"):
+        RenderConfig(walker_share=1.5)
+
+
 def test_deterministic_by_seed_and_index(bank):
     sp = resolve_splits(bank, None)
     pool = split_pool(bank, sp, "train")

@@ -154,6 +154,9 @@ def test_missing_store_and_mismatched_config(tmp_path, store, capsys):
     assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r3")]) == 2
     assert capsys.readouterr().err.strip() == ("openfoley train: error: --data STORE or --live BANK is required "
                                                "(or use --smoke)")
+    assert main(["train", "--preset", "tiny", "--live", str(tmp_path), "--live-walkers", "1.5",
+                 "--out", str(tmp_path / "r4")]) == 2
+    assert capsys.readouterr().err.strip() == "openfoley train: error: --live-walkers must be in [0, 1], got 1.5"
 
 
 def test_incompatible_run_folder(tmp_path, store, capsys):
@@ -164,6 +167,10 @@ def test_incompatible_run_folder(tmp_path, store, capsys):
     assert main(["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--out", str(run),
                  "--max-steps", "2", "--set", "flow.kind=ddpm"]) == 2
     assert "different config" in capsys.readouterr().err
+    # sampling and vocoder settings are not training settings: a run resumes with other values
+    assert main(["train", "--preset", "tiny", "--no-progress", "--data", str(store), "--out", str(run),
+                 "--max-steps", "2", "--set", "flow.onset_guidance=3.0", "--set", "flow.onset_guide=peaks",
+                 "--set", "audio.griffin_lim_iters=7"]) == 0
 
 
 def test_nan_loss_stops_with_step_and_ids(tmp_path, store, capsys):

@@ -12,7 +12,11 @@ import tempfile
 from pathlib import Path
 
 from openfoley.cli.common import add_config_args, config_from_args
-from openfoley.errors import DataError
+from openfoley.config.tools import RenderConfig
+from openfoley.errors import ConfigError, DataError
+
+# --live: share of strike and impact sources drawn as walkers (RenderConfig.walker_share; docs/benchmark.md)
+LIVE_WALKER_SHARE = 0.3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(every step gets new scenes; with train.num_workers > 0 they are rendered ahead "
                         "in worker processes)")
     p.add_argument("--live-seed", type=int, default=0, help="render seed of --live (default: %(default)s)")
+    p.add_argument("--live-walkers", type=float, default=LIVE_WALKER_SHARE, metavar="SHARE",
+                   help="--live: probability that a strike or impact source is drawn as a walker whose feet land "
+                        "with its sounds (RenderConfig.walker_share; default: %(default)s)")
     p.add_argument("--init", metavar="WEIGHTS",
                    help="when RUN has no checkpoint: continue from this weights folder (RUN/weights or a shipped "
                         "model, same config) at its recorded step, with a fresh optimiser (a new machine)")
@@ -59,10 +66,14 @@ def _run(args: argparse.Namespace) -> int:
     elif args.live:
         if args.data:
             raise DataError("give --data STORE or --live BANK, not both")
+        if not 0.0 <= args.live_walkers <= 1.0:
+            raise ConfigError(f"--live-walkers must be in [0, 1], got {args.live_walkers}")
         if not (Path(args.live) / "manifest.jsonl").is_file():
             raise DataError(f"{args.live}: not a sound bank (no manifest.jsonl; build one with "
                             "`openfoley data sound-bank`)")
-        store = LiveStore(args.live, cfg, split="train", seed=args.live_seed)
+        render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate,
+                              walker_share=args.live_walkers)
+        store = LiveStore(args.live, cfg, split="train", seed=args.live_seed, render=render)
         max_steps = args.max_steps
     else:
         if not args.data:

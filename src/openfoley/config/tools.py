@@ -57,6 +57,11 @@ class RenderConfig:
     audio_noise_db: tuple[float, float] = (-65.0, -45.0)  # audio noise floor level range, dBFS
     gain_db: tuple[float, float] = (-8.0, 0.0)  # per-source gain range (the main source gets 0 dB)
     margin: int = 8  # canvas border that camera shake reveals (>= shake)
+    # Probability that a source whose class is drawn as a strike or an impact is drawn as a walker instead,
+    # its feet landing with that class's sounds. The walker is otherwise only the footsteps group's look,
+    # which the splits hold out whole (test-open), so without this no training scene shows a foot land.
+    # 0 keeps every scene exactly as before (no random draw is made). docs/benchmark.md, "Walkers".
+    walker_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.seconds <= 0 or self.fps <= 0 or self.size < 32:
@@ -65,6 +70,8 @@ class RenderConfig:
             raise ConfigError(f"render: seconds*fps must be whole, got {self.seconds}*{self.fps}")
         if self.max_sources < 1:
             raise ConfigError(f"render: max_sources must be >= 1, got {self.max_sources}")
+        if not 0.0 <= self.walker_share <= 1.0:
+            raise ConfigError(f"render: walker_share must be in [0, 1], got {self.walker_share}")
         if self.margin < self.shake_px:
             raise ConfigError(f"render: margin ({self.margin}) must be >= shake_px ({self.shake_px})")
 

@@ -311,8 +311,13 @@ RESUMABLE_CHANGES = ("max_steps", "log_every", "val_every", "sample_every", "ckp
 SAMPLING_ONLY = ("onset_guidance", "onset_guide", "onset_peak_threshold", "onset_peak_height", "onset_floor")
 
 
+# Vocoder settings of the audio section: only synthesis reads them, never the training step.
+VOCODER_ONLY = ("griffin_lim_iters", "griffin_lim_momentum", "griffin_lim_init")
+
+
 def _resume_view(cfg: Config) -> dict:
     d = cfg.to_dict()
+    d["audio"] = {k: v for k, v in d["audio"].items() if k not in VOCODER_ONLY}
     d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
     d["flow"] = {k: v for k, v in d["flow"].items() if k not in SAMPLING_ONLY}
     return d

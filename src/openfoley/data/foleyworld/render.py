@@ -198,7 +198,10 @@ def render_split(bank_dir: str | Path, out_dir: str | Path, split: str, clips: i
     except OSError as e:
         raise OutputError(f"{out}: cannot create output folder ({e.strerror or e})") from None
     split_hash = hashlib.sha256("\n".join(sp.clips[split]).encode()).hexdigest()[:16]
-    settings = {"seed": seed, "split": split, "config": json.loads(json.dumps(asdict(cfg))),
+    config = json.loads(json.dumps(asdict(cfg)))
+    if config["walker_share"] == 0:  # renders made before the field existed stay valid (0: no draw, same scenes)
+        del config["walker_share"]
+    settings = {"seed": seed, "split": split, "config": config,
                 "bank_signature": bank_signature(bank), "split_clips": split_hash, "preset": preset}
     meta = out / "render.json"
     previous = 0

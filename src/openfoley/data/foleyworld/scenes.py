@@ -40,6 +40,9 @@ _FLASH = ("gun", "shot", "rifle", "pistol", "cannon", "explo", "tnt", "blast", "
           "smg", "thunder", "lightning")
 
 
+WALKER_SWAPPABLE = ("strike", "impact")  # kinds RenderConfig.walker_share may draw as walkers (short hits)
+
+
 def kind_of(cls: str, group: str) -> str:
     """The visual event kind for a class (documented in docs/benchmark.md)."""
     g, c = group.lower(), cls.lower()
@@ -125,7 +128,10 @@ def build_scene(rng: np.random.Generator, cfg: RenderConfig, bank: Bank, pool: d
                         ground=m + S * rng.uniform(0.74, 0.9))
         images = bank.class_images(cls)
         look = bank.image(images[int(rng.integers(len(images)))]) if images else None
-        src = KINDS[kind_of(cls, group)](sid=f"s{i}", cls=cls, group=group, region=region, frames=t,
+        kind = kind_of(cls, group)
+        if cfg.walker_share > 0 and kind in WALKER_SWAPPABLE and rng.random() < cfg.walker_share:
+            kind = "walk"  # RenderConfig.walker_share: a walker whose feet land with this class's sounds
+        src = KINDS[kind](sid=f"s{i}", cls=cls, group=group, region=region, frames=t,
                                          fps=cfg.fps, sample_rate=cfg.sample_rate, look=look)
         ids = pool[cls]
 
