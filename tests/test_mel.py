@@ -153,25 +153,28 @@ def test_griffin_lim_convergence_bounds():
     a = get_preset("small").audio
     x = _test_signals(a.sample_rate, torch.Generator().manual_seed(0))
     mag = stft(x, a).abs()[..., :-1]
-    y = griffin_lim(mag, a, iters=32, generator=torch.Generator().manual_seed(1))
+    y = griffin_lim(mag, a, iters=32, generator=torch.Generator().manual_seed(1), init="random")
     assert y.shape == x.shape
     sc = spectral_convergence(mag, stft(y, a).abs()[..., :-1])
     assert bool((sc < 0.15).all()), f"Griffin-Lim SC {sc.tolist()}"
-    y2 = log_mel_to_wav(log_mel(x, a), a, iters=32, generator=torch.Generator().manual_seed(1))
+    y2 = log_mel_to_wav(log_mel(x, a), a, iters=32, generator=torch.Generator().manual_seed(1), init="random")
     sc_mel = spectral_convergence(mel_magnitude(x, a), mel_magnitude(y2, a))
     assert bool((sc_mel < 0.13).all()), f"log-mel -> wav mel-domain SC {sc_mel.tolist()}"
     # Iterating helps: 2 iterations is far worse than 32 (the bound above is not trivially met).
-    y0 = griffin_lim(mag, a, iters=2, generator=torch.Generator().manual_seed(1))
+    y0 = griffin_lim(mag, a, iters=2, generator=torch.Generator().manual_seed(1), init="random")
     assert bool((spectral_convergence(mag, stft(y0, a).abs()[..., :-1]) > 2 * sc).all())
 
 
 def test_griffin_lim_deterministic_with_generator():
     a = get_preset("tiny").audio
     lm = log_mel(torch.randn(1, 4000, generator=torch.Generator().manual_seed(0)), a)
-    w1 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(5))
-    w2 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(5))
-    w3 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(6))
+    w1 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(5), init="random")
+    w2 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(5), init="random")
+    w3 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(6), init="random")
     assert torch.equal(w1, w2) and not torch.equal(w1, w3)
+    # The pghi start uses no randomness: the generator does not matter.
+    p5 = log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(5), init="pghi")
+    assert torch.equal(p5, log_mel_to_wav(lm, a, iters=3, generator=torch.Generator().manual_seed(6), init="pghi"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

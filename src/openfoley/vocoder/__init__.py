@@ -32,7 +32,7 @@ BUILTIN_DIR = Path(__file__).resolve().parents[1] / "assets" / "vocoder-small"
 KINDS = ("auto", "griffinlim", "neural")
 # AudioConfig fields that do not change what a mel frame means (Griffin-Lim's own setting, and the
 # model-side time resampling that callers undo before vocoding).
-_IGNORED_AUDIO_FIELDS = ("griffin_lim_iters", "time_steps")
+_IGNORED_AUDIO_FIELDS = ("griffin_lim_iters", "griffin_lim_momentum", "griffin_lim_init", "time_steps")
 
 
 class Vocoder(Protocol):
