@@ -179,9 +179,13 @@ def run(args: argparse.Namespace) -> int:
     outs = outputs_for(out, args.plot)
     check_outputs(src, outs, args.force, args.video_mode)  # refuse bad outputs before loading anything
     pipe = FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+    # One step per model window, with the elapsed time and an ETA (tqdm's remaining time from the mean
+    # window time so far); the pipeline reports the window count before the first window.
     with tqdm(total=None, desc=src.name, unit="window", disable=args.no_progress, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
-            bar.total = total
+            if bar.total != total:
+                bar.total = total
+                bar.refresh()
             bar.update(done - bar.n)
             if done == total:
                 bar.close()  # before a re-encode's line and bar

@@ -322,7 +322,8 @@ class FoleyPipeline:
                  onset_guidance: float | None = None) -> FoleyResult:
         """Generate the sound for ``video``: a path (any container/fps/size/rotation ``io.probe`` reads) or
         uint8 frames (t, 3, H, W) already at the model's fps and size. ``start``/``duration`` pick a
-        section (seconds). ``progress(done, total)`` is called after each window. None settings take the
+        section (seconds). ``progress(done, total)`` is called once with done = 0 before the first window,
+        then after each window. None settings take the
         model config's values (``flow.steps``, ``flow.cfg_scale``, ``flow.solver``, ``flow.onset_guidance``)."""
         src = self._source(video, start, duration)
         plan, fps, sr = self.plan, self.cfg.video.fps, self.sample_rate
@@ -333,6 +334,8 @@ class FoleyPipeline:
         keys_s: list[np.ndarray] = []
         strip: dict[int, tuple[float, float, np.ndarray]] = {}  # slice -> (saliency, time, frame)
         timings = dict.fromkeys(("decode", "encoders", "flow", "vocoder", "stitch"), 0.0)
+        if progress is not None:
+            progress(0, total)  # the total before the first window, so a bar can show it (and then an ETA)
         for w in self._windows(src, steps, cfg_scale, solver, seed, onset_guidance):
             t0 = time.perf_counter()
             out.add(w.index, w.wav.numpy(), w.mel.numpy())
