@@ -20,7 +20,8 @@ resolutions other than the model's), by spectral convergence at the model's own 
 makes consistent, so more iterations favour it), and by the event-time
 F1 of onsets detected in the vocoded audio against the renderer's event times (the benchmark's
 ground-truth row: ``event_time_error``, tolerance 0.1 s, onsets by ``onset_detect`` at 22.05 kHz).
-Speed is the median of 5 calls on one 10 s log-mel (the clips end to end), one thread, every setting
+The last column is the mean per-clip difference in F1 from the old default, with its standard error, so
+a difference can be told from the noise of the onset detector. Speed is the median of 5 calls on one 10 s log-mel (the clips end to end), one thread, every setting
 timed in turn in the same rounds, so the ratios come from one run even on a loaded machine.
 """
 
@@ -114,8 +115,9 @@ def store_table(store: str, max_clips: int) -> None:
           f"{os.getloadavg()[0]:.1f}; plain 512x512 matmul {matmul_gflops():.1f} GFLOP/s; event F1 of the real "
           f"audio itself {real_f1:.3f}\n")
     print("| vocoder | init | iterations | momentum | s per 10 s of audio | speed-up vs old | MR spectral "
-          "convergence | SC at the model's STFT | event F1 |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "convergence | SC at the model's STFT | event F1 | F1 - old's (paired, +- s.e.) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    old_f1: list[float] = []
     for j, v in enumerate(vocs):
         sc, sc_own, f1 = [], [], []
         for i0 in range(0, n, 16):  # batches of 16 clips
@@ -126,8 +128,11 @@ def store_table(store: str, max_clips: int) -> None:
             f1 += [event_f1(w.numpy(), e, cfg.sample_rate) for w, e in zip(out, events[i0 : i0 + 16], strict=True)]
         t = statistics.median(times[v.name])
         label = "old default" if j == 0 else "**new default**" if j == 1 else v.name
+        old_f1 = old_f1 or f1
+        diff = np.asarray(f1) - np.asarray(old_f1)  # per clip, so clip difficulty cancels
         print(f"| {label} ({v.name}) | {v.init} | {v.iters} | {v.momentum:g} | {t:.3f} | {base / t:.1f}x | "
-              f"{np.mean(sc):.4f} | {np.mean(sc_own):.4f} | {np.mean(f1):.3f} |", flush=True)
+              f"{np.mean(sc):.4f} | {np.mean(sc_own):.4f} | {np.mean(f1):.3f} | "
+              f"{diff.mean():+.4f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.4f} |", flush=True)
 
 
 def main() -> None:

@@ -48,7 +48,8 @@ class AudioConfig:
     # Griffin-Lim vocoder (features.mel.griffin_lim): phases start from the magnitude's gradients
     # ("pghi") or at random ("random"), then `griffin_lim_iters` fast Griffin-Lim iterations with
     # `griffin_lim_momentum` (0 = classic Griffin-Lim). In 0.1.0 the default was random, 32, 0.99;
-    # pghi + 4 is 3x+ cheaper with lower spectral convergence and the same event F1 (docs/vocoder.md).
+    # pghi + 4 is 4x cheaper, with lower multi-resolution spectral convergence and an event F1 within
+    # 0.006 of the old one (docs/vocoder.md).
     griffin_lim_iters: int = 4
     griffin_lim_momentum: float = 0.99
     griffin_lim_init: str = "pghi"
