@@ -109,7 +109,7 @@ def test_4k_read_with_bounded_memory(tmp_path):
     n = 8
     path = make_media(tmp_path / "4k.mp4", n_frames=n, size=(2160, 3840), acodec=None, graded=True)
     read_video(path, fps=25, size=64, duration=0.04)  # warm up: imports, first allocations
-    bound = 6 * 2160 * 3840 * 3  # 149 MB: six full-resolution RGB frames
+    frame = 2160 * 3840 * 3  # 24.9 MB: one full-resolution RGB frame
 
     def full_res():  # what a reader that decodes first and scales later would hold
         with av.open(str(path)) as c:
@@ -120,8 +120,11 @@ def test_4k_read_with_bounded_memory(tmp_path):
     growth = _peak_rss_growth(lambda: clips.append(read_video(path, fps=25, size=64)))
     naive = _peak_rss_growth(full_res)
     assert clips[0].frames.shape == (n, 3, 64, 64)
-    assert naive > bound, f"the check must be able to fail: full-res decode grew {naive / 1e6:.0f} MB"
-    assert growth < bound, f"reading 4K at 64x64 grew peak RSS by {growth / 1e6:.0f} MB"
+    # Holding all 8 frames is 199 MB; the allocator may reuse pages freed earlier in the process, so the
+    # naive reader is only required to show half of that (measured here: 148-193 MB), and the scaling
+    # reader must stay under three frames (measured: 1-39 MB).
+    assert naive > 4 * frame, f"the check must be able to fail: full-res decode grew {naive / 1e6:.0f} MB"
+    assert growth < 3 * frame, f"reading 4K at 64x64 grew peak RSS by {growth / 1e6:.0f} MB"
 
 
 def test_long_video_windows_bounded_memory(tmp_path):
