@@ -20,7 +20,12 @@ labels. It is scored on held-out test-closed renders against the true event time
 Arches: an encoder kind and its number of temporal layers, optionally followed by the MMA
 transformer's aligned pass (``+mma``, what the onset head of the model reads): ``patch1`` is the
 shipped patch encoder, ``motion1`` the local-motion encoder (``openfoley.encoders.video.MotionVideoEncoder``,
-``encoder.video = "motion"``).
+``encoder.video = "motion"``); a trailing ``f`` (``motion3f``) reads the frames at ``encoder.motion_pool``
+1, the full 64 px, instead of the preset's 32 px view.
+
+``--walkers 0.5`` renders (and reads) caches of their own in which half of the strike and impact sources
+are walkers (``RenderConfig.walker_share``); the test score then adds each source kind's recall (docs/
+sync-diagnosis.md part 11: can the head see a foot land?).
 
 Every run appends a JSON line to ``--log`` (default runs/sync-diagnosis.jsonl).
 """
@@ -45,40 +50,49 @@ from openfoley.config import get_preset
 from openfoley.encoders import build_video_encoder
 from openfoley.evaluation.metrics import average_precision, event_time_error
 
-ARCHES = ("patch1", "patch3", "patch1+mma", "motion1", "motion3", "motion1+mma")
+ARCHES = ("patch1", "patch3", "patch1+mma", "motion1", "motion3", "motion1+mma", "motion3f")
 _STORE = None
 
 
-def _init(bank: str, split: str, seed: int) -> None:
+def _init(bank: str, split: str, seed: int, walkers: float = 0.0) -> None:
     global _STORE
+    from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.live import LiveStore
 
     torch.set_num_threads(1)
-    _STORE = LiveStore(bank, get_preset("small"), split=split, seed=seed)
+    cfg = get_preset("small")
+    render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate, walker_share=walkers)
+    _STORE = LiveStore(bank, cfg, split=split, seed=seed, render=render)
 
 
 def _item(i: int):
     assert _STORE is not None
     it = _STORE[i]
-    return it["frames"], it["mel"], it["events"]
+    return it["frames"], it["mel"], it["events"], it["event_kinds"]
+
+
+def cache_name(split: str, n: int, walkers: float) -> str:
+    """The cache file of ``n`` clips of ``split``; ``-w0.5``: rendered with walker_share 0.5."""
+    return f"{split}-{n}" + (f"-w{walkers:g}" if walkers > 0 else "") + ".pt"
 
 
 def part_cache(args) -> None:
     out = Path(args.cache)
     out.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (("train", args.train, 21), ("test-closed", args.test, 22)):
-        path = out / f"{split}-{n}.pt"
+        path = out / cache_name(split, n, args.walkers)
         if path.exists():
             print(f"{path} exists")
             continue
         t0 = time.perf_counter()
-        with Pool(args.workers, initializer=_init, initargs=(args.bank, split, seed)) as pool:
+        with Pool(args.workers, initializer=_init, initargs=(args.bank, split, seed, args.walkers)) as pool:
             items = pool.map(_item, range(n), chunksize=8)
-        frames = torch.stack([torch.as_tensor(f) for f, _, _ in items])
-        mel = torch.stack([m for _, m, _ in items])
-        events = [torch.as_tensor(e) for _, _, e in items]
+        frames = torch.stack([torch.as_tensor(it[0]) for it in items])
+        mel = torch.stack([it[1] for it in items])
+        events = [torch.as_tensor(it[2]) for it in items]
+        kinds = [it[3] for it in items]
         tmp = path.with_suffix(".tmp")
-        torch.save({"frames": frames, "mel": mel, "events": events}, tmp)
+        torch.save({"frames": frames, "mel": mel, "events": events, "kinds": kinds}, tmp)
         tmp.rename(path)
         print(f"{split}: {n} clips in {time.perf_counter() - t0:.0f} s -> {path} {tuple(frames.shape)}")
 
@@ -110,6 +124,18 @@ def event_f1(scores: np.ndarray, events: list[torch.Tensor], step: float, th: fl
     return float(np.mean(f1s)), float(np.mean(counts))
 
 
+def kind_recall(scores: np.ndarray, events: list[torch.Tensor], kinds: list[list[str]], step: float,
+                th: float) -> dict[str, tuple[int, float]]:
+    """Per source kind: (events, share of them with a peak >= th in their frame or the one after)."""
+    hits: dict[str, list[bool]] = {}
+    for s, ev, ks in zip(scores, events, kinds, strict=True):
+        pk = set(peaks(s, th).tolist())
+        for e, k in zip(ev.tolist(), ks, strict=True):
+            i = int(np.floor(e / step))
+            hits.setdefault(k, []).append(bool(pk & {i, i + 1}))
+    return {k: (len(v), float(np.mean(v))) for k, v in sorted(hits.items())}
+
+
 def score(s_tr: np.ndarray, ev_tr: list[torch.Tensor], s_te: np.ndarray, ev_te: list[torch.Tensor],
           step_s: float) -> tuple[float, float, float, float, float]:
     """Per-frame scores (clips, t) -> (AP, chance, event F1, peaks per clip, threshold) on the test clips,
@@ -128,8 +154,11 @@ class Detector(nn.Module):
     def __init__(self, arch: str):
         super().__init__()
         cfg = get_preset("small")
-        base = arch.split("+")[0]  # encoder kind + temporal layers, e.g. motion3
-        enc = dataclasses.replace(cfg.encoder, video=base.rstrip("0123456789"), temporal_layers=int(base[-1]))
+        base = arch.split("+")[0]  # encoder kind + temporal layers, e.g. motion3; motion3f: at motion_pool 1
+        pool = 1 if base.endswith("f") else cfg.encoder.motion_pool
+        base = base.removesuffix("f")
+        enc = dataclasses.replace(cfg.encoder, video=base.rstrip("0123456789"), temporal_layers=int(base[-1]),
+                                  motion_pool=pool)
         cfg = dataclasses.replace(cfg, encoder=enc)
         self.arch, self.cfg = arch, cfg
         self.encoder = build_video_encoder(cfg)
@@ -146,8 +175,8 @@ class Detector(nn.Module):
 def part_train(args, arch: str | None = None) -> dict:
     arch = arch or args.arch
     cache = Path(args.cache)
-    tr = torch.load(cache / f"train-{args.train}.pt")
-    te = torch.load(cache / f"test-closed-{args.test}.pt")
+    tr = torch.load(cache / cache_name("train", args.train, args.walkers))
+    te = torch.load(cache / cache_name("test-closed", args.test, args.walkers))
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     det = Detector(arch)
@@ -187,9 +216,10 @@ def part_train(args, arch: str | None = None) -> dict:
             continue
         train_s = time.perf_counter() - t0
         det.eval()
-        ap, chance, f1, count, _ = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
-                                      te["events"], step_s)
-        rec = {"part": "detector", "arch": arch, "steps": step, "batch": args.batch, "train_clips": args.train,
+        s_te = scores(te["frames"])
+        ap, chance, f1, count, th = score(scores(tr["frames"][:150]), tr["events"][:150], s_te, te["events"], step_s)
+        by_kind = kind_recall(s_te, te["events"], te["kinds"], step_s, th) if "kinds" in te else {}
+        rec = {"part": "detector", "arch": arch, "steps": step, "walkers": args.walkers, "recall_by_kind": by_kind, "batch": args.batch, "train_clips": args.train,
                "test_clips": args.test, "ap": ap, "chance": chance, "event_f1": f1,
                "peaks_per_clip": count, "true_events_per_clip": float(np.mean([len(e) for e in te["events"]])),
                "final_loss": loss.item(), "train_seconds": train_s,
@@ -199,6 +229,8 @@ def part_train(args, arch: str | None = None) -> dict:
             f.write(json.dumps(rec) + "\n")
         print(f"[{arch}] step {step}: AP {ap:.3f} (chance {rec['chance']:.3f}), event F1 {f1:.3f}, peaks/clip "
               f"{count:.1f} (true {rec['true_events_per_clip']:.1f}), {train_s:.0f} s", flush=True)
+        if by_kind:
+            print(f"[{arch}]   recall by kind: " + ", ".join(f"{k} {r:.2f} ({n})" for k, (n, r) in by_kind.items()))
     return rec
 
 
@@ -262,6 +294,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train", type=int, default=2000)
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--walkers", type=float, default=0.0,
+                    help="cache/train: clips rendered with this RenderConfig.walker_share (a cache of their own)")
     ap.add_argument("--arch", choices=ARCHES, default="patch1")
     ap.add_argument("--archs", nargs="+", default=list(ARCHES))
     ap.add_argument("--weights", default="builtin", help="model: the weights folder whose onset head to score")

@@ -77,3 +77,35 @@ def test_resume_keep_last(tmp_path):
     kept = list_resume(tmp_path)
     assert [p.name for p in kept] == ["step-00000030", "step-00000040"]
     assert load_resume(kept[-1])["step"] == 40
+
+
+def test_unpool_motion_script_keeps_outputs(tmp_path):
+    """scripts/unpool-motion.py: a pool-2 motion model becomes pool 1 with the same generated latents;
+    a model without the motion encoder is refused with one line and exit 2."""
+    import dataclasses
+    import importlib.util
+    from pathlib import Path
+
+    from openfoley.model import FoleyModel
+
+    spec = importlib.util.spec_from_file_location(
+        "unpool_motion", Path(__file__).resolve().parents[1] / "scripts" / "unpool-motion.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    cfg = get_preset("tiny")
+    cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, video="motion"))
+    torch.manual_seed(0)
+    save_weights(tmp_path / "w", FoleyModel(cfg).state_dict(), cfg, {"step": 3})
+    assert script.main([str(tmp_path / "w"), str(tmp_path / "w1")]) == 0
+    out = load_weights(tmp_path / "w1")
+    assert out.config.encoder.motion_pool == 1 and out.meta["step"] == 3
+    model = FoleyModel(out.config).eval()
+    model.load_state_dict(out.state)
+    frames = torch.randint(0, 256, (1, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8)
+    ref = FoleyModel(cfg).eval()
+    ref.load_state_dict(load_weights(tmp_path / "w").state)
+    a = ref.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
+    b = model.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    assert script.main([str(tmp_path / "w1"), str(tmp_path / "w2")]) == 2  # already at pool 1
+    assert not (tmp_path / "w2").exists()

@@ -18,7 +18,7 @@ from openfoley.encoders.pretrained import (
     SiglipVisionTower,
     ViTSpec,
 )
-from openfoley.encoders.video import ConvVideoEncoder, MotionVideoEncoder, PatchVideoEncoder
+from openfoley.encoders.video import ConvVideoEncoder, MotionVideoEncoder, PatchVideoEncoder, unpool_motion_state
 from openfoley.errors import ConfigError, ModelError
 from openfoley.nn.patches import centre_times, patchify, unpatchify
 
@@ -122,6 +122,34 @@ def test_motion_video_encoder_reads_each_frame_and_its_two_neighbours():
     assert (enc.frame_parts(f3)[1][:, 4:7] - m_still[:, 4:7]).abs().amax() > 1e-4
     with pytest.raises(ValueError, match="divisible by 8"):
         MotionVideoEncoder(dataclasses.replace(cfg, video=dataclasses.replace(cfg.video, size=36)))
+
+
+def test_motion_pool_one_sees_full_resolution_and_unpools_exactly():
+    """encoder.motion_pool 1 reads 8 x 8-pixel patches of the full frame; a pool-2 state turned into pool 1
+    by ``unpool_motion_state`` computes the same features; detail inside a 2 x 2 block is seen only at pool 1."""
+    cfg2 = _cfg(video="motion", temporal_layers=1)
+    cfg1 = _cfg(video="motion", temporal_layers=1, motion_pool=1)
+    enc2 = build_video_encoder(cfg2).eval()
+    enc1 = build_video_encoder(cfg1).eval()
+    assert enc2.PATCH == 4 and enc1.PATCH == 8
+    assert enc1.mot_embed[0].weight.shape[1] == 2 * 3 * 8 * 8 and enc2.mot_embed[0].weight.shape[1] == 2 * 3 * 4 * 4
+    enc1.load_state_dict(unpool_motion_state(enc2.state_dict(), 2))
+    frames = _frames(cfg2, seed=5)
+    with torch.no_grad():
+        torch.testing.assert_close(enc1(frames).features, enc2(frames).features, atol=2e-5, rtol=1e-5)
+        # a checkerboard inside each 2 x 2 block averages to the same pooled frame: pool 2 cannot tell,
+        # pool 1 (trained away from the unpooled start: perturbed weights) can
+        flat = torch.full_like(frames[:, :1], 0.5).expand(-1, 25, -1, -1, -1).clone()
+        checker = flat.clone()
+        checker[:, 7, :, 0::2, 0::2] = 0.0
+        checker[:, 7, :, 1::2, 1::2] = 0.0
+        checker[:, 7, :, 0::2, 1::2] = 1.0
+        checker[:, 7, :, 1::2, 0::2] = 1.0
+        torch.testing.assert_close(enc2(checker).features, enc2(flat).features, atol=1e-6, rtol=0)
+        enc1.mot_embed[0].weight.add_(0.05 * torch.randn_like(enc1.mot_embed[0].weight))
+        assert (enc1(checker).features - enc1(flat).features).abs().amax() > 1e-3
+    with pytest.raises(ConfigError, match="motion_pool"):
+        _cfg(motion_pool=3)
 
 
 def test_patch_layout_and_round_trip():

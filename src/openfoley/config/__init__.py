@@ -97,9 +97,18 @@ class EncoderConfig:
     width: int = 256  # d
     video_channels: tuple[int, ...] = (32, 64, 128)  # conv stem stages
     temporal_layers: int = 1
+    # motion encoder only: frames are average-pooled by this factor before its 8 x 8-pixel patches are cut
+    # (2: 4 x 4 patches of a 32 px view, the encoder of docs/sync-diagnosis.md part 7; 1: the full 64 px,
+    # 8 x 8 patches, the same grid; scripts/unpool-motion.py turns a pool-2 model into pool 1 exactly)
+    motion_pool: int = 2
     audio_patch: int = 4  # mel frames per audio token (p)
     video_weights: str | None = None  # local path to pretrained weights (adapters only)
     audio_weights: str | None = None
+
+
+    def __post_init__(self) -> None:
+        if self.motion_pool not in (1, 2, 4, 8):
+            raise ConfigError(f"encoder.motion_pool must be 1, 2, 4 or 8, got {self.motion_pool!r}")
 
 
 @dataclass(frozen=True)

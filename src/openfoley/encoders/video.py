@@ -222,13 +222,14 @@ class PatchVideoEncoder(VideoEncoder):
 class MotionVideoEncoder(VideoEncoder):
     """Local motion before pooling: where something moves, and whether it stops (``encoder.video = "motion"``).
 
-    frames (b, t, 3, h, w) -> VideoFeatures((b, t, d), (b, t)). The frames are average-pooled to
-    s = h / 2 pixels (32 at 64 px) and cut into non-overlapping 4 x 4 patches (an (s/4)^2 grid). Two
+    frames (b, t, 3, h, w) -> VideoFeatures((b, t, d), (b, t)). The frames are average-pooled by
+    q = ``encoder.motion_pool`` (2: to s = 32 px at 64 px; 1: not at all) and cut into non-overlapping
+    p x p patches, p = 8 / q, each covering 8 x 8 pixels of the input: an (h/8)^2 grid whatever q. Two
     paths, summed:
 
-      appearance  patch of frame i (48 values) -> MLP (2 layers, c = ``encoder.video_channels[-1]``)
-                  -> mean over patches -> linear to d
-      motion      the same patch of d_prev = x_i - x_{i-1} and d_next = x_{i+1} - x_i (96 values; the
+      appearance  patch of frame i (3 p^2 values: 48 at q = 2) -> MLP (2 layers, c =
+                  ``encoder.video_channels[-1]``) -> mean over patches -> linear to d
+      motion      the same patch of d_prev = x_i - x_{i-1} and d_next = x_{i+1} - x_i (6 p^2 values; the
                   first frame has no d_prev, the last no d_next) -> MLP -> **max and mean** over
                   patches -> linear to d
 
@@ -239,18 +240,26 @@ class MotionVideoEncoder(VideoEncoder):
     (``PatchVideoEncoder``) only had d_prev, averaged over 16 x 16 pixel cells before any nonlinearity
     could compare frames. docs/sync-diagnosis.md part 7 measures both as onset detectors.
 
+    Pooling is linear, so a pool-2 encoder is a pool-1 encoder whose first layers give each input pixel
+    a quarter of its pooled pixel's weight (``unpool_state``): pool 1 can start from a trained pool-2
+    model with the same outputs and then learn detail the 32 px view averaged away (a walker's foot).
+
     The motion of frame i reads frames i-1 and i+1 (``motion_reach = (1, 1)``), which MMA hides where
-    either is masked. Matrix multiplies only: about 1 M multiply-adds per frame at 64 px.
+    either is masked. Matrix multiplies only: about 1 M multiply-adds per frame at 64 px, pool 2.
     """
 
-    PATCH = 4
+    CELL = 8  # input pixels per patch side
     motion_reach = (1, 1)
 
     def __init__(self, cfg: Config):
         super().__init__()
         self._setup(cfg)
-        if self.size % (2 * self.PATCH):
-            raise ValueError(f"motion video encoder needs video.size divisible by {2 * self.PATCH}, got {self.size}")
+        self.pool = int(cfg.encoder.motion_pool)
+        if self.pool > self.CELL or self.CELL % self.pool:
+            raise ValueError(f"motion video encoder needs encoder.motion_pool dividing {self.CELL}, got {self.pool}")
+        self.PATCH = self.CELL // self.pool
+        if self.size % self.CELL:
+            raise ValueError(f"motion video encoder needs video.size divisible by {self.CELL}, got {self.size}")
         c = int(cfg.encoder.video_channels[-1])
         dim = 3 * self.PATCH * self.PATCH
         self.app_embed = nn.Sequential(nn.Linear(dim, c), nn.GELU(), nn.Linear(c, c), nn.GELU())
@@ -266,7 +275,8 @@ class MotionVideoEncoder(VideoEncoder):
         check_frames(frames, self.size)
         b = frames.shape[0]
         x = as_unit_frames(frames) * 2 - 1
-        x = F.avg_pool2d(x.flatten(0, 1), 2).unflatten(0, (b, -1))  # (b, t, 3, s, s)
+        if self.pool > 1:
+            x = F.avg_pool2d(x.flatten(0, 1), self.pool).unflatten(0, (b, -1))  # (b, t, 3, s, s), s = h / q
         d = x[:, 1:] - x[:, :-1]  # (b, t-1, 3, s, s): d[i] = x[i+1] - x[i]
         zero = torch.zeros_like(x[:, :1])
         d_prev = torch.cat([zero, d], 1)
@@ -280,3 +290,25 @@ class MotionVideoEncoder(VideoEncoder):
         """(b, t, 3, h, w) -> (b, t, d): appearance plus local motion around frame i."""
         a, m = self.frame_parts(frames)
         return a + m
+
+
+def unpool_motion_state(state: dict[str, Tensor], k: int) -> dict[str, Tensor]:
+    """A motion encoder's state at ``motion_pool`` q -> the same function at pool q / k.
+
+    Every ``app_embed.0.weight`` (c, 3 p^2) and ``mot_embed.0.weight`` (c, 2 * 3 p^2) becomes (c, [2 *] 3
+    (k p)^2): each of the k x k input pixels that an average-pool of factor k merged gets 1 / k^2 of the
+    merged pixel's weight, so the layer's output is unchanged on every input. Other tensors are shared.
+    """
+    if k < 1:
+        raise ValueError(f"unpool factor must be >= 1, got {k}")
+    out = dict(state)
+    for key, w in state.items():
+        if not key.endswith(("app_embed.0.weight", "mot_embed.0.weight")):
+            continue
+        parts = 2 if key.endswith("mot_embed.0.weight") else 1
+        p = round((w.shape[1] / (3 * parts)) ** 0.5)
+        if 3 * parts * p * p != w.shape[1]:
+            raise ValueError(f"{key}: {tuple(w.shape)} is not a motion encoder's first layer")
+        x = w.reshape(w.shape[0], parts, 3, p, p).repeat_interleave(k, -1).repeat_interleave(k, -2) / (k * k)
+        out[key] = x.reshape(w.shape[0], -1).contiguous()
+    return out

@@ -18,7 +18,8 @@ artefacts and no AAC: the test splits are still read from encoded files, so the 
 across that gap.
 
 Items: ``frames`` uint8 (t, 3, H, W), ``mel`` float32 (f, m), ``id``, ``label``, ``group``,
-``valid_seconds``, ``index``, and ``events`` float32 (e,) the true event times in seconds.
+``valid_seconds``, ``index``, ``events`` float32 (e,) the true event times in seconds and ``event_kinds``
+their source kinds (``walk``, ``impact``, ...).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class LiveStore:
             "frames": torch.from_numpy(frames), "mel": mel, "id": clip_id(self.split, int(i)),
             "label": clip.truth["class"], "group": clip.truth["group"], "valid_seconds": self.cfg.seconds,
             "index": int(i), "events": np.asarray([e["time"] for e in clip.truth["events"]], dtype=np.float32),
+            "event_kinds": [e["kind"] for e in clip.truth["events"]],
         }
 
     def mel(self, i: int) -> torch.Tensor:

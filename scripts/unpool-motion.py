@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Give a trained model's motion encoder the full-resolution view (``encoder.motion_pool`` 2 -> 1), same outputs.
+
+    scripts/unpool-motion.py WEIGHTS OUT
+    RUN=runs/R INIT=OUT scripts/build-builtin-model.sh       # continue training with the finer view
+
+WEIGHTS: a weights folder whose video encoder is ``motion`` at ``motion_pool`` q > 1. OUT: the same model at
+``motion_pool`` 1 (``openfoley.encoders.video.unpool_motion_state``): the first layers of the motion
+encoder read 8 x 8-pixel patches of the full frame, each pixel with a quarter (1 / q^2) of its pooled
+pixel's weight, so OUT computes what WEIGHTS computed (checked here on a random batch before writing)
+until training teaches it what the pooled view could not see (docs/sync-diagnosis.md part 11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import torch
+
+from openfoley.checkpoint import load_weights, save_weights
+from openfoley.encoders.video import unpool_motion_state
+from openfoley.model import FoleyModel
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("weights")
+    ap.add_argument("out")
+    args = ap.parse_args(argv)
+    lw = load_weights(args.weights)
+    cfg = lw.config
+    if cfg.encoder.video != "motion" or cfg.encoder.motion_pool == 1:
+        print("error: the weights need the motion video encoder at encoder.motion_pool > 1", file=sys.stderr)
+        return 2
+    new_cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, motion_pool=1))
+    old_model = FoleyModel(cfg).eval()
+    old_model.load_state_dict(lw.state)
+    new_model = FoleyModel(new_cfg).eval()
+    new_model.load_state_dict(unpool_motion_state(lw.state, cfg.encoder.motion_pool))
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (2, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
+                           generator=g)
+    a = old_model.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
+    b = new_model.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
+    if not torch.allclose(a, b, atol=1e-4):
+        print(f"error: the unpooled model differs from the original by {float((a - b).abs().max()):.2e}", file=sys.stderr)
+        return 1
+    save_weights(args.out, new_model.state_dict(), new_cfg, {**lw.meta, "unpooled_from": str(args.weights)})
+    print(f"{args.out}: {args.weights} at encoder.motion_pool 1, same outputs (max diff {float((a - b).abs().max()):.1e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
