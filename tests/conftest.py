@@ -4,11 +4,14 @@ One torch thread per test process: `make test` runs two processes on two cores, 
 one thread per core would oversubscribe them (measured: a tiny VGGish forward took 0.7 s with 2 threads
 under load and 0.003 s with 1).
 
+``OPENFOLEY_CACHE`` (the lite runtime's cache) is set for the session, see below.
+
 Fixtures: ``unwritable_folder`` (a folder this process cannot create files in) and ``moving_square``
 (the helper that makes a small synthetic video: a bright square bouncing on a dark background).
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,11 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+
+# The lite runtime's exported model files (openfoley.lite.cache) go to one folder per machine user for
+# every test process and CLI subprocess, not into ~/.cache; its keys are content hashes, so a file
+# from an earlier run is the same file. tests/test_lite.py builds its own into a fresh folder.
+os.environ.setdefault("OPENFOLEY_CACHE", str(Path(tempfile.gettempdir()) / f"openfoley-test-cache-{os.getuid()}"))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from smokemodel import smoke_weights
 from openfoley.cli import main
 from openfoley.io import probe, read_audio, write_video
 from openfoley.io.image import decode_png
+from openfoley.lite.runtime import LitePipeline
 from openfoley.pipeline import FoleyPipeline
 
 AAC_FRAME = 1024  # samples per AAC frame
@@ -53,9 +54,10 @@ def audio_streams(path) -> int:
         return len(c.streams.audio)
 
 
-def test_single_file(weights, source, tmp_path, capsys):
+@pytest.mark.parametrize("runtime", ["auto", "torch"])  # auto: the lite runtime on this CPU machine
+def test_single_file(runtime, weights, source, tmp_path, capsys):
     v = shutil.copy(source, tmp_path / "clip.mp4")
-    assert gen(v, "--model", weights, "--plot", "--seed", 5) == 0
+    assert gen(v, "--model", weights, "--plot", "--seed", 5, "--runtime", runtime) == 0
     out = tmp_path / "clip_foley.mp4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_foley.mp4", "clip_foley.png",
                                                           "clip_foley.wav"]
@@ -67,7 +69,8 @@ def test_single_file(weights, source, tmp_path, capsys):
     assert abs(info.audio.duration - info.video.duration) <= AAC_FRAME / sr
     wav, wav_sr = sf.read(tmp_path / "clip_foley.wav", dtype="float32")
     assert wav_sr == sr and len(wav) == round(3.0 * sr)
-    ref = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5).wav
+    pipe = LitePipeline.from_pretrained(weights) if runtime == "auto" else FoleyPipeline.from_pretrained(weights, "cpu")
+    ref = pipe(v, seed=5).wav
     assert np.abs(wav - np.clip(ref, -1, 1)).max() <= 1.0 / 32767  # OUT.wav is the generated sound (16-bit)
     heard = read_audio(out, sr).numpy()  # the mp4's AAC track carries the same sound
     assert abs(len(heard) - len(wav)) <= AAC_FRAME

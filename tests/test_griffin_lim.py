@@ -11,7 +11,7 @@ import torch
 from openfoley.config import AudioConfig, Config, get_preset
 from openfoley.errors import ConfigError
 from openfoley.features.mel import chain_phase, griffin_lim, log_mel, log_mel_to_wav, pghi_phase, stft
-from openfoley.pipeline.core import builtin_model_dir
+from openfoley.pipeline.folders import builtin_model_dir
 from openfoley.vocoder import GriffinLimVocoder
 from openfoley.vocoder.metrics import spectral_convergence as mr_spectral_convergence
 

@@ -17,6 +17,7 @@ LAYERS = [
     {"model"},
     {"training"},
     {"pipeline"},
+    {"lite"},
     {"evaluation"},
     {"benchmark"},
     {"serve"},

@@ -131,7 +131,7 @@ def _weights_step(weights: Path) -> int | None:
 
 def _weights_step_of(weights: Path | str) -> int | None:
     """``_weights_step`` of a folder or of a named model (``builtin``)."""
-    from openfoley.pipeline.core import resolve_model_dir
+    from openfoley.pipeline.folders import resolve_model_dir
 
     return _weights_step(resolve_model_dir(weights))
 

@@ -19,14 +19,14 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from openfoley import __version__
 from openfoley.config import Config
 from openfoley.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the lite runtime reads folder names from here
+    import torch
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -69,6 +69,8 @@ def write_weights_folder(folder: str | Path, tensors: dict[str, torch.Tensor], c
     tmp = _tmp_sibling(folder)
     tmp.mkdir()
     try:
+        from safetensors.torch import save_file
+
         save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp / weights_file))
         (tmp / config_file).write_text(json.dumps(config, indent=2, sort_keys=True))
         (tmp / meta_file).write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -118,6 +120,8 @@ def load_weights(folder: str | Path) -> LoadedWeights:
                          f"OpenFoley understands ({FORMAT_VERSION}); upgrade openfoley")
     config = load_config(folder)
     try:
+        from safetensors.torch import load_file
+
         state = load_file(str(folder / WEIGHTS_FILE))
     except Exception as e:  # safetensors raises its own error types for corrupt files
         raise ModelError(f"{folder / WEIGHTS_FILE}: unreadable weights ({e})") from None
@@ -131,6 +135,9 @@ def read_state_file(path: str | Path, what: str = "") -> dict[str, torch.Tensor]
     state dict itself or wrap it under ``"model"`` or ``"state_dict"``; a DDP ``module.`` prefix is
     dropped. Loaded with ``weights_only=True``: no code is executed. ModelError names the file.
     """
+    import torch
+    from safetensors.torch import load_file
+
     label = f"{what} weights" if what else "weights"
     p = Path(path)
     if not p.is_file():
@@ -186,6 +193,8 @@ def save_resume(run_dir: str | Path, step: int, state: dict[str, Any], keep_last
     tmp = _tmp_sibling(final)
     tmp.mkdir()
     try:
+        import torch
+
         torch.save(state, tmp / RESUME_FILE)
         replace_dir(tmp, final)
     except BaseException:
@@ -207,6 +216,8 @@ def list_resume(run_dir: str | Path) -> list[Path]:
 def load_resume(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     file = path / RESUME_FILE if path.is_dir() else path
+    import torch
+
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -89,7 +89,11 @@ def select_key_frames(saliency: Tensor, times: Tensor, k: int) -> KeyFrames:
     spread[torch.linspace(0, t - 1, k, device=saliency.device).round().long()] = 1.0
     # Tie-break: 1e-6 is far below any real difference of the unit-scaled saliency, and exact in fp32.
     score = saliency.float() + 1e-6 * spread
-    idx = score.topk(k, dim=1).indices.sort(dim=1).values  # (b, k)
+    # Equal scores go to the earlier frame: 1e-12 per frame index in float64 is below any difference of
+    # two float32 scores near the unit scale, and it makes the choice independent of how a top-k breaks
+    # ties (torch's and ONNX Runtime's differ; the lite runtime, openfoley.lite, must pick the same).
+    order = torch.arange(t, device=saliency.device, dtype=torch.float64)
+    idx = (score.double() - 1e-12 * order).topk(k, dim=1).indices.sort(dim=1).values  # (b, k)
     return KeyFrames(indices=idx, times=times.gather(1, idx), saliency=saliency)
 
 
@@ -102,7 +106,7 @@ def gather(features: Tensor, indices: Tensor) -> Tensor:
 
 def key_frames(frames: Tensor, times: Tensor, cfg: Config) -> KeyFrames:
     """Saliency and selection in one call, budget from ``cfg.keyframes`` for this clip's t."""
-    return select_key_frames(frame_saliency(frames, cfg.keyframes), times, select_budget(frames.shape[1], cfg.keyframes))
+    return select_key_frames(frame_saliency(frames, cfg.keyframes), times, select_budget(int(frames.shape[1]), cfg.keyframes))
 
 
 def nearest_in_time(features: Tensor, times: Tensor, query_times: Tensor) -> Tensor:

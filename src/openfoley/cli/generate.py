@@ -1,6 +1,7 @@
 """``openfoley generate VIDEO|DIR [-o OUT]``: sound for silent video, muxed under the original picture.
 
-A thin layer over ``openfoley.pipeline.FoleyPipeline``. For a file it writes ``OUT.mp4`` (the input's
+A thin layer over ``openfoley.lite.LitePipeline`` (numpy + ONNX Runtime, the default on a CPU: no torch
+import) or ``openfoley.pipeline.FoleyPipeline`` (torch: GPUs, the neural vocoder); ``--runtime``. For a file it writes ``OUT.mp4`` (the input's
 video packets copied, or re-encoded as H.264 when the output container cannot hold them (``--video``);
 the generated sound as AAC; the original audio dropped unless ``--keep-original-audio``), ``OUT.wav``
 next to it and, with ``--plot``, ``OUT.png``. A re-encode is announced in one line on stderr and has a
@@ -56,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto (default): copy the video stream if the output container can hold it, else "
                         "re-encode it as H.264; copy: never re-encode (an error if it cannot be copied); "
                         "reencode: always H.264")
+    p.add_argument("--runtime", choices=("auto", "lite", "torch"), default="auto",
+                   help="auto (default): lite on a CPU for models it runs, else torch; lite: numpy + ONNX "
+                        "Runtime, no torch import (built once per model into a cache); torch: the PyTorch "
+                        "pipeline (GPUs, the neural vocoder, every generator kind)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -133,6 +138,55 @@ class _ReencodeBar:
             self.bar.close()
 
 
+def _gpu_present() -> bool:
+    """Whether an NVIDIA GPU driver is loaded (where ``--device auto`` may pick CUDA), without torch."""
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def choose_runtime(args: argparse.Namespace) -> str:
+    """"lite" or "torch" for ``args`` (``--runtime``, ``--device``, ``--vocoder``, ``--model``).
+
+    auto picks lite where it gives the same generation: a CPU (``--device cpu``, or ``auto`` on a
+    machine without an NVIDIA driver), the Griffin-Lim vocoder (``--vocoder griffinlim``, or ``auto``
+    with no built-in neural vocoder), and a model the lite runtime runs (``lite.cache.unsupported``).
+    """
+    from importlib import resources
+
+    from openfoley.checkpoint import load_config
+    from openfoley.lite.cache import unsupported
+    from openfoley.pipeline.folders import resolve_model_dir
+
+    cpu = args.device == "cpu" or (args.device == "auto" and not _gpu_present())
+    neural = args.vocoder == "neural" or (
+        args.vocoder == "auto" and (Path(str(resources.files("openfoley"))) / "assets" / "vocoder-small").is_dir())
+    if args.runtime == "torch":
+        return "torch"
+    why = unsupported(load_config(resolve_model_dir(args.model)))
+    if args.runtime == "lite":
+        if args.device not in ("auto", "cpu"):
+            raise ConfigError(f"--runtime lite runs on the CPU only; drop --device {args.device} or use --runtime torch")
+        if args.vocoder == "neural":
+            raise ConfigError("--runtime lite has the Griffin-Lim vocoder only; use --runtime torch for --vocoder neural")
+        if why is not None:
+            raise ConfigError(f"--runtime lite cannot run {args.model}: {why}; use --runtime torch")
+        return "lite"
+    return "lite" if cpu and not neural and why is None else "torch"
+
+
+def load_pipeline(args: argparse.Namespace):
+    """The pipeline ``choose_runtime`` picks, loaded: ``LitePipeline`` or ``FoleyPipeline``."""
+    if choose_runtime(args) == "lite":
+        from tqdm import tqdm
+
+        from openfoley.lite.runtime import LitePipeline
+
+        return LitePipeline.from_pretrained(
+            args.model, on_build=lambda line: tqdm.write(f"openfoley generate: {line}", file=sys.stderr))
+    from openfoley.pipeline import FoleyPipeline
+
+    return FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+
+
 def _videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
                   and not p.name.startswith("."))
@@ -140,8 +194,6 @@ def _videos_in(folder: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
-
-    from openfoley.pipeline import FoleyPipeline
 
     src = Path(args.video)
     if args.onset_guidance is not None and not (args.onset_guidance >= 0 and math.isfinite(args.onset_guidance)):
@@ -157,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
             raise OutputError(f"{out_dir}: output folder is the input folder; choose another")
         if out_dir.exists() and not out_dir.is_dir():
             raise OutputError(f"{out_dir}: output must be a folder for a folder of videos")
-        pipe = FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+        pipe = load_pipeline(args)
         out_dir.mkdir(parents=True, exist_ok=True)
         failed: list[tuple[Path, str]] = []
         bar = tqdm(videos, desc="generate", unit="video", disable=args.no_progress, file=sys.stderr)
@@ -178,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else default_output(src)
     outs = outputs_for(out, args.plot)
     check_outputs(src, outs, args.force, args.video_mode)  # refuse bad outputs before loading anything
-    pipe = FoleyPipeline.from_pretrained(args.model, device=args.device, vocoder=args.vocoder)
+    pipe = load_pipeline(args)
     # One step per model window, with the elapsed time and an ETA (tqdm's remaining time from the mean
     # window time so far); the pipeline reports the window count before the first window.
     with tqdm(total=None, desc=src.name, unit="window", disable=args.no_progress, file=sys.stderr) as bar:

@@ -47,8 +47,11 @@ def nearest_keys(n: int, token_seconds: float, key_times: Tensor, key_mask: Tens
     dist = (tt[None, :, None] - key_times[:, None, :].float()).abs()  # (b, n, k)
     dist = dist.masked_fill(~key_mask[:, None, :], float("inf"))
     j = min(max(neighbors, 1), k)
-    idx = dist.topk(j, dim=-1, largest=False).indices  # (b, n, j)
-    near = torch.zeros(b, n, k, dtype=torch.bool, device=key_times.device).scatter_(-1, idx, True)
+    # Ties to the earlier key frame whatever the top-k does with them (torch's and ONNX Runtime's differ):
+    # 1e-9 s per key index, in float64, far below any real difference of times.
+    order = torch.arange(k, device=key_times.device, dtype=torch.float64)
+    idx = (dist.double() + 1e-9 * order).topk(j, dim=-1, largest=False).indices  # (b, n, j)
+    near = (idx[..., None] == torch.arange(k, device=key_times.device)).any(-2)  # (b, n, k): one-hot of idx
     return near & key_mask[:, None, :]
 
 

@@ -6,6 +6,7 @@ file's clock (0 = the container's start); see ``docs/io.md`` for the conventions
     probe(path) -> ProbeResult
     read_video(path, fps, size, start, duration, resize) -> VideoClip   frames uint8 (t, 3, h, w)
     iter_video_windows(path, fps, size, window, hop, resize) -> Iterator[VideoClip]
+    iter_frame_windows(...)  the same windows as numpy uint8 (t, 3, h, w) (no torch: the lite runtime)
     read_audio(path, sample_rate, start, duration) -> float32 (s,)
     write_audio(path, wav, sample_rate, force) / write_video(path, frames, fps, audio, ...)
     mux(video_in, audio, sample_rate, out, keep_original_audio, force, video="auto"|"copy"|"reencode")
@@ -19,7 +20,7 @@ from openfoley.io.audio import read_audio, write_audio
 from openfoley.io.jsonl import iter_jsonl
 from openfoley.io.mux import VIDEO_MODES, check_copy, copy_refusal, mux
 from openfoley.io.probe import AudioInfo, ProbeResult, VideoInfo, open_media, probe
-from openfoley.io.video import VideoClip, iter_video_windows, read_video, write_video
+from openfoley.io.video import VideoClip, iter_frame_windows, iter_video_windows, read_video, write_video
 
 __all__ = [
     "AudioInfo",
@@ -32,6 +33,7 @@ __all__ = [
     "check_copy",
     "copy_refusal",
     "check_output",
+    "iter_frame_windows",
     "iter_video_windows",
     "mux",
     "open_media",

@@ -15,16 +15,20 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 import soundfile as sf
-import torch
 
 from openfoley.errors import MediaError, OutputError
 from openfoley.io.atomic import atomic_output
 from openfoley.io.probe import _ffmpeg_reason, audio_stream, open_media
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +38,15 @@ _JITTER_S = 0.002  # timestamp differences below this are rounding, not gaps
 _SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
 
+def is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor, without importing torch (the lite runtime never loads it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def as_audio_array(wav) -> np.ndarray:
     """A waveform (s,) or (c, s), tensor or array, as a C-contiguous float32 (c, s) array."""
-    if isinstance(wav, torch.Tensor):
+    if is_tensor(wav):
         wav = wav.detach().cpu().numpy()
     wav = np.asarray(wav)
     if not np.issubdtype(wav.dtype, np.floating):
@@ -64,7 +74,7 @@ def _frame_channels(frame: av.AudioFrame) -> np.ndarray:
 
 def read_audio(
     path: PathLike, sample_rate: int, start: float = 0.0, duration: float | None = None
-) -> torch.Tensor:
+) -> Tensor:
     """Decode the first audio stream of ``path`` as mono float32 (s,) at ``sample_rate``.
 
     Sample i is the sound at ``start + i / sample_rate`` seconds on the file's clock. With ``duration``
@@ -99,6 +109,8 @@ def read_audio(
         if t0 is None or t0 + len(data) / sr_in <= start:
             raise MediaError(f"{p}: start {start:.3f} s is at or past the end of the audio")
         n_out = round((t0 + len(data) / sr_in - start) * sample_rate)
+    import torch  # here, not at the top: io is imported by the torch-free lite runtime
+
     if t0 is None:  # the requested span lies wholly past the end of the stream
         return torch.zeros(n_out, dtype=torch.float32)
     a = round((start - t0) * sr_in) - margin  # native index of the segment start (may be < 0)

@@ -24,17 +24,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import av.audio.stream
 import numpy as np
-import torch
 from av.video.reformatter import VideoReformatter
 
 from openfoley.errors import MediaError, OutputError
 from openfoley.io.atomic import atomic_output
-from openfoley.io.audio import as_audio_array, encode_aac_until
+from openfoley.io.audio import as_audio_array, encode_aac_until, is_tensor
 from openfoley.io.probe import _ffmpeg_reason, open_media, video_stream
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ class VideoClip:
     fps: float
 
     def __post_init__(self) -> None:
+        import torch  # here, not at the top: io is imported by the torch-free lite runtime
+
         f, t, s = self.frames, self.times, self.source_times
         assert f.dtype == torch.uint8 and f.ndim == 4 and f.shape[1] == 3, f"frames {tuple(f.shape)} {f.dtype}"
         assert t.shape == (f.shape[0],) and s.shape == t.shape, (
@@ -226,6 +231,8 @@ def _iter_grid(
 
 
 def _clip(items: list[tuple[float, float, np.ndarray]], fps: float) -> VideoClip:
+    import torch
+
     frames = np.stack([a for _, _, a in items]) if items else np.zeros((0, 3, 1, 1), np.uint8)
     return VideoClip(
         frames=torch.from_numpy(frames),
@@ -251,6 +258,8 @@ def read_video(
     Returns a VideoClip with frames uint8 (t, 3, h, w). Raises MediaError for unusable files, files
     without video, and a start past the end.
     """
+    import torch
+
     _check_args(fps, start, duration, resize)
     h, w = _target_hw(size)
     if duration is None:
@@ -280,6 +289,27 @@ def iter_video_windows(
     and windows share the grid of ``read_video(path, fps, size, start, duration)``. Every full window
     is yielded; if frames remain after the last full window, one shorter final window is yielded.
     """
+    for items in _window_items(path, fps, size, window, hop, resize, start, duration):
+        yield _clip(items, fps)
+
+
+def iter_frame_windows(
+    path: PathLike,
+    fps: float,
+    size: int | tuple[int, int],
+    window: float,
+    hop: float | None = None,
+    resize: str = "crop",
+    start: float = 0.0,
+    duration: float | None = None,
+) -> Iterator[np.ndarray]:
+    """``iter_video_windows`` as numpy: uint8 (t, 3, h, w) frames per window, without torch."""
+    for items in _window_items(path, fps, size, window, hop, resize, start, duration):
+        yield np.stack([a for _, _, a in items])
+
+
+def _window_items(path, fps, size, window, hop, resize, start, duration) -> Iterator[list]:
+    """The windows of ``iter_video_windows`` as lists of (grid time, source time, uint8 (3, h, w))."""
     _check_args(fps, start, duration, resize)
     n_win = max(1, round(window * fps))
     n_hop = max(1, round((window if hop is None else hop) * fps))
@@ -289,12 +319,12 @@ def iter_video_windows(
     for i, item in enumerate(_iter_grid(path, fps, size, resize, start, n)):
         buf.append((i, item))
         if i == next_start + n_win - 1:
-            yield _clip([it for _, it in buf], fps)
+            yield [it for _, it in buf]
             covered, next_start = i + 1, next_start + n_hop
     if i >= covered:
         tail = [it for j, it in buf if j >= next_start]
         if tail:
-            yield _clip(tail, fps)
+            yield tail
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -303,7 +333,7 @@ _VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
 
 
 def _as_frames(frames) -> np.ndarray:
-    if isinstance(frames, torch.Tensor):
+    if is_tensor(frames):
         frames = frames.detach().cpu().numpy()
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[1] != 3 or frames.dtype != np.uint8:

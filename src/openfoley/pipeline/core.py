@@ -20,36 +20,28 @@ and log-mel, ~80 kB per second for ``small``), the key-frame times and a few thu
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from openfoley.checkpoint import WEIGHTS_FILE, load_state_into, load_weights
+from openfoley.checkpoint import load_state_into, load_weights
 from openfoley.config import Config
 from openfoley.errors import ConfigError, MediaError, ModelError
-from openfoley.io import iter_video_windows, mux, probe
+from openfoley.io import iter_video_windows
 from openfoley.model import FoleyModel
-from openfoley.pipeline.windows import Stitcher, WindowPlan, detect_onsets, plan_windows
+from openfoley.pipeline.folders import BUILTIN, resolve_model_dir
+from openfoley.pipeline.result import FoleyResult, ResultBuilder, check_length, file_span
+from openfoley.pipeline.windows import WindowPlan, plan_windows
 from openfoley.vocoder import Vocoder, build_vocoder
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-BUILTIN = "builtin"
-STRIP_FRAMES = 8  # key-frame thumbnails kept for the plot, one per equal slice of the video
-
-
-def builtin_model_dir() -> Path:
-    """The built-in weights folder inside the installed package (never relative to the CWD)."""
-    return Path(str(resources.files("openfoley"))) / "assets" / "model-small"
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -78,22 +70,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return d
 
 
-def resolve_model_dir(path: PathLike | None) -> Path:
-    """A weights folder from "builtin"/None, a weights folder, or a training run folder (RUN/weights)."""
-    if path is None or str(path) == BUILTIN:
-        folder = builtin_model_dir()
-        if not (folder / WEIGHTS_FILE).is_file():
-            raise ModelError(f"{folder}: the built-in model is not in this install; train one "
-                             "(`openfoley train`) and pass --model RUN_FOLDER")
-        return folder
-    p = Path(path)
-    if p.is_file():
-        raise ModelError(f"{p}: not a model folder (a file; give a weights folder or a training run folder)")
-    if p.is_dir() and not (p / WEIGHTS_FILE).exists() and (p / "weights" / WEIGHTS_FILE).is_file():
-        return p / "weights"
-    return p
-
-
 @dataclass
 class WindowOutput:
     """One generated window. ``first_frame``: its first grid frame (0 = ``start``); ``real_frames``:
@@ -110,51 +86,6 @@ class WindowOutput:
     key_saliency: Tensor
     frames: Tensor  # uint8 (T, 3, H, W), padded; dropped by the stitcher after use
     timings: dict[str, float]
-
-
-@dataclass
-class FoleyResult:
-    """The sound for one video (or section) and what a plot needs.
-
-    wav float32 (s,) at ``sample_rate``; sample 0 sits at ``start`` seconds on the video's clock.
-    (If its peak would exceed full scale the whole waveform is scaled to a peak of 0.99, logged.)
-    mel float32 (f, m): the generated log-mel at ``mel_fps`` frames per second (from ``start``).
-    key_times / key_saliency float64 (k,): the key frames the generator was conditioned on (absolute s).
-    onsets float64 (q,): onsets detected in the generated sound (absolute s).
-    strip: up to ``STRIP_FRAMES`` (time s, uint8 (3, h, w)) key frames, the most salient per slice.
-    timings: seconds per stage (decode, encoders, flow, vocoder) summed over windows.
-    """
-
-    wav: np.ndarray
-    sample_rate: int
-    start: float
-    duration: float
-    mel: np.ndarray
-    mel_fps: float
-    key_times: np.ndarray
-    key_saliency: np.ndarray
-    onsets: np.ndarray
-    strip: list[tuple[float, np.ndarray]]
-    windows: int
-    seed: int
-    settings: dict = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def mux(self, video_in: PathLike, out: PathLike, *, video: str = "auto", keep_original_audio: bool = False,
-            force: bool = False, progress: Callable[[int, int], None] | None = None,
-            on_reencode: Callable[[str], None] | None = None) -> Path:
-        """Write ``out`` (.mp4/.mkv/.mov/.m4v): ``video_in``'s picture with this sound under it (``io.mux``).
-
-        The sound sits at its place on the video's clock: a section (``start`` > 0) after ``start``
-        seconds of silence; the audio is cut or padded to the video's end. video: "auto" (copy the
-        video stream when the container can hold it, else re-encode it as H.264), "copy" or
-        "reencode"; ``on_reencode(line)`` / ``progress(frames_done, total)`` report a re-encode.
-        """
-        under = self.wav
-        if self.start > 0:
-            under = np.concatenate([np.zeros(round(self.start * self.sample_rate), np.float32), self.wav])
-        return mux(video_in, under, self.sample_rate, out, keep_original_audio=keep_original_audio, force=force,
-                   video=video, progress=progress, on_reencode=on_reencode)
 
 
 @dataclass
@@ -223,7 +154,7 @@ class FoleyPipeline:
             avail = video.shape[0] - first
             n = avail if duration is None else min(avail, round(duration * fps))
             name = "frames"
-            self._check_length(name, n)
+            check_length(name, n, fps)
 
             def from_tensor(plan: WindowPlan) -> Iterator[Tensor]:
                 for j in range(plan.count(n)):
@@ -232,19 +163,7 @@ class FoleyPipeline:
 
             return _Source(name, start, n, n / fps, from_tensor)
         path = Path(video)
-        if path.is_dir():
-            raise MediaError(f"{path}: is a directory, not a video file")
-        info = probe(path, count_frames=False)
-        if info.video is None:
-            raise MediaError(f"{path}: has no video stream (audio only?)")
-        end = info.video.duration if info.video.duration > 0 else info.duration
-        if start >= end:
-            raise MediaError(f"{path}: start {start:.3f} s is at or past the end of the video ({end:.3f} s)")
-        span = end - start if duration is None else min(duration, end - start)
-        n = max(0, math.ceil(span * fps - 1e-6))  # grid frames covering the span
-        if info.video.frames == 1:
-            n = min(n, 1)
-        self._check_length(str(path), n)
+        n, span = file_span(path, fps, start, duration)
 
         def from_file(plan: WindowPlan) -> Iterator[Tensor]:
             for clip in iter_video_windows(path, fps, size, window=plan.window_seconds, hop=plan.hop_seconds,
@@ -252,12 +171,6 @@ class FoleyPipeline:
                 yield clip.frames
 
         return _Source(str(path), start, n, span, from_file)
-
-    def _check_length(self, name: str, n: int) -> None:
-        fps = self.cfg.video.fps
-        if n < 2:
-            raise MediaError(f"{name}: too short to generate for: {max(n, 0)} frame(s) at the model's {fps:g} fps; "
-                             f"key frames need at least 2 frames ({2 / fps:.2f} s)")
 
     @property
     def has_onset_head(self) -> bool:
@@ -326,51 +239,21 @@ class FoleyPipeline:
         then after each window. None settings take the
         model config's values (``flow.steps``, ``flow.cfg_scale``, ``flow.solver``, ``flow.onset_guidance``)."""
         src = self._source(video, start, duration)
-        plan, fps, sr = self.plan, self.cfg.video.fps, self.sample_rate
-        total = plan.count(src.n)
-        dur = src.seconds
-        out = Stitcher(plan, round(dur * sr), self.cfg.audio.n_mels)
-        keys_t: list[np.ndarray] = []
-        keys_s: list[np.ndarray] = []
-        strip: dict[int, tuple[float, float, np.ndarray]] = {}  # slice -> (saliency, time, frame)
-        timings = dict.fromkeys(("decode", "encoders", "flow", "vocoder", "stitch"), 0.0)
+        total = self.plan.count(src.n)
+        out = ResultBuilder(self.plan, src.start, src.seconds, self.cfg.audio.n_mels,
+                            self.sample_rate / self.cfg.audio.hop_length)
         if progress is not None:
             progress(0, total)  # the total before the first window, so a bar can show it (and then an ETA)
         for w in self._windows(src, steps, cfg_scale, solver, seed, onset_guidance):
-            t0 = time.perf_counter()
-            out.add(w.index, w.wav.numpy(), w.mel.numpy())
-            # Key frames this window owns: its real frames past the overlap (window 0 owns all of its own).
-            own = (w.key_index < w.real_frames) & (w.key_index >= (plan.overlap_frames if w.index else 0))
-            idx = w.key_index[own]
-            t_abs = src.start + (w.first_frame + idx.double()) / fps
-            sal = w.key_saliency[idx].double()
-            keys_t.append(t_abs.numpy())
-            keys_s.append(sal.numpy())
-            for i, t, s in zip(idx.tolist(), t_abs.tolist(), sal.tolist(), strict=True):
-                b = min(STRIP_FRAMES - 1, int((t - src.start) / dur * STRIP_FRAMES))
-                if b not in strip or s > strip[b][0]:
-                    strip[b] = (s, t, w.frames[i].numpy().copy())
-            for k, v in w.timings.items():
-                timings[k] += v
-            timings["stitch"] += time.perf_counter() - t0
+            out.add(w.index, w.first_frame, w.real_frames, w.wav.numpy(), w.mel.numpy(), w.key_index.numpy(),
+                    w.key_saliency.numpy(), w.frames.numpy(), w.timings)
             if progress is not None:
                 progress(w.index + 1, total)
-        peak = max(float(out.wav.max()), -float(out.wav.min())) if out.wav.size else 0.0  # no wav-sized temporary
-        if peak > 1.0:  # scale the whole sound below full scale rather than let the writers clip it
-            log.warning("%s: generated peak %.2f exceeds full scale; scaled to 0.99", src.name, peak)
-            out.wav *= np.float32(0.99 / peak)
-        mel_fps = sr / self.cfg.audio.hop_length
-        onsets = src.start + detect_onsets(out.mel, mel_fps)
-        return FoleyResult(
-            wav=out.wav, sample_rate=sr, start=src.start, duration=dur, mel=out.mel, mel_fps=mel_fps,
-            key_times=np.concatenate(keys_t), key_saliency=np.concatenate(keys_s), onsets=onsets,
-            strip=[(t, f) for _, (_, t, f) in sorted(strip.items())], windows=total, seed=int(seed),
-            settings={"steps": steps if steps is not None else self.cfg.flow.steps,
-                      "cfg_scale": cfg_scale if cfg_scale is not None else self.cfg.flow.cfg_scale,
-                      "solver": solver if solver is not None else self.cfg.flow.solver,
-                      "onset_guidance": (onset_guidance if onset_guidance is not None
-                                         else self.cfg.flow.onset_guidance) if self.has_onset_head else 0.0,
-                      "model": self.name, "vocoder": getattr(self.vocoder, "name", "?"),
-                      "overlap_tokens": plan.overlap_tokens, "inpainting": self.inpaints},
-            timings=timings,
-        )
+        return out.result(src.name, total, seed, settings={
+            "steps": steps if steps is not None else self.cfg.flow.steps,
+            "cfg_scale": cfg_scale if cfg_scale is not None else self.cfg.flow.cfg_scale,
+            "solver": solver if solver is not None else self.cfg.flow.solver,
+            "onset_guidance": (onset_guidance if onset_guidance is not None
+                               else self.cfg.flow.onset_guidance) if self.has_onset_head else 0.0,
+            "model": self.name, "vocoder": getattr(self.vocoder, "name", "?"),
+            "overlap_tokens": self.plan.overlap_tokens, "inpainting": self.inpaints, "runtime": "torch"})

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from openfoley.io.image import Canvas, colormap, text_width, write_png
-from openfoley.pipeline.core import FoleyResult
+from openfoley.pipeline.result import FoleyResult
 
 PathLike = str | os.PathLike
 WIDTH, MARGIN = 960, 16

@@ -1,0 +1,1 @@
+"""The torch-free inference runtime: numpy + ONNX Runtime."""

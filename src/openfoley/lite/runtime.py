@@ -1,0 +1,345 @@
+"""The lite runtime: generation with numpy and ONNX Runtime, without importing torch.
+
+    pipe = LitePipeline.from_pretrained("builtin")      # builds the ONNX files once (lite.cache)
+    result = pipe("clip.mp4", seed=0)                   # the same FoleyResult as FoleyPipeline's
+
+Why: importing torch takes longer than generating the sound for a short clip on 2 cores
+(docs/generate.md); numpy, PyAV and ONNX Runtime import in a fraction of that, and ONNX Runtime runs
+this model's small networks faster than eager torch. What it runs is the torch pipeline's method, step
+for step (``FoleyPipeline._windows``): per window, decode the frames, run ``condition.onnx`` (video
+encoder, MMA, onset head, key frames, the velocity network's prepared condition for the conditional,
+null and Eq. 7 local branches), integrate the flow ODE with ``velocity.onnx`` (classifier-free
+guidance and the refinement term combined here, onset guidance with its gradient written out in
+``onset_guide_grad``, inpainting of the overlap from the previous window), map the latent to a
+log-mel and vocode it with Griffin-Lim (``lite.vocoder``), then stitch (``pipeline.result``).
+
+Given the same starting noise it returns what the torch pipeline returns, up to float rounding
+(tests/test_lite.py). Its noise is numpy's (PCG64 seeded with ``seed``), not torch's, so a seed gives
+a different, equally valid sound in the two runtimes; within a runtime a seed always gives the same.
+
+Shapes (package alphabet): b = 1 clip, r branches (1..3), n audio tokens, p mel frames per token,
+f mel bins, m = n * p mel frames, t video frames, k key frames, s samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from openfoley.config import Config
+from openfoley.errors import ConfigError, MediaError, ModelError
+from openfoley.io import iter_frame_windows
+from openfoley.lite.vocoder import log_mel_to_wav
+from openfoley.pipeline.result import FoleyResult, ResultBuilder, check_length, file_span
+from openfoley.pipeline.windows import plan_windows
+
+PathLike = str | os.PathLike
+SOLVERS = ("euler", "midpoint", "heun")
+
+
+# --- the numpy maths: latent layout, onset guidance, ODE -------------------------------------------
+
+def unpatchify(x: np.ndarray, p: int, f: int) -> np.ndarray:
+    """(b, n, p*f) -> (b, f, n*p), as ``openfoley.nn.patches.unpatchify``."""
+    b, n, _ = x.shape
+    return x.reshape(b, n, p, f).transpose(0, 3, 1, 2).reshape(b, f, n * p)
+
+
+def patchify(mel: np.ndarray, p: int) -> np.ndarray:
+    """(b, f, m) -> (b, m // p, p*f), the inverse of ``unpatchify``."""
+    b, f, m = mel.shape
+    return mel.reshape(b, f, m // p, p).transpose(0, 2, 3, 1).reshape(b, m // p, p * f)
+
+
+def guide_target(onset: np.ndarray, cfg: Config) -> np.ndarray:
+    """``FoleyModel.guide_target``: onset (b, t) -> the track onset guidance pulls towards (b, t)."""
+    fc = cfg.flow
+    if fc.onset_guide == "soft":
+        return onset
+    lo = np.full_like(onset[:, :1], -np.inf)
+    left = np.concatenate([lo, onset[:, :-1]], 1)
+    right = np.concatenate([onset[:, 1:], lo], 1)
+    peak = (onset >= fc.onset_peak_threshold) & (onset > left) & (onset >= right)
+    return np.where(peak, np.float32(fc.onset_peak_height), np.float32(fc.onset_floor)).astype(np.float32)
+
+
+def _pool_bins(m: int, t: int) -> list[tuple[int, int]]:
+    """``adaptive_max_pool1d``'s intervals: bin j covers [floor(j m / t), ceil((j + 1) m / t))."""
+    return [(j * m // t, -(-(j + 1) * m // t)) for j in range(t)]
+
+
+def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int) -> np.ndarray:
+    """Gradient of ``FoleyModel.onset_guide`` with respect to x1 (b, n, p*f), written out.
+
+    guide(x1) = f * sum_{b,j} (o_j - target_j)^2 with o = ``onset_target(unpatchify(x1), t)``: the
+    positive spectral flux averaged over bins, max-pooled into t bins. The gradient goes to each bin's
+    arg-max frame (the first one on a tie), through the ReLU (zero where the rise is not positive),
+    and to the two mel frames of that rise with opposite signs.
+    """
+    mel = unpatchify(x1, p, f)  # (b, f, m)
+    b, _, m = mel.shape
+    t = target.shape[1]
+    d = mel[..., 1:] - mel[..., :-1]  # (b, f, m-1)
+    flux = np.concatenate([np.zeros((b, 1), mel.dtype), np.maximum(d, 0).mean(axis=1)], 1)  # (b, m)
+    dflux = np.zeros_like(flux)
+    bins = _pool_bins(m, t)
+    if all(e - s == m // t for s, e in bins) and m % t == 0:  # equal bins: vectorised
+        w = m // t
+        arg = flux.reshape(b, t, w).argmax(-1) + np.arange(t) * w  # (b, t)
+        o = np.take_along_axis(flux, arg, 1)
+        np.add.at(dflux, (np.arange(b)[:, None], arg), 2 * f * (o - target))
+    else:
+        for j, (s, e) in enumerate(bins):
+            arg = s + flux[:, s:e].argmax(-1)  # (b,)
+            o = flux[np.arange(b), arg]
+            dflux[np.arange(b), arg] += 2 * f * (o - target[:, j])
+    dd = (d > 0) * (dflux[:, None, 1:] / f)  # (b, f, m-1): d flux_j / d rise_{j-1} = 1/f where it is positive
+    dmel = np.zeros_like(mel)
+    dmel[..., 1:] += dd
+    dmel[..., :-1] -= dd
+    return patchify(dmel.astype(x1.dtype), p)
+
+
+def integrate(fn: Callable[[np.ndarray, float], np.ndarray], x0: np.ndarray, steps: int, solver: str) -> np.ndarray:
+    """``openfoley.flow.solvers.integrate`` on the uniform grid from t=0 (noise) to t=1 (data)."""
+    if steps < 1:
+        raise ConfigError(f"the number of ODE steps must be >= 1, got {steps}")
+    if solver not in SOLVERS:
+        raise ConfigError(f"ODE solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+    grid = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
+    x = x0
+    for i in range(steps):
+        t, h = float(grid[i]), np.float32(grid[i + 1] - grid[i])
+        if solver == "euler":
+            x = x + h * fn(x, t)
+        elif solver == "midpoint":
+            half = h / np.float32(2)
+            x = x + h * fn(x + half * fn(x, t), float(np.float32(t) + half))
+        else:
+            k1 = fn(x, t)
+            k2 = fn(x + h * k1, float(np.float32(t) + h))
+            x = x + (h / np.float32(2)) * (k1 + k2)
+    return x
+
+
+def vocoder_name(cfg: Config) -> str:
+    """``GriffinLimVocoder.name`` for the config's Griffin-Lim settings (the lite runtime's vocoder)."""
+    a = cfg.audio
+    init = "" if a.griffin_lim_init == "pghi" else f"{a.griffin_lim_init}-"
+    mom = "" if a.griffin_lim_momentum == 0.99 else f"-m{a.griffin_lim_momentum:g}"
+    return f"griffin-lim-{init}{a.griffin_lim_iters}{mom}"
+
+
+# --- the model files --------------------------------------------------------------------------------
+
+@dataclass
+class WindowCondition:
+    """``condition.onnx``'s outputs for one window: the prepared condition by name (3 branches), the
+    onset head's prediction (1, t), the key frames (1, k) and every frame's saliency (1, t)."""
+
+    prepared: dict[str, np.ndarray]
+    onset: np.ndarray
+    key_index: np.ndarray
+    key_saliency: np.ndarray
+
+
+class LiteModel:
+    """The exported model (``lite.export``): two ONNX Runtime sessions, the config, the latent statistics."""
+
+    def __init__(self, folder: PathLike, threads: int | None = None):
+        import onnxruntime as ort
+
+        folder = Path(folder)
+        try:
+            meta = np.load(folder / "lite.npz")
+            self.cfg = Config.from_dict(json.loads(str(meta["config"])))
+            self.names = [str(n) for n in meta["cond_names"]]
+            self.mel_mean = meta["mel_mean"].astype(np.float32)
+            self.mel_std = meta["mel_std"].astype(np.float32)
+        except (OSError, KeyError, ValueError, ConfigError) as e:
+            raise ModelError(f"{folder}: not a lite model folder ({e})") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, one per core
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # warnings about unused initialisers are not the user's concern
+        providers = ["CPUExecutionProvider"]
+        self.condition_session = ort.InferenceSession(str(folder / "condition.onnx"), opts, providers=providers)
+        self.velocity_session = ort.InferenceSession(str(folder / "velocity.onnx"), opts, providers=providers)
+        self.folder = folder
+
+    def condition(self, frames: np.ndarray) -> WindowCondition:
+        """frames uint8 (1, T, 3, H, W) of one (padded) window -> its ``WindowCondition``."""
+        out = self.condition_session.run(None, {"frames": frames})
+        k = len(self.names)
+        return WindowCondition(prepared=dict(zip(self.names, out[:k], strict=True)), onset=out[k],
+                               key_index=out[k + 1], key_saliency=out[k + 2])
+
+    def velocity(self, x: np.ndarray, t: np.ndarray, prepared: dict[str, np.ndarray]) -> np.ndarray:
+        """x (r, n, p*f), t (r,), the prepared condition of the same r branches -> v (r, n, p*f)."""
+        return self.velocity_session.run(None, {"x": x, "t": t} | prepared)[0]
+
+    def latent_to_mel(self, x1: np.ndarray) -> np.ndarray:
+        """x1 (b, n, p*f) -> log-mel (b, f, m), ``FoleyModel.latent_to_mel``."""
+        c = self.cfg
+        mel = unpatchify(x1, c.encoder.audio_patch, c.audio.n_mels)
+        return mel * self.mel_std[:, None] + self.mel_mean[:, None]
+
+    def sample(self, cond: WindowCondition, x0: np.ndarray, steps: int, solver: str, cfg_scale: float,
+               refine: bool, onset_guidance: float, known: np.ndarray | None = None,
+               known_mask: np.ndarray | None = None) -> np.ndarray:
+        """x1 (1, n, p*f) from noise x0 (1, n, p*f): ``FoleyModel.sample_latent`` for a CFM model."""
+        fc = self.cfg.flow
+        refine = refine and fc.refine_scale != 0.0
+        need_uncond = cfg_scale != 1.0 or refine
+        r = 1 + int(need_uncond) + int(refine)
+        prepared = {k: v[:r] for k, v in cond.prepared.items()}  # branches: cond, null, local
+
+        def fn(x: np.ndarray, t: float) -> np.ndarray:
+            out = self.velocity(np.repeat(x, r, axis=0), np.full((r,), t, np.float32), prepared)
+            if not need_uncond:
+                return out[:1]
+            vc, vu = out[:1], out[1:2]
+            v = vc if cfg_scale == 1.0 else vu + np.float32(cfg_scale) * (vc - vu)
+            if refine:
+                v = v + np.float32(fc.refine_scale) * (out[2:3] - vu)
+            return v
+
+        velocity = fn
+        if onset_guidance > 0:
+            target = guide_target(cond.onset, self.cfg)
+            p, f = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels
+
+            def velocity(x: np.ndarray, t: float) -> np.ndarray:
+                v = fn(x, t)
+                x1 = x + np.float32(1 - t) * v
+                return v - np.float32(onset_guidance) * onset_guide_grad(x1, target, p, f)
+
+        if known is None or known_mask is None:
+            return integrate(velocity, x0, steps, solver)
+        m = known_mask[..., None]  # (1, n, 1)
+        a = np.float32(1 - fc.sigma_min)
+
+        def inpainted(x: np.ndarray, t: float) -> np.ndarray:
+            x_t = (1 - a * np.float32(t)) * x0 + np.float32(t) * known
+            u_t = known - a * x0
+            return np.where(m, u_t, velocity(np.where(m, x_t, x), t))
+
+        return np.where(m, known, integrate(inpainted, x0, steps, solver))
+
+
+# --- the pipeline ----------------------------------------------------------------------------------
+
+class LitePipeline:
+    """``FoleyPipeline``'s generation on ``LiteModel``; ``__call__`` returns the same ``FoleyResult``."""
+
+    def __init__(self, model: LiteModel, name: str = "model", overlap: float | None = None):
+        self.model, self.cfg, self.name = model, model.cfg, name
+        self.plan = plan_windows(self.cfg, overlap)
+        self.inpaints = True
+        self.has_onset_head = self.cfg.alignment.enabled and self.cfg.alignment.onset_weight > 0
+
+    @classmethod
+    def from_pretrained(cls, path: PathLike | None = "builtin", threads: int | None = None,
+                        overlap: float | None = None, on_build: Callable[[str], None] | None = None) -> LitePipeline:
+        """"builtin", a weights folder or a training run folder; its lite files come from the cache
+        (``lite.cache.lite_files``), built on first use (torch is imported then, once)."""
+        from openfoley.lite.cache import lite_files
+        from openfoley.pipeline.folders import resolve_model_dir
+
+        folder = resolve_model_dir(path)
+        return cls(LiteModel(lite_files(folder, on_build=on_build), threads), name=str(folder), overlap=overlap)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.audio.sample_rate
+
+    def _clips(self, path: Path, start: float, n: int) -> Iterator[np.ndarray]:
+        c, plan = self.cfg, self.plan
+        yield from iter_frame_windows(path, c.video.fps, c.video.size, window=plan.window_seconds,
+                                      hop=plan.hop_seconds, resize=c.video.resize, start=start, duration=n / c.video.fps)
+
+    def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
+                 seed: int = 0, start: float = 0.0, duration: float | None = None,
+                 progress: Callable[[int, int], None] | None = None, onset_guidance: float | None = None,
+                 refine: bool | None = None, noise: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> FoleyResult:
+        """As ``FoleyPipeline.__call__`` for a video file path or uint8 frames (t, 3, H, W) as a numpy
+        array at the model's fps and size. ``noise(shape)`` replaces the default noise source (numpy
+        PCG64 seeded with ``seed``): tests give it torch's noise to compare the two runtimes."""
+        c, plan, fps = self.cfg, self.plan, self.cfg.video.fps
+        fc = c.flow
+        steps = fc.steps if steps is None else int(steps)
+        cfg_scale = fc.cfg_scale if cfg_scale is None else float(cfg_scale)
+        solver = fc.solver if solver is None else solver
+        guidance = fc.onset_guidance if onset_guidance is None else float(onset_guidance)
+        if not (guidance >= 0 and np.isfinite(guidance)):
+            raise ConfigError(f"onset guidance must be a finite number >= 0, got {guidance}")
+        guidance = guidance if self.has_onset_head else 0.0
+        refine = fc.refine if refine is None else refine
+        if start < 0 or (duration is not None and not duration > 0):
+            raise ConfigError(f"start must be >= 0 and duration > 0, got start={start}, duration={duration}")
+        clips: Iterator[np.ndarray]
+        if isinstance(video, np.ndarray):
+            size = c.video.size
+            if video.dtype != np.uint8 or video.ndim != 4 or video.shape[1:] != (3, size, size):
+                raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps} fps, "
+                                 f"got {video.dtype} {video.shape}")
+            first = round(start * fps)
+            n = video.shape[0] - first if duration is None else min(video.shape[0] - first, round(duration * fps))
+            name, seconds = "frames", n / fps
+            check_length(name, n, fps)
+            clips = (video[first + j * plan.hop_frames: min(first + j * plan.hop_frames + plan.frames, first + n)]
+                     for j in range(plan.count(n)))
+        else:
+            path = Path(video)
+            n, seconds = file_span(path, fps, start, duration)
+            name, clips = str(path), self._clips(path, start, n)
+        if noise is None:
+            rng = np.random.default_rng(int(seed))
+
+            def noise(shape: tuple[int, ...]) -> np.ndarray:
+                return rng.standard_normal(shape, dtype=np.float32)
+
+        total = plan.count(n)
+        out = ResultBuilder(plan, start, seconds, c.audio.n_mels, c.audio.sample_rate / c.audio.hop_length)
+        if progress is not None:
+            progress(0, total)
+        prev: np.ndarray | None = None
+        o = plan.overlap_tokens
+        for j in range(total):
+            t0 = time.perf_counter()
+            frames = next(clips, None)
+            if frames is None:
+                raise MediaError(f"{name}: the video ended before window {j + 1} (fewer frames than probed)")
+            t1 = time.perf_counter()
+            real = frames.shape[0]
+            if real < plan.frames:  # a short last window: hold the last frame
+                frames = np.concatenate([frames, np.repeat(frames[-1:], plan.frames - real, axis=0)])
+            cond = self.model.condition(np.ascontiguousarray(frames[None]))
+            t2 = time.perf_counter()
+            known = mask = None
+            x0 = noise((1, plan.tokens, c.audio_token_dim))
+            if prev is not None and o > 0:
+                known = np.zeros_like(prev)
+                known[:, :o] = prev[:, -o:]
+                mask = np.zeros((1, plan.tokens), bool)
+                mask[:, :o] = True
+            x1 = self.model.sample(cond, x0, steps, solver, cfg_scale, refine, guidance, known, mask)
+            mel = self.model.latent_to_mel(x1)  # (1, f, m)
+            t3 = time.perf_counter()
+            wav = log_mel_to_wav(mel, c.audio)  # (1, S)
+            t4 = time.perf_counter()
+            prev = x1
+            out.add(j, j * plan.hop_frames, real, wav[0], mel[0], cond.key_index[0], cond.key_saliency[0], frames,
+                    {"decode": t1 - t0, "encoders": t2 - t1, "flow": t3 - t2, "vocoder": t4 - t3})
+            if progress is not None:
+                progress(j + 1, total)
+        return out.result(name, total, seed, settings={
+            "steps": steps, "cfg_scale": cfg_scale, "solver": solver, "onset_guidance": guidance,
+            "model": self.name, "vocoder": vocoder_name(c),
+            "overlap_tokens": o, "inpainting": True, "runtime": "lite"})

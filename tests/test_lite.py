@@ -1,0 +1,164 @@
+"""The lite runtime (numpy + ONNX Runtime): the same generation as the torch pipeline, without torch.
+
+Against the torch pipeline as the reference, given the same starting noise: the built-in model on a
+10 s video (two windows, so the overlap's inpainting runs) with its default settings, without CFG and
+guidance, and with another solver; the tiny smoke model (the transformer velocity network). Plus the
+written-out gradient of onset guidance against autograd, the cache, the torch-free imports, and the
+CLI's runtime choice.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from smokemodel import smoke_weights
+
+from openfoley.cli import main
+from openfoley.config import get_preset, replace_path
+from openfoley.errors import ConfigError
+from openfoley.io import write_video
+from openfoley.lite.cache import lite_files, model_key, unsupported
+from openfoley.lite.runtime import LitePipeline, onset_guide_grad
+from openfoley.model import FoleyModel
+from openfoley.pipeline import FoleyPipeline
+from openfoley.pipeline.folders import builtin_model_dir
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory, monkeypatch_module):
+    d = tmp_path_factory.mktemp("lite-cache")
+    monkeypatch_module.setenv("OPENFOLEY_CACHE", str(d))
+    return d
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, moving_square):
+    """10 s at 25 fps, 128x128: two windows of the built-in model."""
+    return write_video(tmp_path_factory.mktemp("v") / "square.mp4", moving_square(250, 128, fps=25), 25,
+                       preset="ultrafast")
+
+
+def torch_noise(seed: int):
+    """The noise FoleyPipeline draws: one (1, n, p*f) normal per window from a CPU generator seeded ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    return lambda shape: torch.randn(shape, generator=g).numpy()
+
+
+def compare(ref, got, mel_tol: float, wav_tol: float) -> None:
+    assert got.wav.shape == ref.wav.shape and got.mel.shape == ref.mel.shape
+    assert np.abs(got.mel - ref.mel).max() < mel_tol
+    assert np.linalg.norm(got.wav - ref.wav) / np.linalg.norm(ref.wav) < wav_tol
+    np.testing.assert_array_equal(got.key_times, ref.key_times)
+    np.testing.assert_array_equal(got.onsets, ref.onsets)
+    assert got.windows == ref.windows
+
+
+def test_builtin_model_matches_the_torch_pipeline(cache, video):
+    built = []
+    lite = LitePipeline.from_pretrained("builtin", on_build=built.append)
+    assert len(built) == 1 and sorted(p.name for p in lite.model.folder.iterdir()) == [
+        "condition.onnx", "lite.npz", "velocity.onnx"]
+    ref = FoleyPipeline.from_pretrained("builtin", device="cpu")
+    # Measured: mel within 6e-6, waveform within 1.3e-3 relative (Griffin-Lim amplifies float rounding).
+    for kw in ({}, {"cfg_scale": 1.0, "onset_guidance": 0.0}, {"solver": "heun", "steps": 3, "onset_guidance": 0.5}):
+        r, g = ref(video, seed=3, **kw), lite(video, seed=3, noise=torch_noise(3), **kw)
+        assert r.windows == 2
+        compare(r, g, mel_tol=1e-4, wav_tol=1e-2)
+        assert g.settings["runtime"] == "lite" and {k: v for k, v in g.settings.items() if k != "runtime"} == {
+            k: v for k, v in r.settings.items() if k != "runtime"}
+    again = []
+    LitePipeline.from_pretrained("builtin", on_build=again.append)
+    assert again == []  # built once, then read from the cache
+    # numpy noise: the same seed gives the same sound, another seed another one
+    a, b, c = lite(video, seed=1), lite(video, seed=1), lite(video, seed=2)
+    assert np.array_equal(a.wav, b.wav) and not np.array_equal(a.wav, c.wav)
+
+
+def test_tiny_transformer_model_matches(cache, tmp_path_factory, moving_square):
+    weights = smoke_weights(tmp_path_factory)
+    v = write_video(tmp_path_factory.mktemp("t") / "t.mp4", moving_square(75, 48, 64, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
+    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-3, wav_tol=2e-2)  # measured 1.1e-4 and 1.5e-3
+
+
+@pytest.mark.parametrize("t", [100, 37])  # 400 mel frames into equal bins of 4, and into unequal bins
+def test_onset_guide_gradient_equals_autograd(t):
+    cfg = get_preset("small")
+    model = FoleyModel(cfg)
+    g = torch.Generator().manual_seed(t)
+    x1 = torch.randn(2, cfg.audio_tokens, cfg.audio_token_dim, generator=g)
+    target = torch.rand(2, t, generator=g)
+    x = x1.clone().requires_grad_(True)
+    (ref,) = torch.autograd.grad(model.onset_guide(target)(x), x)
+    got = onset_guide_grad(x1.numpy(), target.numpy(), cfg.encoder.audio_patch, cfg.audio.n_mels)
+    assert got.shape == tuple(x1.shape) and np.abs(ref.numpy()).max() > 0.1
+    np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_cache_key_follows_the_weights(tmp_path):
+    import shutil
+
+    a = shutil.copytree(builtin_model_dir(), tmp_path / "a")
+    key = model_key(a)
+    assert model_key(a) == key
+    w = a / "model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 1  # one bit of the last weight
+    w.write_bytes(bytes(data))
+    assert model_key(a) != key
+
+
+def test_generate_never_imports_torch():
+    code = ("import sys, openfoley.cli, openfoley.cli.generate, openfoley.lite.runtime, openfoley.pipeline.plot, "
+            "openfoley.io; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_unsupported_models_keep_the_torch_runtime():
+    assert unsupported(get_preset("small")) is None
+    assert "cfm" in unsupported(replace_path(get_preset("small"), "flow.kind", "ddpm"))
+    assert "time_steps" in unsupported(get_preset("paper"))
+
+
+def test_cli_runtime_choice(cache, video, tmp_path, capsys):
+    out = tmp_path / "o.mp4"
+    assert main(["generate", str(video), "-o", str(out), "--no-progress", "--runtime", "lite"]) == 0
+    assert out.is_file() and (tmp_path / "o.wav").is_file()
+    for bad, msg in ((["--runtime", "lite", "--device", "cuda"], "runs on the CPU only"),
+                     (["--runtime", "lite", "--vocoder", "neural"], "Griffin-Lim vocoder only")):
+        rc = main(["generate", str(video), "-o", str(tmp_path / "x.mp4"), "--no-progress", *bad])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and msg in err[0], err
+        assert not (tmp_path / "x.mp4").exists()
+
+
+def test_lite_files_rebuild_a_partial_folder(cache, tmp_path):
+    folder = Path(lite_files(builtin_model_dir()))
+    (folder / "velocity.onnx").unlink()  # an interrupted copy
+    built = []
+    assert lite_files(builtin_model_dir(), on_build=built.append) == folder and len(built) == 1
+    assert (folder / "velocity.onnx").is_file()
+
+
+def test_frames_input_and_bad_frames(cache, moving_square):
+    lite = LitePipeline.from_pretrained("builtin")
+    res = lite(moving_square(30, 64), seed=0)
+    assert res.wav.shape == (round(30 / 12.5 * 16000),)
+    with pytest.raises(Exception, match="frames must be uint8"):
+        lite(moving_square(30, 48), seed=0)
+    with pytest.raises(ConfigError):
+        lite(moving_square(30, 64), onset_guidance=-1.0)
