@@ -119,6 +119,13 @@ def test_stft_matches_torch_and_istft_inverts_it(name):
     assert _rel(lite.istft(spec, a, s), wav) < 1e-6  # measured <= 1.1e-7
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pinv_cache():
+    """Tests that swap in torch's pseudo-inverse must not leave it cached for the next test."""
+    yield
+    lite._inverse_parts.cache_clear()
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_mel_to_linear_matches_torch(name, monkeypatch):
     mel = np.exp(_batched(name))  # the same linear mel into both
@@ -127,6 +134,7 @@ def test_mel_to_linear_matches_torch(name, monkeypatch):
     assert got.dtype == np.float32 and got.shape == want.shape
     assert _rel(got, want) < 3e-6  # measured <= 2.6e-7: numpy's SVD against torch's
     monkeypatch.setattr(lite, "_pinv", _torch_pinv)  # then the rest is the same float32 arithmetic
+    lite._inverse_parts.cache_clear()  # the pseudo-inverse is cached per audio setting
     got = lite.mel_to_linear(mel, SMALL)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-7 * float(want.max()))  # measured: equal
 
@@ -163,6 +171,7 @@ def test_griffin_lim_matches_torch_at_other_settings(iters, momentum):
 @pytest.mark.parametrize("name", CASES)
 def test_log_mel_to_wav_matches_torch_given_its_pinv(name, monkeypatch):
     monkeypatch.setattr(lite, "_pinv", _torch_pinv)
+    lite._inverse_parts.cache_clear()
     want = _ref_wav(name)
     got = lite.log_mel_to_wav(_case(name), SMALL)
     assert got.dtype == np.float32 and got.shape == want.shape

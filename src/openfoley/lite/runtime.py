@@ -168,6 +168,9 @@ class LiteModel:
         opts.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, one per core
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3  # warnings about unused initialisers are not the user's concern
+        # No busy-waiting of idle pool threads after a run: between network calls numpy works (guidance,
+        # the vocoder), and spinning threads would take its cores.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         self.condition_session = ort.InferenceSession(str(folder / "condition.onnx"), opts, providers=providers)
         self.velocity_session = ort.InferenceSession(str(folder / "velocity.onnx"), opts, providers=providers)
@@ -270,7 +273,19 @@ class LitePipeline:
                  refine: bool | None = None, noise: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> FoleyResult:
         """As ``FoleyPipeline.__call__`` for a video file path or uint8 frames (t, 3, H, W) as a numpy
         array at the model's fps and size. ``noise(shape)`` replaces the default noise source (numpy
-        PCG64 seeded with ``seed``): tests give it torch's noise to compare the two runtimes."""
+        PCG64 seeded with ``seed``): tests give it torch's noise to compare the two runtimes.
+
+        numpy's BLAS runs on one thread meanwhile: its products here are small (the vocoder's mel
+        inverse, 64 x 513 by 513 x 400), and OpenBLAS's thread pool made them 17x slower beside
+        ONNX Runtime's threads and other work on 2 cores (docs/generate.md)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._generate(video, steps, cfg_scale, solver, seed, start, duration, progress, onset_guidance,
+                                  refine, noise)
+
+    def _generate(self, video, steps, cfg_scale, solver, seed, start, duration, progress, onset_guidance, refine,
+                  noise) -> FoleyResult:
         c, plan, fps = self.cfg, self.plan, self.cfg.video.fps
         fc = c.flow
         steps = fc.steps if steps is None else int(steps)

@@ -44,6 +44,7 @@ Shapes (package alphabet): b batch, f mel bins, m mel frames, s samples, k linea
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -207,15 +208,30 @@ def mel_to_linear(mel: np.ndarray, cfg: AudioConfig, nnls_iters: int = 8) -> np.
     mel = np.asarray(mel)
     if mel.ndim != 3 or mel.shape[1] != cfg.n_mels:
         raise ValueError(f"mel_to_linear: expected (b, {cfg.n_mels}, m), got {tuple(mel.shape)}")
-    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)  # (f, k)
-    y = mel.astype(np.float32, copy=False)
-    x = np.maximum(_pinv(fb) @ y, np.float32(0.0))  # (b, k, m)
-    x = x + np.float32(1e-8) * (fb.sum(0) > 0).astype(np.float32)[None, :, None]
-    fbt = np.ascontiguousarray(fb.T)  # (k, f)
-    wty = fbt @ y
-    for _ in range(nnls_iters):
-        x = x * wty / (fbt @ (fb @ x) + np.float32(1e-12))
-    return x
+    fb, fbt, pinv, covered = _inverse_parts(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+    out = np.empty((mel.shape[0], fb.shape[1], mel.shape[2]), np.float32)
+    # One clip at a time with 2-D products: numpy's broadcast (f, k) @ (b, k, m) ran 16x slower than
+    # the same product on (k, m) here, and the batch is one window in the pipeline.
+    for i, y in enumerate(mel.astype(np.float32, copy=False)):
+        x = np.maximum(pinv @ y, np.float32(0.0)) + covered  # (k, m)
+        wty = fbt @ y
+        for _ in range(nnls_iters):
+            x = x * wty / (fbt @ (fb @ x) + np.float32(1e-12))
+        out[i] = x
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _inverse_parts(sample_rate: int, n_fft: int, n_mels: int, f_min: float,
+                   f_max: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The filterbank W (f, k), W^T (k, f) contiguous, its pseudo-inverse (k, f) and the 1e-8 floor
+    (k, 1) on bins some filter covers: computed once per audio setting (the pseudo-inverse's SVD took
+    0.13 s, most of a window's vocoder time). Read-only arrays."""
+    fb = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)
+    parts = (fb, np.ascontiguousarray(fb.T), _pinv(fb), np.float32(1e-8) * (fb.sum(0) > 0).astype(np.float32)[:, None])
+    for a in parts:
+        a.flags.writeable = False
+    return parts
 
 
 def _pinv(fb: np.ndarray) -> np.ndarray:
