@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openfoley import __version__
 from openfoley.config import Config
 from openfoley.errors import ConfigError, ModelError
 
@@ -84,6 +83,8 @@ def write_weights_folder(folder: str | Path, tensors: dict[str, torch.Tensor], c
 def save_weights(folder: str | Path, state: dict[str, torch.Tensor], config: Config,
                  meta: dict[str, Any] | None = None) -> Path:
     """Write an inference weights folder atomically. ``state`` values must be tensors."""
+    from openfoley import __version__
+
     full_meta = {"format_version": FORMAT_VERSION, "openfoley_version": __version__, **(meta or {})}
     return write_weights_folder(folder, state, config.to_dict(), full_meta)
 

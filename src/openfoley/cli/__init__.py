@@ -12,7 +12,6 @@ import importlib
 import logging
 import sys
 
-from openfoley import __version__
 from openfoley.errors import OpenFoleyError
 
 # Subcommand name -> (module in openfoley.cli, one-line help). Only the chosen command's module is
@@ -41,12 +40,21 @@ def chosen(level: int = 0) -> str | None:
     return words[level] if len(words) > level else None
 
 
+class _Version(argparse.Action):
+    """``--version``: reads the package metadata only when asked (``openfoley.__version__`` is lazy)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from openfoley import __version__
+
+        parser.exit(message=f"openfoley {__version__}\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser (``only`` None), or one where only command ``only`` is loaded ("" = none)."""
     parser = argparse.ArgumentParser(
         prog="openfoley", description="Generate synchronised Foley sound for silent video."
     )
-    parser.add_argument("--version", action="version", version=f"openfoley {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -236,6 +236,10 @@ class _Job:
         aout = dst.add_stream("aac", rate=sr)
         aout.layout = "mono" if wav.shape[0] == 1 else "stereo"
         aout.bit_rate = self.bit_rate
+        # FFmpeg's "fast" AAC coder: 3x faster than its default "twoloop" (the mux of a 60 s video took
+        # 1.4 s, a quarter of generating it) and no worse here: on a 60 s test signal at 128 kb/s, SNR
+        # 42 dB against twoloop's 34 dB (docs/generate.md).
+        aout.options = {"aac_coder": "fast"}
         orig = audio_stream(src) if self.keep else None
         oout: Any = None
         orig_encode = False
