@@ -7,6 +7,7 @@ The folder tree is the architecture; each layer imports only from layers below i
     serve.py      the web page (optional ``[demo]`` extra)
     benchmark.py  trains/loads ablation variants and prints the paper's tables
     evaluation/   metrics (pure functions), evaluator networks, evaluate command
+    lite/         the same generation in numpy + ONNX Runtime, no torch import (generate's CPU default)
     pipeline/     FoleyPipeline: video in, waveform out; long-video windows, stitching, plots
     training/     Algorithm 1: loop, distributed helpers, EMA, optimiser/schedule
     model.py      assembles encoders + alignment + generator from a Config
