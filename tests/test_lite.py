@@ -9,6 +9,7 @@ CLI's runtime choice.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,17 @@ def test_generate_never_imports_torch():
             "openfoley.io; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_nothing_written_outside_the_cache_and_no_telemetry(cache, video, tmp_path):
+    """ONNX Runtime's telemetry (on by default since 1.29 on Linux) is switched off before it starts: it
+    would write a session file into the temp folder and try to upload."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    code = f"from openfoley.lite.runtime import LitePipeline; LitePipeline.from_pretrained('builtin')({str(video)!r})"
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"} | {"TMPDIR": str(tmp)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    assert list(tmp.iterdir()) == []
 
 
 def test_unsupported_models_keep_the_torch_runtime():

@@ -239,7 +239,14 @@ def _safe_stem(p: Path) -> str:
 
 
 def load_pipeline(model: str, device: str = "auto") -> Any:
-    """``FoleyPipeline.from_pretrained(model, device)``: loaded once per server."""
+    """The pipeline ``openfoley generate`` would pick (``lite.cache.pick_runtime`` with ``--runtime
+    auto``): the lite runtime on a CPU, else ``FoleyPipeline``; loaded once per server."""
+    from openfoley.lite.cache import pick_runtime
+
+    if pick_runtime("auto", model, device) == "lite":
+        from openfoley.lite.runtime import LitePipeline
+
+        return LitePipeline.from_pretrained(model)
     from openfoley.pipeline import FoleyPipeline
 
     return FoleyPipeline.from_pretrained(model, device=device)

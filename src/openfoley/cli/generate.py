@@ -138,44 +138,12 @@ class _ReencodeBar:
             self.bar.close()
 
 
-def _gpu_present() -> bool:
-    """Whether an NVIDIA GPU driver is loaded (where ``--device auto`` may pick CUDA), without torch."""
-    return Path("/proc/driver/nvidia/version").exists()
-
-
-def choose_runtime(args: argparse.Namespace) -> str:
-    """"lite" or "torch" for ``args`` (``--runtime``, ``--device``, ``--vocoder``, ``--model``).
-
-    auto picks lite where it gives the same generation: a CPU (``--device cpu``, or ``auto`` on a
-    machine without an NVIDIA driver), the Griffin-Lim vocoder (``--vocoder griffinlim``, or ``auto``
-    with no built-in neural vocoder), and a model the lite runtime runs (``lite.cache.unsupported``).
-    """
-    from importlib import resources
-
-    from openfoley.checkpoint import load_config
-    from openfoley.lite.cache import unsupported
-    from openfoley.pipeline.folders import resolve_model_dir
-
-    cpu = args.device == "cpu" or (args.device == "auto" and not _gpu_present())
-    neural = args.vocoder == "neural" or (
-        args.vocoder == "auto" and (Path(str(resources.files("openfoley"))) / "assets" / "vocoder-small").is_dir())
-    if args.runtime == "torch":
-        return "torch"
-    why = unsupported(load_config(resolve_model_dir(args.model)))
-    if args.runtime == "lite":
-        if args.device not in ("auto", "cpu"):
-            raise ConfigError(f"--runtime lite runs on the CPU only; drop --device {args.device} or use --runtime torch")
-        if args.vocoder == "neural":
-            raise ConfigError("--runtime lite has the Griffin-Lim vocoder only; use --runtime torch for --vocoder neural")
-        if why is not None:
-            raise ConfigError(f"--runtime lite cannot run {args.model}: {why}; use --runtime torch")
-        return "lite"
-    return "lite" if cpu and not neural and why is None else "torch"
-
-
 def load_pipeline(args: argparse.Namespace):
-    """The pipeline ``choose_runtime`` picks, loaded: ``LitePipeline`` or ``FoleyPipeline``."""
-    if choose_runtime(args) == "lite":
+    """The pipeline ``lite.cache.pick_runtime`` picks for ``--runtime``, ``--device``, ``--vocoder`` and
+    ``--model``, loaded: ``LitePipeline`` or ``FoleyPipeline``."""
+    from openfoley.lite.cache import pick_runtime
+
+    if pick_runtime(args.runtime, args.model, args.device, args.vocoder) == "lite":
         from tqdm import tqdm
 
         from openfoley.lite.runtime import LitePipeline

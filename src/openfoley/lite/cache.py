@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openfoley.checkpoint import CONFIG_FILE, WEIGHTS_FILE
-from openfoley.errors import ModelError
+from openfoley.errors import ConfigError, ModelError
 
 LITE_FORMAT = 1  # bump when the exported graphs or lite.npz change meaning (lite.export checks it)
 FILES = ("condition.onnx", "velocity.onnx", "lite.npz")
@@ -31,6 +31,43 @@ def unsupported(cfg) -> str | None:
     if cfg.audio.time_steps is not None:
         return "it does not resample mel time (audio.time_steps is set)"
     return None
+
+
+def gpu_present() -> bool:
+    """Whether an NVIDIA GPU driver is loaded (where ``device="auto"`` may pick CUDA), without torch."""
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def pick_runtime(runtime: str, model: str | os.PathLike, device: str = "auto", vocoder: str = "auto") -> str:
+    """"lite" or "torch" for ``openfoley generate --runtime/--model/--device/--vocoder`` (and the web page).
+
+    "auto" picks lite where it gives the same generation: a CPU (``device`` "cpu", or "auto" on a
+    machine without an NVIDIA driver), the Griffin-Lim vocoder ("griffinlim", or "auto" with no built-in
+    neural vocoder) and a model lite runs (``unsupported``). "lite" with a GPU device, the neural
+    vocoder or such a model is a ConfigError; ModelError for a folder that is not a model.
+    """
+    from importlib import resources
+
+    from openfoley.checkpoint import load_config
+    from openfoley.pipeline.folders import resolve_model_dir
+
+    if runtime not in ("auto", "lite", "torch"):
+        raise ConfigError(f"unknown runtime {runtime!r}; use auto, lite or torch")
+    if runtime == "torch":
+        return "torch"
+    why = unsupported(load_config(resolve_model_dir(model)))
+    if runtime == "lite":
+        if device not in ("auto", "cpu"):
+            raise ConfigError(f"--runtime lite runs on the CPU only; drop --device {device} or use --runtime torch")
+        if vocoder == "neural":
+            raise ConfigError("--runtime lite has the Griffin-Lim vocoder only; use --runtime torch for --vocoder neural")
+        if why is not None:
+            raise ConfigError(f"--runtime lite cannot run {model}: {why}; use --runtime torch")
+        return "lite"
+    cpu = device == "cpu" or (device == "auto" and not gpu_present())
+    neural = vocoder == "neural" or (
+        vocoder == "auto" and (Path(str(resources.files("openfoley"))) / "assets" / "vocoder-small").is_dir())
+    return "lite" if cpu and not neural and why is None else "torch"
 
 
 def cache_root() -> Path:
