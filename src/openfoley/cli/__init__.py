@@ -46,7 +46,8 @@ class _Version(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from openfoley import __version__
 
-        parser.exit(message=f"openfoley {__version__}\n")
+        print(f"openfoley {__version__}")  # on stdout, as argparse's own "version" action does
+        parser.exit()
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
