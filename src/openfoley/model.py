@@ -308,6 +308,19 @@ def saliency_frames(frames: Tensor) -> Tensor:
     return x
 
 
+@torch.no_grad()
+def generation_difference(a: FoleyModel, b: FoleyModel, clips: int = 2, steps: int = 2) -> float:
+    """The largest absolute difference between the log-mels two models generate from the same random
+    frames and noise (``a``'s config sets the shapes): how a weight conversion checks that it kept the
+    model's outputs (scripts/unpool-motion.py, scripts/add-onset-channel.py)."""
+    c = a.cfg
+    frames = torch.randint(0, 256, (clips, c.video_frames, 3, c.video.size, c.video.size), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    out_a = a.generate(frames, torch.Generator().manual_seed(1), steps=steps)[0]
+    out_b = b.generate(frames, torch.Generator().manual_seed(1), steps=steps)[0]
+    return float((out_a - out_b).abs().max())
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

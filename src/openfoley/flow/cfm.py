@@ -103,19 +103,26 @@ class CFMGenerator(Generator):
         loss = per_example.mean()
         return FlowLoss(loss=loss, per_bin=binned_mean(per_example, t))
 
-    def velocity_fn(self, cond: FlowCondition, cfg_scale: float, refine: bool):
-        """(x (b, n, p*f), t 0-dim) -> guided velocity (b, n, p*f), for ``integrate``."""
+    def branches(self, cond: FlowCondition, need_uncond: bool, refine: bool) -> tuple[FlowCondition, Tensor | None]:
+        """The condition of every branch one velocity evaluation runs, batched: [cond] (+ [null] when
+        ``need_uncond``) (+ [cond with the Eq. 7 local key visibility] when ``refine``), and that key
+        visibility (r*b, n, k) (None without refine). ``lite.export`` exports all three."""
         b, n, _ = cond.tokens.shape
         k = cond.keys.shape[1]
-        need_uncond = cfg_scale != 1.0 or refine
         branches = [cond] + ([cond.null()] if need_uncond else [])
         vis = None
         if refine:
             branches.append(cond)
-            full = torch.ones(2 * b, n, k, dtype=torch.bool, device=cond.device)
-            vis = torch.cat([full, self.local_visibility(cond)])  # (3b, n, k)
-        big = branches[0].cat(*branches[1:]) if len(branches) > 1 else cond
-        r = len(branches)
+            full = torch.ones((len(branches) - 1) * b, n, k, dtype=torch.bool, device=cond.device)
+            vis = torch.cat([full, self.local_visibility(cond)])  # (r*b, n, k)
+        return (branches[0].cat(*branches[1:]) if len(branches) > 1 else cond), vis
+
+    def velocity_fn(self, cond: FlowCondition, cfg_scale: float, refine: bool):
+        """(x (b, n, p*f), t 0-dim) -> guided velocity (b, n, p*f), for ``integrate``."""
+        b = cond.tokens.shape[0]
+        need_uncond = cfg_scale != 1.0 or refine
+        big, vis = self.branches(cond, need_uncond, refine)
+        r = big.tokens.shape[0] // b
         prepared: Any = self.net.prepare(big, vis)  # once for all steps; its type is the network's own
 
         def fn(x: Tensor, t: Tensor) -> Tensor:

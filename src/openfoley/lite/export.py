@@ -93,12 +93,7 @@ class ConditionGraph(nn.Module):
     def prepared(self, frames: Tensor):
         m, gen = self.model, self.gen
         vc = m.video_condition(frames)
-        cond = vc.flow
-        b, n, _ = cond.tokens.shape
-        k = cond.keys.shape[1]
-        full = torch.ones(2 * b, n, k, dtype=torch.bool, device=frames.device)
-        vis = torch.cat([full, gen.local_visibility(cond)])  # (3b, n, k)
-        prep = gen.net.prepare(cond.cat(cond.null(), cond), vis)
+        prep = gen.net.prepare(*gen.branches(vc.flow, need_uncond=True, refine=True))  # cond, null, local
         onset = vc.onset if vc.onset is not None else torch.zeros(frames.shape[:2], device=frames.device)
         return prep, onset, vc.keys.indices, vc.keys.saliency
 

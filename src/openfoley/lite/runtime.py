@@ -36,7 +36,7 @@ from openfoley.config import Config
 from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_frame_windows
 from openfoley.lite.vocoder import log_mel_to_wav
-from openfoley.pipeline.result import FoleyResult, ResultBuilder, check_length, file_span
+from openfoley.pipeline.result import FoleyResult, ResultBuilder, file_span, frames_span
 from openfoley.pipeline.windows import plan_windows
 
 PathLike = str | os.PathLike
@@ -257,9 +257,10 @@ class LiteModel:
         m = known_mask[..., None]  # (1, n, 1)
         a = np.float32(1 - fc.sigma_min)
 
+        u_t = known - a * x0  # the path's velocity: the same at every t
+
         def inpainted(x: np.ndarray, t: float) -> np.ndarray:
             x_t = (1 - a * np.float32(t)) * x0 + np.float32(t) * known
-            u_t = known - a * x0
             return np.where(m, u_t, velocity(np.where(m, x_t, x), t))
 
         return np.where(m, known, integrate(inpainted, x0, steps, solver))
@@ -333,12 +334,8 @@ class LitePipeline:
             if video.dtype != np.uint8 or video.ndim != 4 or video.shape[1:] != (3, size, size):
                 raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps} fps, "
                                  f"got {video.dtype} {video.shape}")
-            first = round(start * fps)
-            n = video.shape[0] - first if duration is None else min(video.shape[0] - first, round(duration * fps))
+            n, clips = frames_span(video, plan, start, duration)
             name, seconds = "frames", n / fps
-            check_length(name, n, fps)
-            clips = (video[first + j * plan.hop_frames: min(first + j * plan.hop_frames + plan.frames, first + n)]
-                     for j in range(plan.count(n)))
         else:
             path = Path(video)
             n, seconds = file_span(path, fps, start, duration)

@@ -35,7 +35,7 @@ from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_video_windows
 from openfoley.model import FoleyModel
 from openfoley.pipeline.folders import BUILTIN, resolve_model_dir
-from openfoley.pipeline.result import FoleyResult, ResultBuilder, check_length, file_span
+from openfoley.pipeline.result import FoleyResult, ResultBuilder, file_span, frames_span
 from openfoley.pipeline.windows import WindowPlan, plan_windows
 from openfoley.vocoder import Vocoder, build_vocoder
 
@@ -150,18 +150,8 @@ class FoleyPipeline:
             if video.dtype != torch.uint8 or video.dim() != 4 or tuple(video.shape[1:]) != (3, size, size):
                 raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps} fps, "
                                  f"got {video.dtype} {tuple(video.shape)}")
-            first = round(start * fps)
-            avail = video.shape[0] - first
-            n = avail if duration is None else min(avail, round(duration * fps))
-            name = "frames"
-            check_length(name, n, fps)
-
-            def from_tensor(plan: WindowPlan) -> Iterator[Tensor]:
-                for j in range(plan.count(n)):
-                    a = first + j * plan.hop_frames
-                    yield video[a : min(a + plan.frames, first + n)]
-
-            return _Source(name, start, n, n / fps, from_tensor)
+            n, windows = frames_span(video, self.plan, start, duration)
+            return _Source("frames", start, n, n / fps, lambda _plan: windows)
         path = Path(video)
         n, span = file_span(path, fps, start, duration)
 

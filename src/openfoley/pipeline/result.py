@@ -90,6 +90,23 @@ def file_span(path: Path, fps: float, start: float, duration: float | None) -> t
     return n, span
 
 
+def frames_span(frames, plan: WindowPlan, start: float, duration: float | None):
+    """Frames already on the model's grid (a uint8 (t, 3, H, W) tensor or array) -> (n grid frames from
+    ``start``, an iterator over the windows of ``plan``: slices of ``frames``, the last one shorter)."""
+    fps = plan.fps
+    first = round(start * fps)
+    avail = frames.shape[0] - first
+    n = avail if duration is None else min(avail, round(duration * fps))
+    check_length("frames", n, fps)
+
+    def windows():
+        for j in range(plan.count(n)):
+            a = first + j * plan.hop_frames
+            yield frames[a : min(a + plan.frames, first + n)]
+
+    return n, windows()
+
+
 def check_length(name: str, n: int, fps: float) -> None:
     """MediaError unless there are at least 2 grid frames (key frames are scored by change)."""
     if n < 2:
