@@ -377,6 +377,7 @@ def part_sampler(args) -> None:
     if model.mma is not None and model.mma.onset_head is not None:
         settings += [(f"onset guidance {g:g}", dict(onset_guidance=g)) for g in args.guidance]
         settings += [(f"onset guide {kind}", dict(onset_guide=kind)) for kind in ("soft", "peaks")]
+        settings += [(f"onset guide lead {k}", dict(onset_guide_lead=k)) for k in range(4)]
     if args.default_only:
         settings = settings[:1]
     if args.only:
@@ -384,8 +385,11 @@ def part_sampler(args) -> None:
     print(f"{'setting':36s} {'F1':>6s} {'onsets/clip':>11s}  (true events/clip {np.mean([len(e) for e in events]):.1f})")
     base_cfg = model.cfg
     for name, kw in settings:
-        kind = kw.pop("onset_guide", base_cfg.flow.onset_guide)  # a model setting, not a sample_latent argument
-        model.cfg = dataclasses.replace(base_cfg, flow=dataclasses.replace(base_cfg.flow, onset_guide=kind))
+        kw = dict(kw)  # model settings, not sample_latent arguments:
+        kind = kw.pop("onset_guide", base_cfg.flow.onset_guide)
+        lead = kw.pop("onset_guide_lead", base_cfg.flow.onset_guide_lead)
+        model.cfg = dataclasses.replace(base_cfg, flow=dataclasses.replace(base_cfg.flow, onset_guide=kind,
+                                                                           onset_guide_lead=lead))
         res = []
         for i0 in range(0, len(idx), 8):
             fr = frames[i0: i0 + 8]

@@ -273,6 +273,13 @@ def test_onset_target_by_hand():
     mel[0, 1, 6] = 2.0  # bin 1 rises by 2 at frame 6, falls at 7 (a fall is not an onset)
     got = onset_target(mel, 4)  # 4 video frames of 2 mel frames each
     torch.testing.assert_close(got, torch.tensor([[0.0, 2.0, 0.0, 1.0]]), atol=0, rtol=0)
+    # lead 1: each interval one mel frame earlier ([-1, 1), [1, 3), [3, 5), [5, 7)): the rise at 3 and at 6
+    # now fall in the third and fourth intervals
+    torch.testing.assert_close(onset_target(mel, 4, lead=1), torch.tensor([[0.0, 0.0, 2.0, 1.0]]), atol=0, rtol=0)
+    # lead 2: [-2, 0), [0, 2), [2, 4), [4, 6): the rise at 6 drops off the end
+    torch.testing.assert_close(onset_target(mel, 4, lead=2), torch.tensor([[0.0, 0.0, 2.0, 0.0]]), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="lead"):
+        onset_target(mel, 4, lead=-1)
 
 
 def test_onset_head_is_off_by_default_and_trains_when_on():

@@ -72,6 +72,11 @@ def test_inconsistent_lengths_rejected():
         apply_overrides(get_preset("tiny"), ["seconds=2.01"])
     with pytest.raises(ConfigError, match="multiple of hop_length"):
         apply_overrides(get_preset("tiny"), ["audio.hop_length=150"])
+    # the guide's lead moves a frame's interval by less than one video frame (4 mel frames in small)
+    assert apply_overrides(get_preset("small"), ["flow.onset_guide_lead=3"]).flow.onset_guide_lead == 3
+    for bad in ("4", "-1"):
+        with pytest.raises(ConfigError, match="onset_guide_lead must be 0 to 3"):
+            apply_overrides(get_preset("small"), [f"flow.onset_guide_lead={bad}"])
 
 
 def test_toml(tmp_path):

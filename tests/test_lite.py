@@ -9,6 +9,7 @@ CLI's runtime choice.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -98,16 +99,17 @@ def test_tiny_transformer_model_matches(cache, tmp_path_factory, moving_square):
     compare(r, g, mel_tol=1e-3, wav_tol=2e-2)  # measured 1.1e-4 and 1.5e-3
 
 
-@pytest.mark.parametrize("t", [100, 37])  # 400 mel frames into equal bins of 4, and into unequal bins
-def test_onset_guide_gradient_equals_autograd(t):
+@pytest.mark.parametrize("t,lead", [(100, 0), (37, 0), (100, 2), (37, 3)])  # equal bins of 4 and unequal bins
+def test_onset_guide_gradient_equals_autograd(t, lead):
     cfg = get_preset("small")
+    cfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, onset_guide_lead=lead))
     model = FoleyModel(cfg)
     g = torch.Generator().manual_seed(t)
     x1 = torch.randn(2, cfg.audio_tokens, cfg.audio_token_dim, generator=g)
     target = torch.rand(2, t, generator=g)
     x = x1.clone().requires_grad_(True)
     (ref,) = torch.autograd.grad(model.onset_guide(target)(x), x)
-    got = onset_guide_grad(x1.numpy(), target.numpy(), cfg.encoder.audio_patch, cfg.audio.n_mels)
+    got = onset_guide_grad(x1.numpy(), target.numpy(), cfg.encoder.audio_patch, cfg.audio.n_mels, lead)
     assert got.shape == tuple(x1.shape) and np.abs(ref.numpy()).max() > 0.1
     np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-6)
 

@@ -258,9 +258,10 @@ class FoleyModel(nn.Module):
         of a frame 2 x (that frame's error), independent of f, so a guidance scale means the same for
         any mel size."""
         p, f, t = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels, onset.shape[1]
+        lead = self.cfg.flow.onset_guide_lead
 
         def guide(x1: Tensor) -> Tensor:
-            return f * (onset_target(unpatchify(x1, p, f), t) - onset.to(x1.dtype)).pow(2).sum()
+            return f * (onset_target(unpatchify(x1, p, f), t, lead) - onset.to(x1.dtype)).pow(2).sum()
 
         return guide
 

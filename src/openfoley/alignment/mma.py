@@ -84,15 +84,22 @@ def masked_mse(pred: Tensor, target: Tensor, visible: Tensor, valid: Tensor | No
     return (sq * w).sum() / (w.sum() * pred.shape[-1]).clamp_min(1.0)
 
 
-def onset_target(mel: Tensor, t: int) -> Tensor:
+def onset_target(mel: Tensor, t: int, lead: int = 0) -> Tensor:
     """The onset target: normalised log-mel (b, f, m) -> (b, t) onset strength per video frame.
 
     Positive spectral flux ``relu(mel[..., j] - mel[..., j-1])`` averaged over the f bins (0 for the
     first frame), then the maximum over the mel frames of each of t equal intervals
     (``adaptive_max_pool1d``), so a frame's value is the strongest rise of energy during it.
+
+    ``lead`` >= 0 mel frames moves every interval that much earlier (the flux track is delayed by
+    ``lead`` before pooling; the first ``lead`` values are 0): onset guidance's ``flow.onset_guide_lead``.
+    Training uses 0.
     """
+    if lead < 0:
+        raise ValueError(f"onset_target: lead must be >= 0 mel frames, got {lead}")
+    m = mel.shape[-1]
     flux = F.relu(mel[..., 1:] - mel[..., :-1]).mean(dim=1)  # (b, m - 1)
-    flux = F.pad(flux, (1, 0))  # (b, m): the rise into mel frame j sits at j
+    flux = F.pad(flux, (1 + lead, 0))[:, :m]  # (b, m): the rise into mel frame j sits at j + lead
     return F.adaptive_max_pool1d(flux[:, None, :], t)[:, 0]  # (b, t)
 
 

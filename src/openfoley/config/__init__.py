@@ -177,6 +177,10 @@ class FlowConfig:
     onset_peak_threshold: float = 0.23
     onset_peak_height: float = 0.8
     onset_floor: float = 0.09
+    # Mel frames by which the guide's frame intervals move earlier: an onset asked for at video frame i
+    # is measured over mel frames [i*w - lead, (i+1)*w - lead) (w mel frames per video frame). The head
+    # fires on the frame an event first shows in, which often starts after the sound (docs/flow.md).
+    onset_guide_lead: int = 0
     sigma_min: float = 0.0  # floor of the CFM path: x_1 = x1 + sigma_min x0 (openfoley.flow.path)
     coupling_layers: int = 12
     coupling_width: int = 512
@@ -246,6 +250,10 @@ class Config:
         p = self.encoder.audio_patch
         if self.flow.net == "unet" and p & (p - 1):
             raise ConfigError(f"flow.net = unet needs encoder.audio_patch a power of two, got {p}")
+        per_frame = self.model_mel_frames // self.video_frames
+        if not 0 <= self.flow.onset_guide_lead < max(1, per_frame):
+            raise ConfigError(f"flow.onset_guide_lead must be 0 to {max(1, per_frame) - 1} mel frames (less than one "
+                              f"video frame), got {self.flow.onset_guide_lead}")
 
     # --- derived lengths -------------------------------------------------------------------------
     @property
@@ -470,7 +478,8 @@ def _small() -> Config:
         name="small",
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
         alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
-        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0, onset_guide="peaks"),
+        flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0, onset_guide="peaks",
+                        onset_guide_lead=2),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
     )

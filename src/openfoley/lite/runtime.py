@@ -74,19 +74,20 @@ def _pool_bins(m: int, t: int) -> list[tuple[int, int]]:
     return [(j * m // t, -(-(j + 1) * m // t)) for j in range(t)]
 
 
-def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int) -> np.ndarray:
+def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int, lead: int = 0) -> np.ndarray:
     """Gradient of ``FoleyModel.onset_guide`` with respect to x1 (b, n, p*f), written out.
 
-    guide(x1) = f * sum_{b,j} (o_j - target_j)^2 with o = ``onset_target(unpatchify(x1), t)``: the
-    positive spectral flux averaged over bins, max-pooled into t bins. The gradient goes to each bin's
-    arg-max frame (the first one on a tie), through the ReLU (zero where the rise is not positive),
-    and to the two mel frames of that rise with opposite signs.
+    guide(x1) = f * sum_{b,j} (o_j - target_j)^2 with o = ``onset_target(unpatchify(x1), t, lead)``: the
+    positive spectral flux averaged over bins, delayed by ``lead`` mel frames, max-pooled into t bins.
+    The gradient goes to each bin's arg-max frame (the first one on a tie), back by ``lead`` (nothing
+    for the zeros the delay put in front), through the ReLU (zero where the rise is not positive), and
+    to the two mel frames of that rise with opposite signs.
     """
     mel = unpatchify(x1, p, f)  # (b, f, m)
     b, _, m = mel.shape
     t = target.shape[1]
     d = mel[..., 1:] - mel[..., :-1]  # (b, f, m-1)
-    flux = np.concatenate([np.zeros((b, 1), mel.dtype), np.maximum(d, 0).mean(axis=1)], 1)  # (b, m)
+    flux = np.concatenate([np.zeros((b, 1 + lead), mel.dtype), np.maximum(d, 0).mean(axis=1)], 1)[:, :m]  # (b, m)
     dflux = np.zeros_like(flux)
     bins = _pool_bins(m, t)
     if all(e - s == m // t for s, e in bins) and m % t == 0:  # equal bins: vectorised
@@ -99,6 +100,8 @@ def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int) -> np.n
             arg = s + flux[:, s:e].argmax(-1)  # (b,)
             o = flux[np.arange(b), arg]
             dflux[np.arange(b), arg] += 2 * f * (o - target[:, j])
+    if lead:  # the delayed track's value j is the rise into mel frame j - lead
+        dflux = np.concatenate([dflux[:, lead:], np.zeros((b, lead), dflux.dtype)], 1)
     dd = (d > 0) * (dflux[:, None, 1:] / f)  # (b, f, m-1): d flux_j / d rise_{j-1} = 1/f where it is positive
     dmel = np.zeros_like(mel)
     dmel[..., 1:] += dd
@@ -245,12 +248,12 @@ class LiteModel:
         velocity = fn
         if onset_guidance > 0:
             target = guide_target(cond.onset, self.cfg)
-            p, f = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels
+            p, f, lead = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels, fc.onset_guide_lead
 
             def velocity(x: np.ndarray, t: float) -> np.ndarray:
                 v = fn(x, t)
                 x1 = x + np.float32(1 - t) * v
-                return v - np.float32(onset_guidance) * onset_guide_grad(x1, target, p, f)
+                return v - np.float32(onset_guidance) * onset_guide_grad(x1, target, p, f, lead)
 
         if known is None or known_mask is None:
             return integrate(velocity, x0, steps, solver)
