@@ -221,3 +221,16 @@ def test_importing_the_lite_vocoder_does_not_load_torch():
     code = "import sys, openfoley.lite.vocoder; print('torch' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("init,iters,momentum,want", [("pghi", 32, 0.99, "griffin-lim-32"),
+                                                      ("random", 16, 0.99, "griffin-lim-random-16"),
+                                                      ("pghi", 8, 0.0, "griffin-lim-8-m0")])
+def test_lite_vocoder_is_named_as_the_torch_one(init, iters, momentum, want):
+    from openfoley.config import apply_overrides, get_preset
+    from openfoley.lite.runtime import vocoder_name
+    from openfoley.vocoder.griffinlim import GriffinLimVocoder
+
+    cfg = apply_overrides(get_preset("small"), [f"audio.griffin_lim_init={init}", f"audio.griffin_lim_iters={iters}",
+                                                f"audio.griffin_lim_momentum={momentum}"])
+    assert vocoder_name(cfg) == GriffinLimVocoder(cfg.audio).name == want

@@ -30,6 +30,14 @@ from typing import Any
 from openfoley.errors import ConfigError
 
 
+def griffin_lim_name(init: str, iters: int, momentum: float) -> str:
+    """A Griffin-Lim vocoder's name in every runtime: ``griffin-lim-32`` (pghi start, momentum 0.99),
+    ``griffin-lim-random-32``, ``griffin-lim-32-m0`` (classic, no momentum)."""
+    start = "" if init == "pghi" else f"{init}-"
+    mom = "" if momentum == 0.99 else f"-m{momentum:g}"
+    return f"griffin-lim-{start}{iters}{mom}"
+
+
 @dataclass(frozen=True)
 class AudioConfig:
     """Waveform and log-mel spectrogram settings."""

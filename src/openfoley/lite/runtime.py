@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openfoley.config import Config
+from openfoley.config import Config, griffin_lim_name
 from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_frame_windows
 from openfoley.lite.vocoder import log_mel_to_wav
@@ -134,9 +134,7 @@ def integrate(fn: Callable[[np.ndarray, float], np.ndarray], x0: np.ndarray, ste
 def vocoder_name(cfg: Config) -> str:
     """``GriffinLimVocoder.name`` for the config's Griffin-Lim settings (the lite runtime's vocoder)."""
     a = cfg.audio
-    init = "" if a.griffin_lim_init == "pghi" else f"{a.griffin_lim_init}-"
-    mom = "" if a.griffin_lim_momentum == 0.99 else f"-m{a.griffin_lim_momentum:g}"
-    return f"griffin-lim-{init}{a.griffin_lim_iters}{mom}"
+    return griffin_lim_name(a.griffin_lim_init, a.griffin_lim_iters, a.griffin_lim_momentum)
 
 
 # --- the model files --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from openfoley.config import AudioConfig
+from openfoley.config import AudioConfig, griffin_lim_name
 from openfoley.features.mel import GL_INITS, log_mel_to_wav
 
 
@@ -39,9 +39,7 @@ class GriffinLimVocoder:
     @property
     def name(self) -> str:
         """e.g. ``griffin-lim-4`` (the default pghi start), ``griffin-lim-random-32``, ``...-m0`` (classic)."""
-        init = "" if self.init == "pghi" else f"{self.init}-"
-        mom = "" if self.momentum == 0.99 else f"-m{self.momentum:g}"
-        return f"griffin-lim-{init}{self.iters}{mom}"
+        return griffin_lim_name(self.init, self.iters, self.momentum)
 
     def __call__(self, logmel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if generator is None and self.init == "random":
