@@ -165,3 +165,25 @@ def test_differences_from_full():
     assert lines[-1] == ("| no-mma | +2.0 (0.0, 1.4) | +0.00 (0.00, 0.00) | n/a | +0.000 (0.000, 0.000) | "
                          "+0.000 (0.000, 0.000) | -0.200 (0.000, 0.141) |")
     assert differences_markdown("x", {"no-mma": res["no-mma"]}) == ""
+
+
+def test_variants_train_on_live_renders(parts, tmp_path):
+    """``train_live``: a missing variant trains on clips rendered on the fly from a sound bank."""
+    from openfoley.benchmark import TrainData, _weights_step
+
+    bank = make_synth_bank(tmp_path / "bank8k", seed=0, sample_rate=8000)  # the tiny preset's rate
+    kw = dict(base_preset="tiny", full_model=None, evaluators=parts["ev"], progress=False, limit=2,
+              model_root=tmp_path / "models", train_live=bank, train_walkers=0.5)
+    res = run_benchmark(parts["split"], tmp_path / "out", ["no-mma"], train_steps=10, **kw)
+    run = tmp_path / "models" / "no-mma-seed0"
+    assert _weights_step(run / "weights") == 10 and res["no-mma"][0]["made_by"]["step"] == 10
+    assert res["no-mma"][0]["clips"] == 2
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert metrics and all(m["step"] <= 10 for m in metrics)
+    # the live set really is what it trained on: a render of the bank's train split, walkers as asked
+    live = TrainData(live=bank, walkers=0.5).open(get_preset("tiny"))
+    assert live.render.walker_share == 0.5 and live[0]["frames"].shape[-1] == get_preset("tiny").video.size
+    with pytest.raises(ConfigError, match="not both"):
+        TrainData(store=parts["root"] / "store", live=bank)
+    with pytest.raises(ConfigError, match="walker share"):
+        TrainData(live=bank, walkers=1.5)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from openfoley.config.tools import LIVE_WALKER_SHARE
+
 if TYPE_CHECKING:
     from openfoley.pipeline import FoleyPipeline
     from openfoley.vocoder import Vocoder
@@ -90,10 +92,49 @@ def _clip_videos(split_dir: Path) -> list[Path]:
     return vids
 
 
-def _variant_weights(name: str, base_cfg, model_root: Path, train_store: Path | None,
+@dataclass(frozen=True)
+class TrainData:
+    """What missing variants train on: a feature ``store`` folder, or clips rendered on the fly from the
+    sound bank ``live`` (``openfoley train --live``, with ``walkers`` its ``--live-walkers``)."""
+
+    store: Path | None = None
+    live: Path | None = None
+    walkers: float = LIVE_WALKER_SHARE
+
+    def __post_init__(self) -> None:
+        from openfoley.errors import ConfigError
+
+        if self.store is not None and self.live is not None:
+            raise ConfigError("train variants on a feature store or on live renders, not both")
+        if not 0.0 <= self.walkers <= 1.0:
+            raise ConfigError(f"walker share must be in [0, 1], got {self.walkers}")
+
+    def __bool__(self) -> bool:
+        return self.store is not None or self.live is not None
+
+    def open(self, cfg):
+        """The training set for ``cfg``: a ``FeatureStore`` (checked against cfg) or a ``LiveStore``."""
+        if self.live is not None:
+            from openfoley.config.tools import RenderConfig
+            from openfoley.data.foleyworld.live import LiveStore
+            from openfoley.errors import DataError
+
+            if not (self.live / "manifest.jsonl").is_file():
+                raise DataError(f"{self.live}: not a sound bank (no manifest.jsonl)")
+            render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate,
+                                  walker_share=self.walkers)
+            return LiveStore(self.live, cfg, split="train", seed=0, render=render)
+        from openfoley.features.store import FeatureStore
+
+        store = FeatureStore(self.store)
+        store.check_compatible(cfg)
+        return store
+
+
+def _variant_weights(name: str, base_cfg, model_root: Path, data: TrainData,
                      train_steps: int, seed: int, full_model: str | None) -> Path | str:
     """Weights for a variant: ``full_model`` for ``full`` when given, else MODEL_ROOT/<name>-seed<k>/weights,
-    trained there first (resuming a cut-off run) when a training store is given."""
+    trained there first (resuming a cut-off run) when training data is given."""
     from openfoley.config import apply_overrides
     from openfoley.errors import ModelError
 
@@ -103,17 +144,15 @@ def _variant_weights(name: str, base_cfg, model_root: Path, train_store: Path | 
     done = _weights_step(run / "weights")
     # The loop exports weights at every checkpoint, so weights alone do not mean the run finished: a run
     # cut off before ``train_steps`` is resumed when it can be (its weights are used as they are if not).
-    if done is not None and (done >= train_steps or train_store is None):
+    if done is not None and (done >= train_steps or not data):
         return run / "weights"
-    if train_store is None:
-        raise ModelError(f"{run}: no weights for variant {name!r}; give --train-store STORE to train it")
-    from openfoley.features.store import FeatureStore
+    if not data:
+        raise ModelError(f"{run}: no weights for variant {name!r}; give --train-store STORE or --train-live BANK "
+                         "to train it")
     from openfoley.training.loop import train
 
     cfg = apply_overrides(base_cfg, {**VARIANTS[name], "train.seed": seed})
-    store = FeatureStore(train_store)
-    store.check_compatible(cfg)
-    train(cfg, store, run, max_steps=train_steps, progress=False)
+    train(cfg, data.open(cfg), run, max_steps=train_steps, progress=False)
     return run / "weights"
 
 
@@ -324,7 +363,8 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                   full_model: str | None = "builtin", train_store: str | Path | None = None,
                   train_steps: int = 1500, steps: int | None = None, seeds: list[int] | tuple[int, ...] = (0,),
                   evaluators=None, limit: int | None = None, progress: bool = True,
-                  retrieval_videos: str | Path | None = None) -> dict[str, dict[int | None, dict]]:
+                  retrieval_videos: str | Path | None = None, train_live: str | Path | None = None,
+                  train_walkers: float = LIVE_WALKER_SHARE) -> dict[str, dict[int | None, dict]]:
     """Generate (or resynthesise) every row's audio for the clips of one split, for every seed, and evaluate it.
 
     Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished
@@ -334,6 +374,8 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
     every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config
     the variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
     ``retrieval_videos`` (the training clips' mp4 folder); it retrieves with the seed's ``full`` model.
+    ``train_live`` (a sound bank) trains missing variants on clips rendered on the fly instead of on
+    ``train_store``, with ``train_walkers`` of the strike and impact sources drawn as walkers.
     Returns ``{row: {seed (None for fixed rows): metrics}}`` for the rows asked.
     """
     import json
@@ -362,6 +404,8 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                 except FileExistsError:  # another process sharing out_root linked it first
                     pass
     store = None if train_store is None else Path(train_store)
+    data = TrainData(store=None if train_live is not None else store,
+                     live=None if train_live is None else Path(train_live), walkers=train_walkers)
     ref_cache: dict = {}  # every row is scored against the same references: decode and score them once
     results: dict[str, dict[int | None, dict]] = {}
     for row in rows:
@@ -371,7 +415,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             key = seed if row in SEEDED else None
             weights = sources = None
             if row in VARIANTS or row == "retrieval":  # trains (or finishes training) the model if needed
-                weights = _variant_weights("full" if row == "retrieval" else row, base_cfg, model_root, store,
+                weights = _variant_weights("full" if row == "retrieval" else row, base_cfg, model_root, data,
                                            train_steps, seed, full_model)
             made_by = None if weights is None else {"weights": str(weights), "step": _weights_step_of(weights)}
             stale = False

@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from openfoley.cli.common import add_config_args, config_from_args
+from openfoley.config.tools import LIVE_WALKER_SHARE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-root", default=None, help="trained variants' runs (default: OUT/models)")
     p.add_argument("--full-model", default="builtin", help="weights for `full`: builtin, a folder, or `train`")
     p.add_argument("--train-store", default=None, help="feature store to train missing variants on")
+    p.add_argument("--train-live", metavar="BANK", default=None,
+                   help="train missing variants on clips rendered on the fly from this sound bank (openfoley train "
+                        "--live) instead of --train-store, which the retrieval row still reads")
+    p.add_argument("--train-walkers", type=float, default=LIVE_WALKER_SHARE, metavar="SHARE",
+                   help="--train-live: share of strike and impact sources drawn as walkers (default: %(default)s)")
     p.add_argument("--train-steps", type=int, default=1500)
     p.add_argument("--retrieval-videos", default=None,
                    help="training clips' mp4 folder (the retrieval row; default: FOLEYWORLD/train)")
@@ -62,7 +68,8 @@ def _run(args: argparse.Namespace) -> int:
                       train_store=args.train_store, train_steps=args.train_steps, steps=args.steps,
                       seeds=list(range(args.seed, args.seed + args.seeds)), evaluators=args.evaluators,
                       limit=args.limit,
-                      retrieval_videos=args.retrieval_videos or Path(args.foleyworld) / "train")
+                      retrieval_videos=args.retrieval_videos or Path(args.foleyworld) / "train",
+                      train_live=args.train_live, train_walkers=args.train_walkers)
     results = collect_results(out)
     if not results:
         raise ConfigError(f"{out}: no finished rows to report")

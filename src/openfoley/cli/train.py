@@ -12,11 +12,8 @@ import tempfile
 from pathlib import Path
 
 from openfoley.cli.common import add_config_args, config_from_args
-from openfoley.config.tools import RenderConfig
+from openfoley.config.tools import LIVE_WALKER_SHARE, RenderConfig
 from openfoley.errors import ConfigError, DataError
-
-# --live: share of strike and impact sources drawn as walkers (RenderConfig.walker_share; docs/benchmark.md)
-LIVE_WALKER_SHARE = 0.3
 
 
 def register(sub: argparse._SubParsersAction) -> None:

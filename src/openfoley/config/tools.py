@@ -42,6 +42,11 @@ class BankSettings:
             raise DataError(f"invalid bank settings: {self}")
 
 
+# Live training's share of strike and impact sources drawn as walkers (RenderConfig.walker_share):
+# `openfoley train --live-walkers` and `openfoley benchmark --train-walkers` default (docs/benchmark.md).
+LIVE_WALKER_SHARE = 0.3
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """Clip format and the strength of the nuisances. ``sample_rate`` must equal the bank's."""
