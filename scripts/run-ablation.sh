@@ -6,6 +6,8 @@
 # data/store-small-train). Resumable: rerun the same command after a cut-off and finished rows are kept.
 #
 #   scripts/run-ablation.sh [SEEDS=2] [STEPS=200] [LIMIT=64]   ->  runs/ablation/{test-closed,test-open}
+#   LIVE=data/bank scripts/run-ablation.sh 2 600 64    # variants train on live renders (openfoley train --live),
+#                                                      # as the built-in model does; the store feeds retrieval
 #   openfoley benchmark --report --out runs/ablation --split test-closed   # the tables of what is done
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ mkdir -p "$OUT"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1  # (the CLI also keeps freed memory: openfoley/runtime.py)
 ROWS=(full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling)
 common=(--out "$OUT" --full-model train --train-store data/store-small-train --train-steps "$STEPS"
-        --limit "$LIMIT" --config benchmarks/ablation.toml)
+        --limit "$LIMIT" --config benchmarks/ablation.toml ${LIVE:+--train-live "$LIVE"})
 worker() {
   local seed=$1
   for row in "${ROWS[@]}" retrieval; do
