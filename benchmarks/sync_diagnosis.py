@@ -372,6 +372,7 @@ def part_sampler(args) -> None:
     settings = [("default (cfg 2, 8 steps, refine)", dict()),
                 ("cfg 1 (no guidance)", dict(cfg_scale=1.0)),
                 ("cfg 4", dict(cfg_scale=4.0)),
+                ("4 steps", dict(steps=4)),
                 ("32 steps", dict(steps=32)),
                 ("refine off", dict(refine=False))]
     if model.mma is not None and model.mma.onset_head is not None:
