@@ -6,6 +6,7 @@
     python benchmarks/sync_detector.py ceiling                             # the audio's own onset strength
     python benchmarks/sync_detector.py model --weights runs/RUN/weights     # a trained model's onset head
     python benchmarks/sync_detector.py kinds --weights builtin --clips 60   # ... its recall per source kind
+    python benchmarks/sync_detector.py train --arch motion3f --walkers 0.5 --target labels   # can it see a foot land?
 
 Each video path (``--arch``) maps frames (b, t, 3, 64, 64) at 12.5 fps to features (b, t, d) and a linear
 head reads one number per frame. It is trained on the *audio's* onset strength at each frame
@@ -137,6 +138,20 @@ def kind_recall(scores: np.ndarray, events: list[torch.Tensor], kinds: list[list
     return {k: (len(v), float(np.mean(v))) for k, v in sorted(hits.items())}
 
 
+def kind_profile(scores: np.ndarray, events: list[torch.Tensor], kinds: list[list[str]], step: float,
+                 reach: int = 3) -> dict[str, list[float]]:
+    """Per source kind: the mean output at offsets -reach..+reach frames around its events' frames. A path
+    that knows *when* a kind's event happens peaks at offset 0 or +1; a flat profile means it only knows
+    that such a source is there (docs/sync-diagnosis.md part 13)."""
+    rows: dict[str, list[np.ndarray]] = {}
+    for s, ev, ks in zip(scores, events, kinds, strict=True):
+        for e, k in zip(ev.tolist(), ks, strict=True):
+            i = int(np.floor(e / step))
+            if reach <= i < len(s) - reach:
+                rows.setdefault(k, []).append(s[i - reach: i + reach + 1])
+    return {k: np.mean(v, axis=0).round(4).tolist() for k, v in sorted(rows.items())}
+
+
 def score(s_tr: np.ndarray, ev_tr: list[torch.Tensor], s_te: np.ndarray, ev_te: list[torch.Tensor],
           step_s: float) -> tuple[float, float, float, float, float]:
     """Per-frame scores (clips, t) -> (AP, chance, event F1, peaks per clip, threshold) on the test clips,
@@ -185,7 +200,10 @@ def part_train(args, arch: str | None = None) -> dict:
     mean = tr["mel"].mean(dim=(0, 2))[:, None]
     std = tr["mel"].std(dim=(0, 2)).clamp_min(1e-3)[:, None]
     t = tr["frames"].shape[1]
-    target_tr = onset_target((tr["mel"] - mean) / std, t)  # (N, t)
+    if args.target == "labels":  # diagnostic only: the renderer's true event frames, never a training signal
+        target_tr = frame_labels(tr["events"], t, cfg.seconds / t).float()  # (N, t)
+    else:
+        target_tr = onset_target((tr["mel"] - mean) / std, t)  # (N, t)
     opt = torch.optim.Adam(det.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + np.cos(np.pi * min(s, args.steps) / args.steps)))
@@ -220,7 +238,9 @@ def part_train(args, arch: str | None = None) -> dict:
         s_te = scores(te["frames"])
         ap, chance, f1, count, th = score(scores(tr["frames"][:150]), tr["events"][:150], s_te, te["events"], step_s)
         by_kind = kind_recall(s_te, te["events"], te["kinds"], step_s, th) if "kinds" in te else {}
-        rec = {"part": "detector", "arch": arch, "steps": step, "walkers": args.walkers, "recall_by_kind": by_kind, "batch": args.batch, "train_clips": args.train,
+        profile = kind_profile(s_te, te["events"], te["kinds"], step_s) if "kinds" in te else {}
+        rec = {"part": "detector", "arch": arch, "steps": step, "walkers": args.walkers, "target": args.target,
+               "recall_by_kind": by_kind, "profile_by_kind": profile, "batch": args.batch, "train_clips": args.train,
                "test_clips": args.test, "ap": ap, "chance": chance, "event_f1": f1,
                "peaks_per_clip": count, "true_events_per_clip": float(np.mean([len(e) for e in te["events"]])),
                "final_loss": loss.item(), "train_seconds": train_s,
@@ -232,6 +252,8 @@ def part_train(args, arch: str | None = None) -> dict:
               f"{count:.1f} (true {rec['true_events_per_clip']:.1f}), {train_s:.0f} s", flush=True)
         if by_kind:
             print(f"[{arch}]   recall by kind: " + ", ".join(f"{k} {r:.2f} ({n})" for k, (n, r) in by_kind.items()))
+            for k, prof in profile.items():
+                print(f"[{arch}]   {k:10s} mean output at offsets -3..+3: " + " ".join(f"{x:.3f}" for x in prof))
     return rec
 
 
@@ -361,6 +383,9 @@ def main(argv=None) -> int:
     ap.add_argument("--walkers", type=float, default=0.0,
                     help="cache/train: clips rendered with this RenderConfig.walker_share (a cache of their own)")
     ap.add_argument("--arch", choices=ARCHES, default="patch1")
+    ap.add_argument("--target", choices=("audio", "labels"), default="audio",
+                    help="train: the audio's onset strength (self-supervised, the model's target) or, as a "
+                         "diagnostic of what a video path can see, the renderer's true event frames")
     ap.add_argument("--archs", nargs="+", default=list(ARCHES))
     ap.add_argument("--weights", default="builtin", help="model: the weights folder whose onset head to score")
     ap.add_argument("--steps", type=int, default=600)

@@ -126,6 +126,8 @@ class TrainData:
             return LiveStore(self.live, cfg, split="train", seed=0, render=render)
         from openfoley.features.store import FeatureStore
 
+        if self.store is None:
+            raise ValueError("TrainData.open: no store and no live bank (check bool(data) first)")
         store = FeatureStore(self.store)
         store.check_compatible(cfg)
         return store
