@@ -487,7 +487,7 @@ def _small() -> Config:
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
         alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
         flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0, onset_guide="peaks",
-                        onset_guide_lead=2),
+                        onset_guide_lead=1),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
     )
