@@ -56,13 +56,19 @@ ARCHES = ("patch1", "patch3", "patch1+mma", "motion1", "motion3", "motion1+mma",
 _STORE = None
 
 
-def _init(bank: str, split: str, seed: int, walkers: float = 0.0) -> None:
+def small_at(size: int):
+    """The ``small`` preset with its frames read at ``size`` px (64: the preset itself)."""
+    cfg = get_preset("small")
+    return cfg if size == cfg.video.size else dataclasses.replace(cfg, video=dataclasses.replace(cfg.video, size=size))
+
+
+def _init(bank: str, split: str, seed: int, walkers: float = 0.0, size: int = 64) -> None:
     global _STORE
     from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.live import LiveStore
 
     torch.set_num_threads(1)
-    cfg = get_preset("small")
+    cfg = small_at(size)
     render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate, walker_share=walkers)
     _STORE = LiveStore(bank, cfg, split=split, seed=seed, render=render)
 
@@ -73,21 +79,22 @@ def _item(i: int):
     return it["frames"], it["mel"], it["events"], it["event_kinds"]
 
 
-def cache_name(split: str, n: int, walkers: float) -> str:
-    """The cache file of ``n`` clips of ``split``; ``-w0.5``: rendered with walker_share 0.5."""
-    return f"{split}-{n}" + (f"-w{walkers:g}" if walkers > 0 else "") + ".pt"
+def cache_name(split: str, n: int, walkers: float, size: int = 64) -> str:
+    """The cache file of ``n`` clips of ``split``; ``-w0.5``: rendered with walker_share 0.5; ``-128px``:
+    frames read at 128 px instead of the preset's 64."""
+    return f"{split}-{n}" + (f"-w{walkers:g}" if walkers > 0 else "") + (f"-{size}px" if size != 64 else "") + ".pt"
 
 
 def part_cache(args) -> None:
     out = Path(args.cache)
     out.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (("train", args.train, 21), ("test-closed", args.test, 22)):
-        path = out / cache_name(split, n, args.walkers)
+        path = out / cache_name(split, n, args.walkers, args.size)
         if path.exists():
             print(f"{path} exists")
             continue
         t0 = time.perf_counter()
-        with Pool(args.workers, initializer=_init, initargs=(args.bank, split, seed, args.walkers)) as pool:
+        with Pool(args.workers, initializer=_init, initargs=(args.bank, split, seed, args.walkers, args.size)) as pool:
             items = pool.map(_item, range(n), chunksize=8)
         frames = torch.stack([torch.as_tensor(it[0]) for it in items])
         mel = torch.stack([it[1] for it in items])
@@ -167,9 +174,9 @@ def score(s_tr: np.ndarray, ev_tr: list[torch.Tensor], s_te: np.ndarray, ev_te: 
 class Detector(nn.Module):
     """A video path of ``arch`` + a linear onset head: frames (b, t, 3, H, W) uint8 -> (b, t)."""
 
-    def __init__(self, arch: str):
+    def __init__(self, arch: str, size: int = 64):
         super().__init__()
-        cfg = get_preset("small")
+        cfg = small_at(size)
         base = arch.split("+")[0]  # encoder kind + temporal layers, e.g. motion3; motion3f: at motion_pool 1
         pool = 1 if base.endswith("f") else cfg.encoder.motion_pool
         base = base.removesuffix("f")
@@ -191,11 +198,11 @@ class Detector(nn.Module):
 def part_train(args, arch: str | None = None) -> dict:
     arch = arch or args.arch
     cache = Path(args.cache)
-    tr = torch.load(cache / cache_name("train", args.train, args.walkers))
-    te = torch.load(cache / cache_name("test-closed", args.test, args.walkers))
+    tr = torch.load(cache / cache_name("train", args.train, args.walkers, args.size))
+    te = torch.load(cache / cache_name("test-closed", args.test, args.walkers, args.size))
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    det = Detector(arch)
+    det = Detector(arch, args.size)
     cfg = det.cfg
     mean = tr["mel"].mean(dim=(0, 2))[:, None]
     std = tr["mel"].std(dim=(0, 2)).clamp_min(1e-3)[:, None]
@@ -383,6 +390,8 @@ def main(argv=None) -> int:
     ap.add_argument("--walkers", type=float, default=0.0,
                     help="cache/train: clips rendered with this RenderConfig.walker_share (a cache of their own)")
     ap.add_argument("--arch", choices=ARCHES, default="patch1")
+    ap.add_argument("--size", type=int, default=64,
+                    help="cache/train: read the frames at this many px (the renders are 128; the preset reads 64)")
     ap.add_argument("--target", choices=("audio", "labels"), default="audio",
                     help="train: the audio's onset strength (self-supervised, the model's target) or, as a "
                          "diagnostic of what a video path can see, the renderer's true event frames")
