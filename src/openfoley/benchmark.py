@@ -115,15 +115,9 @@ class TrainData:
     def open(self, cfg):
         """The training set for ``cfg``: a ``FeatureStore`` (checked against cfg) or a ``LiveStore``."""
         if self.live is not None:
-            from openfoley.config.tools import RenderConfig
             from openfoley.data.foleyworld.live import LiveStore
-            from openfoley.errors import DataError
 
-            if not (self.live / "manifest.jsonl").is_file():
-                raise DataError(f"{self.live}: not a sound bank (no manifest.jsonl)")
-            render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate,
-                                  walker_share=self.walkers)
-            return LiveStore(self.live, cfg, split="train", seed=0, render=render)
+            return LiveStore.for_training(self.live, cfg, self.walkers)
         from openfoley.features.store import FeatureStore
 
         if self.store is None:

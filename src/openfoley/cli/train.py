@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from openfoley.cli.common import add_config_args, config_from_args
-from openfoley.config.tools import LIVE_WALKER_SHARE, RenderConfig
+from openfoley.config.tools import LIVE_WALKER_SHARE
 from openfoley.errors import ConfigError, DataError
 
 
@@ -65,12 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             raise DataError("give --data STORE or --live BANK, not both")
         if not 0.0 <= args.live_walkers <= 1.0:
             raise ConfigError(f"--live-walkers must be in [0, 1], got {args.live_walkers}")
-        if not (Path(args.live) / "manifest.jsonl").is_file():
-            raise DataError(f"{args.live}: not a sound bank (no manifest.jsonl; build one with "
-                            "`openfoley data sound-bank`)")
-        render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate,
-                              walker_share=args.live_walkers)
-        store = LiveStore(args.live, cfg, split="train", seed=args.live_seed, render=render)
+        store = LiveStore.for_training(args.live, cfg, args.live_walkers, seed=args.live_seed)
         max_steps = args.max_steps
     else:
         if not args.data:

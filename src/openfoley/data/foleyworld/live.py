@@ -35,7 +35,7 @@ from openfoley.config.tools import RenderConfig
 from openfoley.data.foleyworld.bank import Bank, load_bank
 from openfoley.data.foleyworld.render import clip_id, clip_rng, render_clip, resolve_splits, split_pool
 from openfoley.data.foleyworld.scenes import build_scene, mix
-from openfoley.errors import ConfigError
+from openfoley.errors import ConfigError, DataError
 from openfoley.features.mel import log_mel
 
 DEFAULT_CLIPS = 100_000_000
@@ -92,6 +92,17 @@ class LiveStore:
         self._bank: Bank | None = None
         self._pool: dict[str, list[str]] | None = None
         self._splits = splits
+
+    @classmethod
+    def for_training(cls, bank_dir: str | Path, cfg: Config, walkers: float, seed: int = 0) -> LiveStore:
+        """The training set of ``openfoley train --live`` and of ``openfoley benchmark --train-live``: the
+        bank's train split rendered at 128 px with ``walkers`` of the strike and impact sources drawn as
+        walkers. DataError when ``bank_dir`` is not a sound bank."""
+        if not (Path(bank_dir) / "manifest.jsonl").is_file():
+            raise DataError(f"{bank_dir}: not a sound bank (no manifest.jsonl; build one with "
+                            "`openfoley data sound-bank`)")
+        render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate, walker_share=walkers)
+        return cls(bank_dir, cfg, split="train", seed=seed, render=render)
 
     def _ready(self):
         if self._bank is None:
