@@ -52,7 +52,7 @@ from openfoley.config import get_preset
 from openfoley.encoders import build_video_encoder
 from openfoley.evaluation.metrics import average_precision, event_time_error
 
-ARCHES = ("patch1", "patch3", "patch1+mma", "motion1", "motion3", "motion1+mma", "motion3f")
+ARCHES = ("patch1", "patch3", "patch1+mma", "motion1", "motion3", "motion1+mma", "motion3f", "window3")
 _STORE = None
 
 
@@ -355,10 +355,14 @@ def part_kinds(args) -> list[dict]:
     for name, clips in sets:
         peak: dict[str, list[float]] = {}
         bg = []
+        all_s, all_ev, all_k = [], [], []
         for frames, times, kinds in clips:
             with torch.no_grad():
                 s = model.mma.onset_head(model.align(torch.as_tensor(frames)[None]))[0, :, 0].numpy()
             step = cfg.seconds / len(s)
+            all_s.append(s)
+            all_ev.append(torch.as_tensor(np.asarray(times, dtype=np.float32)))
+            all_k.append(list(kinds))
             far = np.ones(len(s), bool)
             for e, k in zip(times, kinds, strict=True):
                 i = int(np.floor(e / step))
@@ -373,6 +377,9 @@ def part_kinds(args) -> list[dict]:
                    "median_peak": float(np.median(v_a)), "recall": float(np.mean(v_a >= th)), "threshold": th}
             rows.append(rec)
             print(f"   {k:10s} events {len(v):4d}  median head {rec['median_peak']:.3f}  recall {rec['recall']:.3f}")
+        for k, prof in kind_profile(np.stack(all_s), all_ev, all_k, cfg.seconds / len(all_s[0])).items():
+            rows.append({"part": "kinds-profile", "weights": args.weights, "set": name, "kind": k, "profile": prof})
+            print(f"   {k:10s} mean head at offsets -3..+3: " + " ".join(f"{x:.3f}" for x in prof))
     with open(args.log, "a") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")

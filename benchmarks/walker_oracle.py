@@ -87,12 +87,68 @@ def _samples(i: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
     return out
 
 
+JIT, REACH = 64, 16  # jittered views: a JIT x JIT window at 128 px, the feet anywhere within +-REACH px of its centre
+
+
+def _jittered(i: int) -> list[tuple[np.ndarray, int]]:
+    """Clip i -> per walker and model frame: (frames j-1, j, j+1 (3, 3, JIT/2, JIT/2) at 64 px, label), the
+    window placed at a random offset (seeded by i) around the feet: the walker is somewhere in it."""
+    assert _STORE is not None
+    clip = _STORE.clip(i)
+    scene = clip.scene
+    rng = np.random.default_rng(1000 + i)
+    frames = clip.frames.astype(np.float32) / 127.5 - 1  # (T, 3, 128, 128)
+    big_t, p = frames.shape[0], JIT + REACH
+    pad = np.pad(frames, ((0, 0), (0, 0), (p, p), (p, p)))
+    out = []
+    for src in scene.sources:
+        if src.kind != "walk" or len(src.steps) < 2:
+            continue
+        lands = {land // 2 for land, *_ in src.steps}
+        j0, j1 = src.steps[0][0] // 2 - 1, src.steps[-1][0] // 2 + 1
+        for j in range(max(1, j0), min(big_t // 2 - 1, j1 + 1)):
+            f = 2 * j
+            (xa, _), (xb, _) = src._feet(f)
+            cx, gy = (xa + xb) / 2, src.region.ground
+            dx, dy = rng.integers(-REACH, REACH + 1, 2)
+            ox, oy = scene.origin[f]
+            x0 = int(round(cx - ox - JIT / 2 + dx)) + p
+            y0 = int(round(gy - oy - JIT / 2 + dy)) + p
+            crops = np.stack([pad[g, :, y0:y0 + JIT, x0:x0 + JIT] for g in (f - 2, f, f + 2)])
+            out.append((pool2(crops).astype(np.float16), int(j in lands)))
+    return out
+
+
 def build(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
     with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
         rows = [s for part in pool.imap(_samples, range(clips), chunksize=4) for s in part]
     return {"shake": torch.from_numpy(np.stack([r[0] for r in rows])),
             "still": torch.from_numpy(np.stack([r[1] for r in rows])),
             "y": torch.tensor([r[2] for r in rows], dtype=torch.float32)}
+
+
+def build_jittered(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
+    with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
+        rows = [s for part in pool.imap(_jittered, range(clips), chunksize=4) for s in part]
+    return {"jit": torch.from_numpy(np.stack([r[0] for r in rows])),
+            "y": torch.tensor([r[1] for r in rows], dtype=torch.float32)}
+
+
+class ConvNet(nn.Module):
+    """The window path of ``encoder.video = "window"`` as a classifier: frames (n, 3, 3, s, s) -> (n,) logits."""
+
+    def __init__(self, c: int = 64):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(9, c // 2, 3, stride=2, padding=1),
+                                    nn.Conv2d(c // 2, c // 2, 3, stride=2, padding=1),
+                                    nn.Conv2d(c // 2, c, 3, stride=2, padding=1)])
+        self.out = nn.Sequential(nn.Linear(2 * c, 128), nn.GELU(), nn.Linear(128, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([x[:, 1], x[:, 1] - x[:, 0], x[:, 2] - x[:, 1]], 1)  # (n, 9, s, s)
+        for conv in self.convs:
+            z = nn.functional.gelu(conv(z))
+        return self.out(torch.cat([z.amax((-2, -1)), z.mean((-2, -1))], -1))
 
 
 def view(data: dict[str, torch.Tensor], name: str) -> torch.Tensor:
@@ -108,13 +164,18 @@ def view(data: dict[str, torch.Tensor], name: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x)).flatten(1)
 
 
-def fit(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, steps: int, seed: int) -> np.ndarray:
-    """A 2-hidden-layer MLP on frame-difference-augmented crops, BCE on the label; test scores."""
+def fit(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, steps: int, seed: int,
+        conv: bool = False) -> np.ndarray:
+    """A 2-hidden-layer MLP on the standardised crops (or ``ConvNet`` on the raw ones), BCE on the label;
+    test scores."""
     torch.manual_seed(seed)
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-3
-    xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
-    net = nn.Sequential(nn.Linear(xtr.shape[1], 256), nn.GELU(), nn.Dropout(0.2), nn.Linear(256, 128), nn.GELU(),
-                        nn.Linear(128, 1))
+    if conv:
+        net: nn.Module = ConvNet()
+    else:
+        mu, sd = xtr.mean(0), xtr.std(0) + 1e-3
+        xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+        net = nn.Sequential(nn.Linear(xtr.shape[1], 256), nn.GELU(), nn.Dropout(0.2), nn.Linear(256, 128),
+                            nn.GELU(), nn.Linear(128, 1))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-2)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
@@ -125,7 +186,7 @@ def fit(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, steps: int, see
         opt.step()
     net.eval()
     with torch.no_grad():
-        return torch.sigmoid(net(xte)[:, 0]).numpy()
+        return torch.cat([torch.sigmoid(net(xte[k: k + 1024])[:, 0]) for k in range(0, len(xte), 1024)]).numpy()
 
 
 def main() -> None:
@@ -153,11 +214,23 @@ def main() -> None:
             print(f"{split}: {n} clips -> {len(d['y'])} walker frames ({d['y'].mean():.3f} landings) in "
                   f"{time.perf_counter() - t0:.0f} s")
         sets[split] = torch.load(path)
-    tr, te = sets["train"], sets["test-open"]
-    chance = float(te["y"].mean())
+        if any("jittered" in v for v in args.views):
+            jpath = cache / f"{split}-{n}-jittered.pt"
+            if not jpath.exists():
+                torch.save(build_jittered(args.bank, "train" if split == "train" else "test-open", seed, n,
+                                          args.workers), jpath)
+            sets[split + "-jit"] = torch.load(jpath)
     print(f"{'view':28s} {'AP':>6s} {'chance':>7s}")
     for name in args.views:
-        s = fit(view(tr, name), tr["y"], view(te, name), args.steps, seed=0)
+        jit = "jittered" in name
+        tr, te = (sets["train-jit"], sets["test-open-jit"]) if jit else (sets["train"], sets["test-open"])
+        chance = float(te["y"].mean())
+        if jit:
+            xtr, xte = tr["jit"].float(), te["jit"].float()
+            s = fit(xtr if "conv" in name else xtr.flatten(1), tr["y"], xte if "conv" in name else xte.flatten(1),
+                    args.steps, seed=0, conv="conv" in name)
+        else:
+            s = fit(view(tr, name), tr["y"], view(te, name), args.steps, seed=0)
         apv = average_precision(te["y"].numpy().astype(bool), s)
         print(f"{name:28s} {apv:6.3f} {chance:7.3f}", flush=True)
         with open(args.log, "a") as fh:

@@ -18,7 +18,13 @@ from openfoley.encoders.pretrained import (
     SiglipVisionTower,
     ViTSpec,
 )
-from openfoley.encoders.video import ConvVideoEncoder, MotionVideoEncoder, PatchVideoEncoder, unpool_motion_state
+from openfoley.encoders.video import (
+    ConvVideoEncoder,
+    MotionVideoEncoder,
+    PatchVideoEncoder,
+    WindowVideoEncoder,
+    unpool_motion_state,
+)
 from openfoley.errors import ConfigError, ModelError
 from openfoley.nn.patches import centre_times, patchify, unpatchify
 
@@ -150,6 +156,40 @@ def test_motion_pool_one_sees_full_resolution_and_unpools_exactly():
         assert (enc1(checker).features - enc1(flat).features).abs().amax() > 1e-3
     with pytest.raises(ConfigError, match="motion_pool"):
         _cfg(motion_pool=3)
+
+
+def test_window_video_encoder_starts_as_the_motion_encoder_and_reads_three_frames():
+    """encoder.video = window: the motion encoder's tensors plus a zero-initialised window path, so a motion
+    state loads into it (the window weights aside) with identical outputs; once the path is non-zero,
+    frame i's part depends on frames i-1, i and i+1 only, and a few pixels that move are seen wherever
+    they are (3 x 3 convolutions)."""
+    cfg_m = _cfg(video="motion", temporal_layers=1)
+    cfg_w = _cfg(video="window", temporal_layers=1)
+    mot = build_video_encoder(cfg_m).eval()
+    win = build_video_encoder(cfg_w).eval()
+    assert isinstance(win, WindowVideoEncoder) and win.motion_reach == (1, 1)
+    missing, unexpected = win.load_state_dict(mot.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("win_") for k in missing)
+    frames = _frames(cfg_w, seed=6)
+    with torch.no_grad():
+        torch.testing.assert_close(win(frames).features, mot(frames).features, atol=0, rtol=0)
+        assert win.window_part(frames).shape == (2, 25, 32) and not win.window_part(frames).any()
+        torch.nn.init.normal_(win.win_out.weight, std=0.1)
+        w = win.window_part(frames)
+        f2 = frames.clone()
+        f2[:, 10] = 1 - f2[:, 10]
+        dw = (w - win.window_part(f2)).abs().amax(-1)  # (b, t)
+        assert (dw[:, 9:12] > 0).all() and not dw[:, :9].any() and not dw[:, 12:].any()
+        a, m = win.frame_parts(frames)
+        torch.testing.assert_close(m, mot.frame_parts(frames)[1] + w, atol=1e-6, rtol=0)
+        # a 2 x 2 dot that drops by 2 pixels at frame 5 changes frames 4-6 the same way in any corner
+        still = torch.full_like(frames[:, :1], 0.5).expand(-1, 25, -1, -1, -1).clone()
+        base = win.window_part(still)
+        for y, x in ((4, 4), (20, 22)):
+            moved = still.clone()
+            moved[:, :5, :, y:y + 2, x:x + 2] = 0.0
+            moved[:, 5:, :, y + 2:y + 4, x:x + 2] = 0.0
+            assert (win.window_part(moved)[:, 4:7] - base[:, 4:7]).abs().amax() > 1e-4
 
 
 def test_patch_layout_and_round_trip():

@@ -100,7 +100,7 @@ class VideoConfig:
 class EncoderConfig:
     """Per-modality encoders producing (b, t, d) video and (b, n, d) audio features."""
 
-    video: str = "conv"  # conv | patch | motion (from scratch) | siglip (pretrained adapter, weights from a path)
+    video: str = "conv"  # conv | patch | motion | window (from scratch) | siglip (pretrained adapter, weights from a path)
     audio: str = "patch"  # patch (from scratch) | audiomae (pretrained adapter, weights from a path)
     width: int = 256  # d
     video_channels: tuple[int, ...] = (32, 64, 128)  # conv stem stages

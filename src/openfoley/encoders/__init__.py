@@ -1,8 +1,9 @@
 """Per-modality encoders: video frames -> (b, t, d) features with timestamps, log-mel -> (b, n, d) tokens.
 
 ``build_video_encoder(cfg)`` / ``build_audio_encoder(cfg)`` pick the variant from ``EncoderConfig``:
-video ``conv``, ``patch`` or ``motion`` (from scratch, ``video.py``; ``patch`` adds a frame-difference path,
-``motion`` local motion before and after each frame) or ``siglip`` (pretrained, ``pretrained.py``); audio
+video ``conv``, ``patch``, ``motion`` or ``window`` (from scratch, ``video.py``; ``patch`` adds a frame-difference
+path, ``motion`` local motion before and after each frame, ``window`` a convolutional path over three
+frames at full resolution on top of ``motion``) or ``siglip`` (pretrained, ``pretrained.py``); audio
 ``patch`` (from scratch, ``audio.py``) or ``audiomae`` (pretrained). Pretrained weights come from the
 local paths ``encoder.video_weights`` / ``encoder.audio_weights``.
 """
@@ -18,10 +19,11 @@ from openfoley.encoders.video import (
     PatchVideoEncoder,
     VideoEncoder,
     VideoFeatures,
+    WindowVideoEncoder,
 )
 from openfoley.errors import ConfigError
 
-VIDEO_ENCODERS = ("conv", "patch", "motion", "siglip")
+VIDEO_ENCODERS = ("conv", "patch", "motion", "window", "siglip")
 AUDIO_ENCODERS = ("patch", "audiomae")
 
 
@@ -34,6 +36,8 @@ def build_video_encoder(cfg: Config) -> VideoEncoder:
         return PatchVideoEncoder(cfg)
     if kind == "motion":
         return MotionVideoEncoder(cfg)
+    if kind == "window":
+        return WindowVideoEncoder(cfg)
     if kind == "siglip":
         return SiglipVideoEncoder.from_weights(cfg)
     raise ConfigError(f"encoder.video must be one of {VIDEO_ENCODERS}, got {kind!r}")
@@ -49,5 +53,6 @@ def build_audio_encoder(cfg: Config) -> PatchAudioEncoder | AudioMAEEncoder:
     raise ConfigError(f"encoder.audio must be one of {AUDIO_ENCODERS}, got {kind!r}")
 
 
-__all__ = ["AudioTokens", "VideoFeatures", "VideoEncoder", "ConvVideoEncoder", "PatchVideoEncoder", "MotionVideoEncoder", "PatchAudioEncoder",
+__all__ = ["AudioTokens", "VideoFeatures", "VideoEncoder", "ConvVideoEncoder", "PatchVideoEncoder", "MotionVideoEncoder",
+           "WindowVideoEncoder", "PatchAudioEncoder",
            "SiglipVideoEncoder", "AudioMAEEncoder", "build_video_encoder", "build_audio_encoder"]

@@ -292,6 +292,53 @@ class MotionVideoEncoder(VideoEncoder):
         return a + m
 
 
+class WindowVideoEncoder(MotionVideoEncoder):
+    """The motion encoder plus a local path over three frames at the full resolution (``encoder.video = "window"``).
+
+    frames (b, t, 3, h, w) -> VideoFeatures((b, t, d), (b, t)). Appearance and motion as
+    ``MotionVideoEncoder`` (at ``encoder.motion_pool``), plus, at the full resolution:
+
+      window  [x_i, x_i - x_{i-1}, x_{i+1} - x_i] (9 channels) -> three 3 x 3 convolutions of stride 2,
+              each followed by GELU (c/2, c/2, c channels, c = ``encoder.video_channels[-1]``: an
+              (h/8)^2 grid of cells that each see a 15 x 15-pixel window) -> max and mean over the grid
+              -> linear to d, zero at initialisation
+
+    A walker's foot landing is a few pixels: one foot comes down while the other lifts, both within a
+    window around the feet (docs/sync-diagnosis.md part 14: a crop oracle reads it at AP 0.91 from the
+    model's own 64 px, 12.5 fps frames, while the motion encoder's 8 x 8-pixel patches, which never see
+    both feet and the ground line together, do not learn it even from the true labels). Small kernels
+    make the path the same wherever the walker stands. It starts at zero, so a trained motion model
+    loaded into this encoder computes exactly what it did (``scripts/add-window-path.py``) and training
+    adds the path from there. About 5 M multiply-adds per frame at 64 px, c = 64.
+    """
+
+    def __init__(self, cfg: Config):
+        super().__init__(cfg)
+        c = int(cfg.encoder.video_channels[-1])
+        self.win_convs = nn.ModuleList([nn.Conv2d(9, c // 2, 3, stride=2, padding=1),
+                                        nn.Conv2d(c // 2, c // 2, 3, stride=2, padding=1),
+                                        nn.Conv2d(c // 2, c, 3, stride=2, padding=1)])
+        self.win_out = nn.Linear(2 * c, self.width)
+        nn.init.zeros_(self.win_out.weight)
+        nn.init.zeros_(self.win_out.bias)
+
+    def window_part(self, frames: Tensor) -> Tensor:
+        """(b, t, 3, h, w) -> (b, t, d): the window path alone."""
+        b = frames.shape[0]
+        x = as_unit_frames(frames) * 2 - 1  # (b, t, 3, h, w)
+        d = x[:, 1:] - x[:, :-1]
+        zero = torch.zeros_like(x[:, :1])
+        z = torch.cat([x, torch.cat([zero, d], 1), torch.cat([d, zero], 1)], 2).flatten(0, 1)  # (b t, 9, h, w)
+        for conv in self.win_convs:
+            z = F.gelu(conv(z))  # -> (b t, c, h/8, w/8)
+        z = torch.cat([z.amax((-2, -1)), z.mean((-2, -1))], -1)  # (b t, 2c)
+        return self.win_out(z).unflatten(0, (b, -1))  # (b, t, d)
+
+    def frame_parts(self, frames: Tensor) -> tuple[Tensor, Tensor]:
+        a, m = super().frame_parts(frames)
+        return a, m + self.window_part(frames)
+
+
 def unpool_motion_state(state: dict[str, Tensor], k: int) -> dict[str, Tensor]:
     """A motion encoder's state at ``motion_pool`` q -> the same function at pool q / k.
 
