@@ -99,6 +99,25 @@ def test_tiny_transformer_model_matches(cache, tmp_path_factory, moving_square):
     compare(r, g, mel_tol=1e-3, wav_tol=2e-2)  # measured 1.1e-4 and 1.5e-3
 
 
+def test_window_video_encoder_exports(cache, tmp_path_factory, moving_square):
+    """A model with the window video path (encoder.video = window, its output layer made non-zero) runs in
+    the lite runtime with the torch pipeline's sound: the convolutions export to ONNX."""
+    from openfoley.checkpoint import load_weights, save_weights
+
+    lw = load_weights(smoke_weights(tmp_path_factory))
+    cfg = dataclasses.replace(lw.config, encoder=dataclasses.replace(lw.config.encoder, video="window"))
+    torch.manual_seed(0)
+    model = FoleyModel(cfg)
+    model.load_state_dict(lw.state, strict=False)
+    torch.nn.init.normal_(model.video_encoder.win_out.weight, std=0.2)
+    weights = tmp_path_factory.mktemp("win") / "w"
+    save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
+    v = write_video(tmp_path_factory.mktemp("tw") / "t.mp4", moving_square(75, 48, 64, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
+    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-3, wav_tol=2e-2)
+
+
 @pytest.mark.parametrize("t,lead", [(100, 0), (37, 0), (100, 2), (37, 3)])  # equal bins of 4 and unequal bins
 def test_onset_guide_gradient_equals_autograd(t, lead):
     cfg = get_preset("small")
