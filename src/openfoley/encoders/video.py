@@ -304,12 +304,13 @@ class WindowVideoEncoder(MotionVideoEncoder):
               -> linear to d, zero at initialisation
 
     A walker's foot landing is a few pixels: one foot comes down while the other lifts, both within a
-    window around the feet (docs/sync-diagnosis.md part 14: a crop oracle reads it at AP 0.91 from the
-    model's own 64 px, 12.5 fps frames, while the motion encoder's 8 x 8-pixel patches, which never see
-    both feet and the ground line together, do not learn it even from the true labels). Small kernels
-    make the path the same wherever the walker stands. It starts at zero, so a trained motion model
-    loaded into this encoder computes exactly what it did (``scripts/add-window-path.py``) and training
-    adds the path from there. About 5 M multiply-adds per frame at 64 px, c = 64.
+    window around the feet. docs/sync-diagnosis.md part 14 has a crop oracle that reads it at AP 0.91
+    from the model's own 64 px, 12.5 fps frames. The motion encoder's 8 x 8-pixel patches do not learn
+    it, even from the true labels. Small kernels make the path the same wherever the walker stands.
+    Whether it learns the landing is still open: it had not after 200 label-supervised steps, nor after
+    500 steps of the built-in model's training. It starts at zero, so a trained motion model loaded
+    into this encoder computes exactly what it did (``scripts/add-window-path.py``), and training adds
+    the path from there. About 6 M multiply-adds per frame at 64 px, c = 64.
     """
 
     def __init__(self, cfg: Config):
