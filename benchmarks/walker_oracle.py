@@ -15,6 +15,9 @@ clips. Views, all from the same renders (25 fps, 128 px):
 - ``64px 25fps``    render frames 2j-2 .. 2j+2 (five), at 64 px: the render's frame rate
 - ``64px 12.5fps stabilised``: as the first, each frame cropped at its own camera offset (no shake)
 - ``32px 12.5fps``  the motion encoder's pool-2 view (``encoder.motion_pool = 2``)
+- ``64px 12.5fps jittered [conv]``: a 32 px window with the feet at a random offset within +-8 px, an
+  MLP or the window path's convolutions (``ConvNet``)
+- ``64px 12.5fps full frame conv``: the whole 64 px frame of clips with exactly one walker, ``ConvNet``
 
 If the first view scores far above chance, the landing is in what the model sees and the full-frame
 encoders fail at finding it; if only the 25 fps or 128 px views do, the model's input has to change.
@@ -119,6 +122,29 @@ def _jittered(i: int) -> list[tuple[np.ndarray, int]]:
     return out
 
 
+def _fullframe(i: int) -> list[tuple[np.ndarray, int]]:
+    """Clip i, when it holds exactly one walker -> per model frame of its walk: (frames j-1, j, j+1 (3, 3,
+    64, 64), the whole frame at 64 px, label). Nothing says where the walker is."""
+    assert _STORE is not None
+    clip = _STORE.clip(i)
+    walkers = [s for s in clip.scene.sources if s.kind == "walk"]
+    if len(walkers) != 1 or len(walkers[0].steps) < 2:
+        return []
+    src = walkers[0]
+    frames = pool2(clip.frames.astype(np.float32) / 127.5 - 1)  # (T, 3, 64, 64)
+    lands = {land // 2 for land, *_ in src.steps}
+    j0, j1 = src.steps[0][0] // 2 - 1, src.steps[-1][0] // 2 + 1
+    return [(frames[[2 * j - 2, 2 * j, 2 * j + 2]].astype(np.float16), int(j in lands))
+            for j in range(max(1, j0), min(frames.shape[0] // 2 - 1, j1 + 1))]
+
+
+def build_fullframe(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
+    with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
+        rows = [s for part in pool.imap(_fullframe, range(clips), chunksize=4) for s in part]
+    return {"full": torch.from_numpy(np.stack([r[0] for r in rows])),
+            "y": torch.tensor([r[1] for r in rows], dtype=torch.float32)}
+
+
 def build(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
     with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
         rows = [s for part in pool.imap(_samples, range(clips), chunksize=4) for s in part]
@@ -220,12 +246,22 @@ def main() -> None:
                 torch.save(build_jittered(args.bank, "train" if split == "train" else "test-open", seed, n,
                                           args.workers), jpath)
             sets[split + "-jit"] = torch.load(jpath)
+        if any("full frame" in v for v in args.views):
+            fpath = cache / f"{split}-{n}-fullframe.pt"
+            if not fpath.exists():
+                torch.save(build_fullframe(args.bank, "train" if split == "train" else "test-open", seed, n,
+                                           args.workers), fpath)
+            sets[split + "-full"] = torch.load(fpath)
     print(f"{'view':28s} {'AP':>6s} {'chance':>7s}")
     for name in args.views:
         jit = "jittered" in name
         tr, te = (sets["train-jit"], sets["test-open-jit"]) if jit else (sets["train"], sets["test-open"])
         chance = float(te["y"].mean())
-        if jit:
+        if "full frame" in name:
+            tr, te = sets["train-full"], sets["test-open-full"]
+            chance = float(te["y"].mean())
+            s = fit(tr["full"].float(), tr["y"], te["full"].float(), args.steps, seed=0, conv=True)
+        elif jit:
             xtr, xte = tr["jit"].float(), te["jit"].float()
             s = fit(xtr if "conv" in name else xtr.flatten(1), tr["y"], xte if "conv" in name else xte.flatten(1),
                     args.steps, seed=0, conv="conv" in name)
