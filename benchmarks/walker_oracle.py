@@ -231,15 +231,17 @@ def main() -> None:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     sets = {}
+    crops = any("jittered" not in v and "full frame" not in v for v in args.views)
     for split, n, seed in (("train", args.clips, 31), ("test-open", args.test, 32)):
         path = cache / f"{split}-{n}.pt"
-        if not path.exists():
+        if crops and not path.exists():
             t0 = time.perf_counter()
             d = build(args.bank, "train" if split == "train" else "test-open", seed, n, args.workers)
             torch.save(d, path)
             print(f"{split}: {n} clips -> {len(d['y'])} walker frames ({d['y'].mean():.3f} landings) in "
                   f"{time.perf_counter() - t0:.0f} s")
-        sets[split] = torch.load(path)
+        if crops:
+            sets[split] = torch.load(path)
         if any("jittered" in v for v in args.views):
             jpath = cache / f"{split}-{n}-jittered.pt"
             if not jpath.exists():
@@ -255,11 +257,12 @@ def main() -> None:
     print(f"{'view':28s} {'AP':>6s} {'chance':>7s}")
     for name in args.views:
         jit = "jittered" in name
-        tr, te = (sets["train-jit"], sets["test-open-jit"]) if jit else (sets["train"], sets["test-open"])
-        chance = float(te["y"].mean())
         if "full frame" in name:
             tr, te = sets["train-full"], sets["test-open-full"]
-            chance = float(te["y"].mean())
+        else:
+            tr, te = (sets["train-jit"], sets["test-open-jit"]) if jit else (sets["train"], sets["test-open"])
+        chance = float(te["y"].mean())
+        if "full frame" in name:
             s = fit(tr["full"].float(), tr["y"], te["full"].float(), args.steps, seed=0, conv=True)
         elif jit:
             xtr, xte = tr["jit"].float(), te["jit"].float()
