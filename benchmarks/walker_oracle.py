@@ -58,6 +58,15 @@ def pool2(x: np.ndarray) -> np.ndarray:
     return 0.25 * (x[..., ::2, ::2] + x[..., 1::2, ::2] + x[..., ::2, 1::2] + x[..., 1::2, 1::2])
 
 
+def walk_frames(src, frames: int) -> list[tuple[int, int]]:
+    """A walker source's model frames from one frame before its first landing to one after its last,
+    within the clip of ``frames`` render frames and with a neighbour frame on each side: (j, label), label
+    1 where a foot lands within frame j (landing render frame L with floor(L / 2) = j)."""
+    lands = {land // 2 for land, *_ in src.steps}
+    j0, j1 = src.steps[0][0] // 2 - 1, src.steps[-1][0] // 2 + 1
+    return [(j, int(j in lands)) for j in range(max(1, j0), min(frames // 2 - 1, j1 + 1))]
+
+
 def _samples(i: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Clip i -> per walker and model frame: (crops (5, 3, CROP_H, CROP_W) at shake, the same stabilised, label)."""
     assert _STORE is not None
@@ -70,9 +79,7 @@ def _samples(i: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
     for src in scene.sources:
         if src.kind != "walk" or len(src.steps) < 2:
             continue
-        lands = {land // 2 for land, *_ in src.steps}
-        j0, j1 = src.steps[0][0] // 2 - 1, src.steps[-1][0] // 2 + 1
-        for j in range(max(1, j0), min(big_t // 2 - 1, j1 + 1)):
+        for j, label in walk_frames(src, big_t):
             f = 2 * j
             (xa, _), (xb, _) = src._feet(f)
             cx, gy = (xa + xb) / 2, src.region.ground
@@ -86,7 +93,7 @@ def _samples(i: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
                     y0 = int(round(gy - oy - (CROP_H - BELOW))) + CROP_H
                     crops.append(pad[g, :, y0:y0 + CROP_H, x0:x0 + CROP_W])
                 views.append(np.stack(crops).astype(np.float16))
-            out.append((views[0], views[1], int(j in lands)))
+            out.append((views[0], views[1], label))
     return out
 
 
@@ -107,9 +114,7 @@ def _jittered(i: int) -> list[tuple[np.ndarray, int]]:
     for src in scene.sources:
         if src.kind != "walk" or len(src.steps) < 2:
             continue
-        lands = {land // 2 for land, *_ in src.steps}
-        j0, j1 = src.steps[0][0] // 2 - 1, src.steps[-1][0] // 2 + 1
-        for j in range(max(1, j0), min(big_t // 2 - 1, j1 + 1)):
+        for j, label in walk_frames(src, big_t):
             f = 2 * j
             (xa, _), (xb, _) = src._feet(f)
             cx, gy = (xa + xb) / 2, src.region.ground
@@ -118,7 +123,7 @@ def _jittered(i: int) -> list[tuple[np.ndarray, int]]:
             x0 = int(round(cx - ox - JIT / 2 + dx)) + p
             y0 = int(round(gy - oy - JIT / 2 + dy)) + p
             crops = np.stack([pad[g, :, y0:y0 + JIT, x0:x0 + JIT] for g in (f - 2, f, f + 2)])
-            out.append((pool2(crops).astype(np.float16), int(j in lands)))
+            out.append((pool2(crops).astype(np.float16), label))
     return out
 
 
@@ -132,32 +137,22 @@ def _fullframe(i: int) -> list[tuple[np.ndarray, int]]:
         return []
     src = walkers[0]
     frames = pool2(clip.frames.astype(np.float32) / 127.5 - 1)  # (T, 3, 64, 64)
-    lands = {land // 2 for land, *_ in src.steps}
-    j0, j1 = src.steps[0][0] // 2 - 1, src.steps[-1][0] // 2 + 1
-    return [(frames[[2 * j - 2, 2 * j, 2 * j + 2]].astype(np.float16), int(j in lands))
-            for j in range(max(1, j0), min(frames.shape[0] // 2 - 1, j1 + 1))]
+    return [(frames[[2 * j - 2, 2 * j, 2 * j + 2]].astype(np.float16), label)
+            for j, label in walk_frames(src, frames.shape[0])]
 
 
-def build_fullframe(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
+SAMPLERS = {"crops": (_samples, ("shake", "still")), "jit": (_jittered, ("jit",)), "full": (_fullframe, ("full",))}
+
+
+def build(kind: str, bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
+    """Render ``clips`` clips of ``split`` in ``workers`` processes and stack one sampler's rows: its named
+    arrays, then "y" the labels (``SAMPLERS``: "crops", "jit" or "full")."""
+    fn, names = SAMPLERS[kind]
     with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
-        rows = [s for part in pool.imap(_fullframe, range(clips), chunksize=4) for s in part]
-    return {"full": torch.from_numpy(np.stack([r[0] for r in rows])),
-            "y": torch.tensor([r[1] for r in rows], dtype=torch.float32)}
-
-
-def build(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
-    with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
-        rows = [s for part in pool.imap(_samples, range(clips), chunksize=4) for s in part]
-    return {"shake": torch.from_numpy(np.stack([r[0] for r in rows])),
-            "still": torch.from_numpy(np.stack([r[1] for r in rows])),
-            "y": torch.tensor([r[2] for r in rows], dtype=torch.float32)}
-
-
-def build_jittered(bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
-    with Pool(workers, initializer=_init, initargs=(bank, split, seed)) as pool:
-        rows = [s for part in pool.imap(_jittered, range(clips), chunksize=4) for s in part]
-    return {"jit": torch.from_numpy(np.stack([r[0] for r in rows])),
-            "y": torch.tensor([r[1] for r in rows], dtype=torch.float32)}
+        rows = [r for part in pool.imap(fn, range(clips), chunksize=4) for r in part]
+    out = {name: torch.from_numpy(np.stack([r[k] for r in rows])) for k, name in enumerate(names)}
+    out["y"] = torch.tensor([r[-1] for r in rows], dtype=torch.float32)
+    return out
 
 
 class ConvNet(nn.Module):
@@ -236,7 +231,7 @@ def main() -> None:
         path = cache / f"{split}-{n}.pt"
         if crops and not path.exists():
             t0 = time.perf_counter()
-            d = build(args.bank, "train" if split == "train" else "test-open", seed, n, args.workers)
+            d = build("crops", args.bank, split, seed, n, args.workers)
             torch.save(d, path)
             print(f"{split}: {n} clips -> {len(d['y'])} walker frames ({d['y'].mean():.3f} landings) in "
                   f"{time.perf_counter() - t0:.0f} s")
@@ -245,14 +240,12 @@ def main() -> None:
         if any("jittered" in v for v in args.views):
             jpath = cache / f"{split}-{n}-jittered.pt"
             if not jpath.exists():
-                torch.save(build_jittered(args.bank, "train" if split == "train" else "test-open", seed, n,
-                                          args.workers), jpath)
+                torch.save(build("jit", args.bank, split, seed, n, args.workers), jpath)
             sets[split + "-jit"] = torch.load(jpath)
         if any("full frame" in v for v in args.views):
             fpath = cache / f"{split}-{n}-fullframe.pt"
             if not fpath.exists():
-                torch.save(build_fullframe(args.bank, "train" if split == "train" else "test-open", seed, n,
-                                           args.workers), fpath)
+                torch.save(build("full", args.bank, split, seed, n, args.workers), fpath)
             sets[split + "-full"] = torch.load(fpath)
     print(f"{'view':28s} {'AP':>6s} {'chance':>7s}")
     for name in args.views:

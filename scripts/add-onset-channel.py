@@ -20,8 +20,9 @@ import sys
 
 import torch
 
-from openfoley.checkpoint import load_weights, save_weights
-from openfoley.model import FoleyModel, generation_difference
+from openfoley.checkpoint import load_weights
+from openfoley.errors import ModelError
+from openfoley.model import FoleyModel, save_converted
 
 
 def widen(old: dict[str, torch.Tensor], new_model: FoleyModel) -> dict[str, torch.Tensor]:
@@ -54,11 +55,11 @@ def main(argv=None) -> int:
     old_model.load_state_dict(lw.state)
     new_model = FoleyModel(new_cfg).eval()
     new_model.load_state_dict(widen(lw.state, new_model))
-    diff = generation_difference(old_model, new_model)
-    if not diff <= 1e-4:
-        print(f"error: the widened model differs from the original by {diff:.2e}", file=sys.stderr)
+    try:
+        diff = save_converted(old_model, new_model, args.out, {**lw.meta, "widened_from": str(args.weights)}, 1e-4)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
-    save_weights(args.out, new_model.state_dict(), new_cfg, {**lw.meta, "widened_from": str(args.weights)})
     print(f"{args.out}: {args.weights} with the onset channel (scale {args.scale}), same outputs (max diff "
           f"{diff:.1e})")
     return 0

@@ -20,8 +20,9 @@ import sys
 
 import torch
 
-from openfoley.checkpoint import load_weights, save_weights
-from openfoley.model import FoleyModel, generation_difference
+from openfoley.checkpoint import load_weights
+from openfoley.errors import ModelError
+from openfoley.model import FoleyModel, save_converted
 
 
 def main(argv=None) -> int:
@@ -44,11 +45,12 @@ def main(argv=None) -> int:
         print(f"error: {args.weights} does not map onto the window model ({missing[:2]}, {unexpected[:2]})",
               file=sys.stderr)
         return 1
-    diff = generation_difference(old_model, new_model)
-    if not diff <= 1e-5:
-        print(f"error: the window model differs from the original by {diff:.2e}", file=sys.stderr)
+    try:
+        diff = save_converted(old_model, new_model, args.out, {**lw.meta, "window_path_from": str(args.weights)},
+                              1e-5)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
-    save_weights(args.out, new_model.state_dict(), new_cfg, {**lw.meta, "window_path_from": str(args.weights)})
     print(f"{args.out}: {args.weights} with the window path (zero at start), same outputs (max diff {diff:.1e})")
     return 0
 

@@ -17,9 +17,10 @@ import argparse
 import dataclasses
 import sys
 
-from openfoley.checkpoint import load_weights, save_weights
+from openfoley.checkpoint import load_weights
 from openfoley.encoders.video import unpool_motion_state
-from openfoley.model import FoleyModel, generation_difference
+from openfoley.errors import ModelError
+from openfoley.model import FoleyModel, save_converted
 
 
 def main(argv=None) -> int:
@@ -37,11 +38,11 @@ def main(argv=None) -> int:
     old_model.load_state_dict(lw.state)
     new_model = FoleyModel(new_cfg).eval()
     new_model.load_state_dict(unpool_motion_state(lw.state, cfg.encoder.motion_pool))
-    diff = generation_difference(old_model, new_model)
-    if not diff <= 1e-4:
-        print(f"error: the unpooled model differs from the original by {diff:.2e}", file=sys.stderr)
+    try:
+        diff = save_converted(old_model, new_model, args.out, {**lw.meta, "unpooled_from": str(args.weights)}, 1e-4)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
-    save_weights(args.out, new_model.state_dict(), new_cfg, {**lw.meta, "unpooled_from": str(args.weights)})
     print(f"{args.out}: {args.weights} at encoder.motion_pool 1, same outputs (max diff {diff:.1e})")
     return 0
 

@@ -79,9 +79,9 @@ def test_resume_keep_last(tmp_path):
     assert load_resume(kept[-1])["step"] == 40
 
 
-def test_unpool_motion_script_keeps_outputs(tmp_path):
-    """scripts/unpool-motion.py: a pool-2 motion model becomes pool 1 with the same generated latents;
-    a model without the motion encoder is refused with one line and exit 2."""
+def _convert_motion_model(tmp_path, script_name: str):
+    """Run scripts/SCRIPT_NAME on a saved tiny motion model (step 3): (the script module, the converted
+    weights, the original model's and the converted model's latents from the same frames and noise)."""
     import dataclasses
     import importlib.util
     from pathlib import Path
@@ -89,7 +89,7 @@ def test_unpool_motion_script_keeps_outputs(tmp_path):
     from openfoley.model import FoleyModel
 
     spec = importlib.util.spec_from_file_location(
-        "unpool_motion", Path(__file__).resolve().parents[1] / "scripts" / "unpool-motion.py")
+        script_name.replace("-", "_"), Path(__file__).resolve().parents[1] / "scripts" / f"{script_name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     cfg = get_preset("tiny")
@@ -98,7 +98,6 @@ def test_unpool_motion_script_keeps_outputs(tmp_path):
     save_weights(tmp_path / "w", FoleyModel(cfg).state_dict(), cfg, {"step": 3})
     assert script.main([str(tmp_path / "w"), str(tmp_path / "w1")]) == 0
     out = load_weights(tmp_path / "w1")
-    assert out.config.encoder.motion_pool == 1 and out.meta["step"] == 3
     model = FoleyModel(out.config).eval()
     model.load_state_dict(out.state)
     frames = torch.randint(0, 256, (1, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8)
@@ -106,6 +105,14 @@ def test_unpool_motion_script_keeps_outputs(tmp_path):
     ref.load_state_dict(load_weights(tmp_path / "w").state)
     a = ref.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
     b = model.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
+    return script, out, a, b
+
+
+def test_unpool_motion_script_keeps_outputs(tmp_path):
+    """scripts/unpool-motion.py: a pool-2 motion model becomes pool 1 with the same generated latents;
+    a model without the motion encoder is refused with one line and exit 2."""
+    script, out, a, b = _convert_motion_model(tmp_path, "unpool-motion")
+    assert out.config.encoder.motion_pool == 1 and out.meta["step"] == 3
     torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
     assert script.main([str(tmp_path / "w1"), str(tmp_path / "w2")]) == 2  # already at pool 1
     assert not (tmp_path / "w2").exists()
@@ -114,30 +121,8 @@ def test_unpool_motion_script_keeps_outputs(tmp_path):
 def test_add_window_path_script_keeps_outputs(tmp_path):
     """scripts/add-window-path.py: a motion model gains the window path with the same generated latents
     and its step; a model without the motion encoder is refused with exit 2 and no output."""
-    import dataclasses
-    import importlib.util
-    from pathlib import Path
-
-    from openfoley.model import FoleyModel
-
-    spec = importlib.util.spec_from_file_location(
-        "add_window_path", Path(__file__).resolve().parents[1] / "scripts" / "add-window-path.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    cfg = get_preset("tiny")
-    cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, video="motion"))
-    torch.manual_seed(0)
-    save_weights(tmp_path / "w", FoleyModel(cfg).state_dict(), cfg, {"step": 3})
-    assert script.main([str(tmp_path / "w"), str(tmp_path / "w1")]) == 0
-    out = load_weights(tmp_path / "w1")
+    script, out, a, b = _convert_motion_model(tmp_path, "add-window-path")
     assert out.config.encoder.video == "window" and out.meta["step"] == 3
-    model = FoleyModel(out.config).eval()
-    model.load_state_dict(out.state)
-    frames = torch.randint(0, 256, (1, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8)
-    ref = FoleyModel(cfg).eval()
-    ref.load_state_dict(load_weights(tmp_path / "w").state)
-    a = ref.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
-    b = model.generate(frames, torch.Generator().manual_seed(1), steps=2)[0]
     torch.testing.assert_close(a, b, atol=0, rtol=0)
     assert script.main([str(tmp_path / "w1"), str(tmp_path / "w2")]) == 2  # already has the path
     assert not (tmp_path / "w2").exists()

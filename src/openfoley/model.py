@@ -36,7 +36,7 @@ from openfoley.alignment.mma import MMA, onset_target, run_mma
 from openfoley.config import Config
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.video import as_unit_frames, default_times
-from openfoley.errors import ConfigError
+from openfoley.errors import ConfigError, ModelError
 from openfoley.features.mel import resample_time
 from openfoley.flow import FlowCondition, FlowLoss, build_generator
 from openfoley.nn.patches import patchify, unpatchify
@@ -320,6 +320,19 @@ def generation_difference(a: FoleyModel, b: FoleyModel, clips: int = 2, steps: i
     out_a = a.generate(frames, torch.Generator().manual_seed(1), steps=steps)[0]
     out_b = b.generate(frames, torch.Generator().manual_seed(1), steps=steps)[0]
     return float((out_a - out_b).abs().max())
+
+
+def save_converted(old: FoleyModel, new: FoleyModel, out, meta: dict, tol: float) -> float:
+    """Write ``new``'s weights to ``out`` if it generates what ``old`` does (``generation_difference`` at
+    most ``tol``), and return that difference; ModelError (nothing written) when it does not. The last step
+    of every weight conversion (scripts/unpool-motion.py, add-onset-channel.py, add-window-path.py)."""
+    from openfoley.checkpoint import save_weights
+
+    diff = generation_difference(old, new)
+    if not diff <= tol:
+        raise ModelError(f"the converted model differs from the original by {diff:.2e}")
+    save_weights(out, new.state_dict(), new.cfg, meta)
+    return diff
 
 
 def count_parameters(module: nn.Module) -> int:

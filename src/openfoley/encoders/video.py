@@ -273,8 +273,11 @@ class MotionVideoEncoder(VideoEncoder):
 
     def frame_parts(self, frames: Tensor) -> tuple[Tensor, Tensor]:
         check_frames(frames, self.size)
-        b = frames.shape[0]
-        x = as_unit_frames(frames) * 2 - 1
+        return self._parts(as_unit_frames(frames) * 2 - 1)
+
+    def _parts(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """frames (b, t, 3, h, w) in [-1, 1] -> (appearance, motion), each (b, t, d)."""
+        b = x.shape[0]
         if self.pool > 1:
             x = F.avg_pool2d(x.flatten(0, 1), self.pool).unflatten(0, (b, -1))  # (b, t, 3, s, s), s = h / q
         d = x[:, 1:] - x[:, :-1]  # (b, t-1, 3, s, s): d[i] = x[i+1] - x[i]
@@ -325,8 +328,11 @@ class WindowVideoEncoder(MotionVideoEncoder):
 
     def window_part(self, frames: Tensor) -> Tensor:
         """(b, t, 3, h, w) -> (b, t, d): the window path alone."""
-        b = frames.shape[0]
-        x = as_unit_frames(frames) * 2 - 1  # (b, t, 3, h, w)
+        return self._window(as_unit_frames(frames) * 2 - 1)
+
+    def _window(self, x: Tensor) -> Tensor:
+        """frames (b, t, 3, h, w) in [-1, 1] -> (b, t, d)."""
+        b = x.shape[0]
         d = x[:, 1:] - x[:, :-1]
         zero = torch.zeros_like(x[:, :1])
         z = torch.cat([x, torch.cat([zero, d], 1), torch.cat([d, zero], 1)], 2).flatten(0, 1)  # (b t, 9, h, w)
@@ -336,8 +342,10 @@ class WindowVideoEncoder(MotionVideoEncoder):
         return self.win_out(z).unflatten(0, (b, -1))  # (b, t, d)
 
     def frame_parts(self, frames: Tensor) -> tuple[Tensor, Tensor]:
-        a, m = super().frame_parts(frames)
-        return a, m + self.window_part(frames)
+        check_frames(frames, self.size)
+        x = as_unit_frames(frames) * 2 - 1  # converted once for both parts
+        a, m = self._parts(x)
+        return a, m + self._window(x)
 
 
 def unpool_motion_state(state: dict[str, Tensor], k: int) -> dict[str, Tensor]:
