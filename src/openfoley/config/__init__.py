@@ -109,6 +109,9 @@ class EncoderConfig:
     # (2: 4 x 4 patches of a 32 px view, the encoder of docs/sync-diagnosis.md part 7; 1: the full 64 px,
     # 8 x 8 patches, the same grid; scripts/unpool-motion.py turns a pool-2 model into pool 1 exactly)
     motion_pool: int = 2
+    # window encoder only: the window path's difference frames are taken after each neighbour frame is
+    # moved into the middle frame's camera (openfoley.features.stabilise; docs/sync-diagnosis.md part 15)
+    window_stabilise: bool = True
     audio_patch: int = 4  # mel frames per audio token (p)
     video_weights: str | None = None  # local path to pretrained weights (adapters only)
     audio_weights: str | None = None

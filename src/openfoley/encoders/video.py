@@ -25,6 +25,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from openfoley.config import Config
+from openfoley.features.stabilise import aligned_neighbours
 from openfoley.nn.patches import centre_times
 
 
@@ -301,10 +302,12 @@ class WindowVideoEncoder(MotionVideoEncoder):
     frames (b, t, 3, h, w) -> VideoFeatures((b, t, d), (b, t)). Appearance and motion as
     ``MotionVideoEncoder`` (at ``encoder.motion_pool``), plus, at the full resolution:
 
-      window  [x_i, x_i - x_{i-1}, x_{i+1} - x_i] (9 channels) -> three 3 x 3 convolutions of stride 2,
+      window  [x_i, x_i - x'_{i-1}, x'_{i+1} - x_i] (9 channels) -> three 3 x 3 convolutions of stride 2,
               each followed by GELU (c/2, c/2, c channels, c = ``encoder.video_channels[-1]``: an
               (h/8)^2 grid of cells that each see a 15 x 15-pixel window) -> max and mean over the grid
-              -> linear to d, zero at initialisation
+              -> linear to d, zero at initialisation. x'_{i-1}, x'_{i+1}: the neighbours moved into frame
+              i's camera by a global shift estimated from the pixels (``encoder.window_stabilise``,
+              ``openfoley.features.stabilise``); without it the plain neighbours.
 
     A walker's foot landing is a few pixels: one foot comes down while the other lifts, both within a
     window around the feet. docs/sync-diagnosis.md part 14 has a crop oracle that reads it at AP 0.91
@@ -322,30 +325,39 @@ class WindowVideoEncoder(MotionVideoEncoder):
         self.win_convs = nn.ModuleList([nn.Conv2d(9, c // 2, 3, stride=2, padding=1),
                                         nn.Conv2d(c // 2, c // 2, 3, stride=2, padding=1),
                                         nn.Conv2d(c // 2, c, 3, stride=2, padding=1)])
+        self.stabilise = bool(cfg.encoder.window_stabilise)
         self.win_out = nn.Linear(2 * c, self.width)
         nn.init.zeros_(self.win_out.weight)
         nn.init.zeros_(self.win_out.bias)
 
     def window_part(self, frames: Tensor) -> Tensor:
         """(b, t, 3, h, w) -> (b, t, d): the window path alone."""
-        return self._window(as_unit_frames(frames) * 2 - 1)
+        return self.win_out(self.window_features(frames))
 
-    def _window(self, x: Tensor) -> Tensor:
-        """frames (b, t, 3, h, w) in [-1, 1] -> (b, t, d)."""
+    def window_features(self, frames: Tensor) -> Tensor:
+        """(b, t, 3, h, w) -> (b, t, 2c): the window path's pooled cells, before its output layer (what
+        ``openfoley.training.window`` pretrains)."""
+        return self._pooled(as_unit_frames(frames) * 2 - 1)
+
+    def _pooled(self, x: Tensor) -> Tensor:
+        """frames (b, t, 3, h, w) in [-1, 1] -> (b, t, 2c): max and mean of the cells over the grid."""
         b = x.shape[0]
-        d = x[:, 1:] - x[:, :-1]
-        zero = torch.zeros_like(x[:, :1])
-        z = torch.cat([x, torch.cat([zero, d], 1), torch.cat([d, zero], 1)], 2).flatten(0, 1)  # (b t, 9, h, w)
+        if self.stabilise:
+            prev, nxt = aligned_neighbours(x)  # (b, t, 3, h, w) each; frame i itself at the ends
+            z = torch.cat([x, x - prev, nxt - x], 2).flatten(0, 1)  # (b t, 9, h, w)
+        else:
+            d = x[:, 1:] - x[:, :-1]
+            zero = torch.zeros_like(x[:, :1])
+            z = torch.cat([x, torch.cat([zero, d], 1), torch.cat([d, zero], 1)], 2).flatten(0, 1)  # (b t, 9, h, w)
         for conv in self.win_convs:
             z = F.gelu(conv(z))  # -> (b t, c, h/8, w/8)
-        z = torch.cat([z.amax((-2, -1)), z.mean((-2, -1))], -1)  # (b t, 2c)
-        return self.win_out(z).unflatten(0, (b, -1))  # (b, t, d)
+        return torch.cat([z.amax((-2, -1)), z.mean((-2, -1))], -1).unflatten(0, (b, -1))  # (b, t, 2c)
 
     def frame_parts(self, frames: Tensor) -> tuple[Tensor, Tensor]:
         check_frames(frames, self.size)
         x = as_unit_frames(frames) * 2 - 1  # converted once for both parts
         a, m = self._parts(x)
-        return a, m + self._window(x)
+        return a, m + self.win_out(self._pooled(x))
 
 
 def unpool_motion_state(state: dict[str, Tensor], k: int) -> dict[str, Tensor]:
