@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from openfoley.alignment.mma import onset_target
+from openfoley.encoders.video import WindowVideoEncoder
 from openfoley.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def event_frames(events: list[Tensor], t: int, fps: float, late: int = 0) -> Ten
     return y
 
 
-def window_loss(encoder: nn.Module, head: WindowHead, frames: Tensor, target: Tensor, kind: str) -> Tensor:
+def window_loss(encoder: WindowVideoEncoder, head: WindowHead, frames: Tensor, target: Tensor, kind: str) -> Tensor:
     """frames (b, t, 3, h, w), target (b, t) -> the pretraining loss: squared error (``audio``) or binary
     cross-entropy on logits (``labels``) of ``head(encoder.window_features(frames))``."""
     pred = head(encoder.window_features(frames))  # (b, t)
@@ -121,7 +122,7 @@ def _targets(model, batch: list[dict], cfg: WindowPretrainConfig) -> tuple[Tenso
 
 
 @torch.no_grad()
-def evaluate(encoder: nn.Module, head: WindowHead, items: list[dict], fps: float) -> dict[str, float]:
+def evaluate(encoder: WindowVideoEncoder, head: WindowHead, items: list[dict], fps: float) -> dict[str, float]:
     """AP of the head's output for "an event starts in this frame or the one before" over all frames of
     ``items``, and over the frames within one frame of walker events against all frames without an
     event (how well it finds a landing), with their chance rates."""
@@ -156,6 +157,7 @@ def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg:
     model = FoleyModel(mcfg).eval()
     model.load_state_dict(lw.state)
     enc = model.video_encoder
+    assert isinstance(enc, WindowVideoEncoder)
     torch.manual_seed(cfg.seed)
     head = WindowHead(2 * enc.win_convs[-1].out_channels)
     params = [*enc.win_convs.parameters(), *head.parameters()]
