@@ -48,7 +48,7 @@ def test_event_frames_by_hand():
 
 def test_window_loss_exact_values_with_a_zero_head():
     enc = FoleyModel(WINDOW).video_encoder
-    head = WindowHead(2 * enc.win_convs[-1].out_channels)
+    head = WindowHead(enc.pooled_width)
     torch.nn.init.zeros_(head.net[-1].weight)
     torch.nn.init.zeros_(head.net[-1].bias)
     frames = torch.randint(0, 256, (2, WINDOW.video_frames, 3, 32, 32), dtype=torch.uint8)

@@ -326,6 +326,7 @@ class WindowVideoEncoder(MotionVideoEncoder):
                                         nn.Conv2d(c // 2, c // 2, 3, stride=2, padding=1),
                                         nn.Conv2d(c // 2, c, 3, stride=2, padding=1)])
         self.stabilise = bool(cfg.encoder.window_stabilise)
+        self.pooled_width = 2 * c  # c2: the width of window_features
         self.win_out = nn.Linear(2 * c, self.width)
         nn.init.zeros_(self.win_out.weight)
         nn.init.zeros_(self.win_out.bias)

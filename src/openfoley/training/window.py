@@ -159,7 +159,7 @@ def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg:
     enc = model.video_encoder
     assert isinstance(enc, WindowVideoEncoder)
     torch.manual_seed(cfg.seed)
-    head = WindowHead(2 * enc.win_convs[-1].out_channels)
+    head = WindowHead(enc.pooled_width)
     params = [*enc.win_convs.parameters(), *head.parameters()]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (
