@@ -1,6 +1,9 @@
 """Is a walker's foot landing in the pixels at all? A crop oracle (docs/sync-diagnosis.md part 14)
 
-    python benchmarks/walker_oracle.py --clips 400 --test 100     # every view in one table
+    python benchmarks/walker_oracle.py --clips 400 --test 100     # the crop views in one table
+    python benchmarks/walker_oracle.py --views "64px 12.5fps full frame conv" "64px 12.5fps full frame stabilised conv" \
+        "64px 12.5fps full frame estimated conv" --steps 2000 --threads 1
+    python benchmarks/walker_oracle.py --views "64px 12.5fps full frame stream conv" --steps 1500 --threads 1
 
 The full-frame detectors of parts 11-13 never learned the landing, even when trained on the true
 landing frames. This asks the question without the "where": the renderer knows where each walker is,
@@ -18,6 +21,15 @@ clips. Views, all from the same renders (25 fps, 128 px):
 - ``64px 12.5fps jittered [conv]``: a 32 px window with the feet at a random offset within +-8 px, an
   MLP or the window path's convolutions (``ConvNet``)
 - ``64px 12.5fps full frame conv``: the whole 64 px frame of clips with exactly one walker, ``ConvNet``
+- ``... full frame stabilised conv``: the same, frames j-1 and j+1 moved into frame j's camera by the
+  renderer's true shake; ``... full frame estimated conv``: moved by the shift
+  ``openfoley.features.stabilise`` estimates from the pixels (docs/sync-diagnosis.md part 15)
+- ``64px 12.5fps conv``: the first view's crops, ``ConvNet`` instead of the MLP
+- ``64px 12.5fps full frame stream conv``: the whole-frame view trained on a stream of fresh renders (one
+  render process, a buffer of the newest 40,000 walker frames, random left-right flips), AP every 500 steps
+
+``--arch fine`` gives every ``conv`` view a first 3 x 3 layer of stride 1 (16 channels) before the three
+stride-2 layers. Each row also prints the AP on 4,000 of its training samples (memorising shows there).
 
 If the first view scores far above chance, the landing is in what the model sees and the full-frame
 encoders fail at finding it; if only the 25 fps or 128 px views do, the model's input has to change.
@@ -141,7 +153,48 @@ def _fullframe(i: int) -> list[tuple[np.ndarray, int]]:
             for j, label in walk_frames(src, frames.shape[0])]
 
 
-SAMPLERS = {"crops": (_samples, ("shake", "still")), "jit": (_jittered, ("jit",)), "full": (_fullframe, ("full",))}
+def _shifted(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """(3, H, W) -> out(y, x) = img(y + dy, x + dx), the edge pixels repeated outside the frame."""
+    p = 2 * CROP_H
+    pad = np.pad(img, ((0, 0), (p, p), (p, p)), mode="edge")
+    h, w = img.shape[1:]
+    return pad[:, p + dy: p + dy + h, p + dx: p + dx + w]
+
+
+def _fullframe_still(i: int) -> list[tuple[np.ndarray, int]]:
+    """As ``_fullframe``, frames j-1 and j+1 moved into frame j's camera by the renderer's true shake."""
+    assert _STORE is not None
+    clip = _STORE.clip(i)
+    walkers = [s for s in clip.scene.sources if s.kind == "walk"]
+    if len(walkers) != 1 or len(walkers[0].steps) < 2:
+        return []
+    origin = clip.scene.origin  # (T, 2) each render frame's crop origin (x, y) on the canvas
+    frames = clip.frames.astype(np.float32) / 127.5 - 1  # (T, 3, 128, 128)
+    out = []
+    for j, label in walk_frames(walkers[0], frames.shape[0]):
+        f = 2 * j
+        # frame g's pixel (x, y) is canvas (x + ox_g, y + oy_g): frame f's view of it is g at + (o_f - o_g)
+        crops = [_shifted(frames[g], *(int(v) for v in origin[f] - origin[g])) for g in (f - 2, f, f + 2)]
+        out.append((pool2(np.stack(crops)).astype(np.float16), label))
+    return out
+
+
+SAMPLERS = {"crops": (_samples, ("shake", "still")), "jit": (_jittered, ("jit",)), "full": (_fullframe, ("full",)),
+            "still": (_fullframe_still, ("full",))}
+
+
+def estimated(x: torch.Tensor) -> torch.Tensor:
+    """Whole frames (n, 3, 3, h, w) -> the same with frames 0 and 2 moved into frame 1's camera by the
+    shift ``openfoley.features.stabilise`` estimates."""
+    from openfoley.features.stabilise import estimate_shift, warp
+
+    out = []
+    for k in range(0, len(x), 512):
+        v = x[k: k + 512].float()
+        g = v.mean(2)
+        out.append(torch.stack([warp(v[:, 0], estimate_shift(g[:, 1], g[:, 0])), v[:, 1],
+                                warp(v[:, 2], estimate_shift(g[:, 1], g[:, 2]))], 1).half())
+    return torch.cat(out)
 
 
 def build(kind: str, bank: str, split: str, seed: int, clips: int, workers: int) -> dict[str, torch.Tensor]:
@@ -158,22 +211,26 @@ def build(kind: str, bank: str, split: str, seed: int, clips: int, workers: int)
 class ConvNet(nn.Module):
     """The window path of ``encoder.video = "window"`` as a classifier: frames (n, 3, 3, s, s) -> (n,) logits."""
 
-    def __init__(self, c: int = 64):
+    def __init__(self, c: int = 64, fine: bool = False):
         super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(9, c // 2, 3, stride=2, padding=1),
+        # fine: a first 3 x 3 layer of stride 1 (16 channels), so the stride-2 layers see features, not pixels
+        self.first = nn.Conv2d(9, 16, 3, padding=1) if fine else None
+        self.convs = nn.ModuleList([nn.Conv2d(16 if fine else 9, c // 2, 3, stride=2, padding=1),
                                     nn.Conv2d(c // 2, c // 2, 3, stride=2, padding=1),
                                     nn.Conv2d(c // 2, c, 3, stride=2, padding=1)])
         self.out = nn.Sequential(nn.Linear(2 * c, 128), nn.GELU(), nn.Linear(128, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = torch.cat([x[:, 1], x[:, 1] - x[:, 0], x[:, 2] - x[:, 1]], 1)  # (n, 9, s, s)
+        if self.first is not None:
+            z = nn.functional.gelu(self.first(z))
         for conv in self.convs:
             z = nn.functional.gelu(conv(z))
         return self.out(torch.cat([z.amax((-2, -1)), z.mean((-2, -1))], -1))
 
 
 def view(data: dict[str, torch.Tensor], name: str) -> torch.Tensor:
-    """(n, 5, 3, H, W) at 128 px, 25 fps -> (n, features) for a named view."""
+    """(n, 5, 3, H, W) at 128 px, 25 fps -> (n, frames, 3, h, w) for a named crop view."""
     x = data["still" if "stabilised" in name else "shake"].float()
     if "25fps" not in name:
         x = x[:, [0, 2, 4]]  # 12.5 fps: render frames 2j-2, 2j, 2j+2; 25 fps: all five, 2j-2 .. 2j+2
@@ -182,32 +239,86 @@ def view(data: dict[str, torch.Tensor], name: str) -> torch.Tensor:
         x = pool2(x)
     if name.startswith("32px"):
         x = pool2(x)
-    return torch.from_numpy(np.ascontiguousarray(x)).flatten(1)
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def make_net(conv: bool, fine: bool, inputs: int) -> nn.Module:
+    if conv:
+        return ConvNet(fine=fine)
+    return nn.Sequential(nn.Linear(inputs, 256), nn.GELU(), nn.Dropout(0.2), nn.Linear(256, 128), nn.GELU(),
+                         nn.Linear(128, 1))
+
+
+def scores(net: nn.Module, x: torch.Tensor) -> np.ndarray:
+    net.eval()
+    with torch.no_grad():
+        out = torch.cat([torch.sigmoid(net(x[k: k + 1024].float())[:, 0]) for k in range(0, len(x), 1024)]).numpy()
+    net.train()
+    return out
 
 
 def fit(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, steps: int, seed: int,
-        conv: bool = False) -> np.ndarray:
-    """A 2-hidden-layer MLP on the standardised crops (or ``ConvNet`` on the raw ones), BCE on the label;
-    test scores."""
+        conv: bool = False, fine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-hidden-layer MLP on the standardised, flattened samples (or ``ConvNet`` on the raw ones), BCE
+    on the label, AdamW 1e-3, 256 samples per step -> (test scores, scores of the first 4,000 training
+    samples)."""
     torch.manual_seed(seed)
-    if conv:
-        net: nn.Module = ConvNet()
-    else:
+    if not conv:
+        xtr, xte = xtr.float().flatten(1), xte.float().flatten(1)
         mu, sd = xtr.mean(0), xtr.std(0) + 1e-3
         xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
-        net = nn.Sequential(nn.Linear(xtr.shape[1], 256), nn.GELU(), nn.Dropout(0.2), nn.Linear(256, 128),
-                            nn.GELU(), nn.Linear(128, 1))
+    net = make_net(conv, fine, xtr[0].numel())
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-2)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         idx = torch.randint(len(xtr), (256,), generator=g)
-        loss = nn.functional.binary_cross_entropy_with_logits(net(xtr[idx])[:, 0], ytr[idx])
+        loss = nn.functional.binary_cross_entropy_with_logits(net(xtr[idx].float())[:, 0], ytr[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
-    net.eval()
-    with torch.no_grad():
-        return torch.cat([torch.sigmoid(net(xte[k: k + 1024])[:, 0]) for k in range(0, len(xte), 1024)]).numpy()
+    return scores(net, xte), scores(net, xtr[:4000])
+
+
+def stream(args, te: dict[str, torch.Tensor], fine: bool) -> list[tuple[int, int, float]]:
+    """``ConvNet`` on whole frames of fresh train renders (clips 10,000 on, one render process, a buffer
+    of the newest 40,000 walker frames, random left-right flips) -> (step, walker frames rendered, test AP)
+    every 500 steps."""
+    import collections
+    import threading
+
+    buf: collections.deque = collections.deque(maxlen=40_000)
+    seen = [0]
+
+    def feed() -> None:
+        with Pool(1, initializer=_init, initargs=(args.bank, "train", 31)) as pool:
+            for rows in pool.imap(_fullframe, range(10_000, 10_000_000), chunksize=2):
+                for x, y in rows:
+                    buf.append((torch.from_numpy(x), y))
+                    seen[0] += 1
+
+    threading.Thread(target=feed, daemon=True).start()
+    while len(buf) < 2000:
+        time.sleep(1)
+    torch.manual_seed(0)
+    net = ConvNet(fine=fine)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-2)
+    rng = np.random.default_rng(0)
+    out = []
+    for step in range(1, args.steps + 1):
+        items = [buf[i] for i in rng.integers(0, len(buf), 256)]
+        x = torch.stack([it[0] for it in items]).float()
+        flip = torch.from_numpy(rng.random(256) < 0.5)
+        x[flip] = x[flip].flip(-1)
+        y = torch.tensor([it[1] for it in items], dtype=torch.float32)
+        loss = nn.functional.binary_cross_entropy_with_logits(net(x)[:, 0], y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 500 == 0 or step == args.steps:
+            apv = average_precision(te["y"].numpy().astype(bool), scores(net, te["full"]))
+            out.append((step, seen[0], apv))
+            print(f"  stream step {step}: {seen[0]} walker frames rendered, test AP {apv:.3f}", flush=True)
+    return out
 
 
 def main() -> None:
@@ -217,16 +328,21 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--arch", choices=("conv", "fine"), default="conv", help="the conv views' network")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="runs/walker-oracle")
     ap.add_argument("--views", nargs="+", default=["64px 12.5fps", "128px 12.5fps", "64px 25fps",
                                                    "64px 12.5fps stabilised", "32px 12.5fps"])
     ap.add_argument("--log", default="runs/sync-diagnosis.jsonl")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
+    fine = args.arch == "fine"
     sets = {}
     crops = any("jittered" not in v and "full frame" not in v for v in args.views)
+    full = any("full frame" in v and "stabilised" not in v for v in args.views)
+    still = any("full frame stabilised" in v for v in args.views)
     for split, n, seed in (("train", args.clips, 31), ("test-open", args.test, 32)):
         path = cache / f"{split}-{n}.pt"
         if crops and not path.exists():
@@ -237,38 +353,43 @@ def main() -> None:
                   f"{time.perf_counter() - t0:.0f} s")
         if crops:
             sets[split] = torch.load(path)
-        if any("jittered" in v for v in args.views):
-            jpath = cache / f"{split}-{n}-jittered.pt"
-            if not jpath.exists():
-                torch.save(build("jit", args.bank, split, seed, n, args.workers), jpath)
-            sets[split + "-jit"] = torch.load(jpath)
-        if any("full frame" in v for v in args.views):
-            fpath = cache / f"{split}-{n}-fullframe.pt"
-            if not fpath.exists():
-                torch.save(build("full", args.bank, split, seed, n, args.workers), fpath)
-            sets[split + "-full"] = torch.load(fpath)
-    print(f"{'view':28s} {'AP':>6s} {'chance':>7s}")
+        for want, kind, suffix in ((any("jittered" in v for v in args.views), "jit", "jittered"),
+                                   (full, "full", "fullframe"), (still, "still", "fullstill")):
+            if want:
+                kpath = cache / f"{split}-{n}-{suffix}.pt"
+                if not kpath.exists():
+                    torch.save(build(kind, args.bank, split, seed, n, args.workers), kpath)
+                sets[f"{split}-{kind}"] = torch.load(kpath)
+    print(f"{'view':40s} {'AP':>6s} {'chance':>7s} {'train AP':>9s}")
     for name in args.views:
-        jit = "jittered" in name
+        conv = "conv" in name
         if "full frame" in name:
-            tr, te = sets["train-full"], sets["test-open-full"]
+            tr, te = (sets["train-still"], sets["test-open-still"]) if "stabilised" in name else \
+                (sets["train-full"], sets["test-open-full"])
+            xtr, xte = tr["full"], te["full"]
+            if "estimated" in name:
+                xtr, xte = estimated(xtr), estimated(xte)
+        elif "jittered" in name:
+            tr, te = sets["train-jit"], sets["test-open-jit"]
+            xtr, xte = tr["jit"], te["jit"]
         else:
-            tr, te = (sets["train-jit"], sets["test-open-jit"]) if jit else (sets["train"], sets["test-open"])
+            tr, te = sets["train"], sets["test-open"]
+            xtr, xte = view(tr, name), view(te, name)
         chance = float(te["y"].mean())
-        if "full frame" in name:
-            s = fit(tr["full"].float(), tr["y"], te["full"].float(), args.steps, seed=0, conv=True)
-        elif jit:
-            xtr, xte = tr["jit"].float(), te["jit"].float()
-            s = fit(xtr if "conv" in name else xtr.flatten(1), tr["y"], xte if "conv" in name else xte.flatten(1),
-                    args.steps, seed=0, conv="conv" in name)
+        rec = {"part": "walker-oracle", "view": name, "arch": args.arch if conv else "mlp", "chance": chance,
+               "train_samples": len(tr["y"]), "test_samples": len(te["y"]), "steps": args.steps}
+        if "stream" in name:
+            curve = stream(args, {"full": xte, "y": te["y"]}, fine)
+            rec |= {"ap": curve[-1][2], "curve": curve}
+            print(f"{name:40s} {curve[-1][2]:6.3f} {chance:7.3f} {'-':>9s}", flush=True)
         else:
-            s = fit(view(tr, name), tr["y"], view(te, name), args.steps, seed=0)
-        apv = average_precision(te["y"].numpy().astype(bool), s)
-        print(f"{name:28s} {apv:6.3f} {chance:7.3f}", flush=True)
+            s, s_tr = fit(xtr, tr["y"], xte, args.steps, seed=0, conv=conv, fine=fine)
+            apv = average_precision(te["y"].numpy().astype(bool), s)
+            ap_tr = average_precision(tr["y"][:4000].numpy().astype(bool), s_tr)
+            rec |= {"ap": apv, "train_ap": ap_tr}
+            print(f"{name:40s} {apv:6.3f} {chance:7.3f} {ap_tr:9.3f}", flush=True)
         with open(args.log, "a") as fh:
-            fh.write(json.dumps({"part": "walker-oracle", "view": name, "ap": apv, "chance": chance,
-                                 "train_samples": len(tr["y"]), "test_samples": len(te["y"]),
-                                 "steps": args.steps}) + "\n")
+            fh.write(json.dumps(rec) + "\n")
 
 
 if __name__ == "__main__":
