@@ -16,6 +16,7 @@ import logging
 import sys
 
 from openfoley.errors import ConfigError, DataError, ModelError
+from openfoley.evaluation.metrics import average_precision
 from openfoley.training.window import TARGETS, WindowPretrainConfig, pretrain_window
 
 
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
         cfg = WindowPretrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, walkers=args.walkers,
                                    target=args.target, workers=args.workers, eval_every=args.eval_every,
                                    eval_clips=args.eval_clips)
-        last = pretrain_window(args.weights, args.bank, args.out, cfg)
+        last = pretrain_window(args.weights, args.bank, args.out, cfg, average_precision)
     except (ConfigError, DataError, ModelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from openfoley.checkpoint import load_weights, save_weights
 from openfoley.config import get_preset
 from openfoley.data.foleyworld.synthbank import make_synth_bank
 from openfoley.errors import ConfigError
+from openfoley.evaluation.metrics import average_precision
 from openfoley.model import FoleyModel, generation_difference
 from openfoley.training.window import WindowHead, WindowPretrainConfig, event_frames, pretrain_window, window_loss
 
@@ -58,7 +59,7 @@ def test_window_loss_exact_values_with_a_zero_head():
 
 
 def test_pretraining_trains_only_the_window_convolutions_and_keeps_the_outputs(bank, weights, tmp_path):
-    last = pretrain_window(weights, bank, tmp_path / "run", WindowPretrainConfig(steps=3, **RUN))
+    last = pretrain_window(weights, bank, tmp_path / "run", WindowPretrainConfig(steps=3, **RUN), average_precision)
     assert set(last) >= {"ap", "chance"} and last["step"] == 3
     before, after = load_weights(weights).state, load_weights(tmp_path / "run" / "weights").state
     changed = {k for k in before if not torch.equal(before[k], after[k])}

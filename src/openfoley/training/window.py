@@ -36,10 +36,12 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -121,13 +123,16 @@ def _targets(model, batch: list[dict], cfg: WindowPretrainConfig) -> tuple[Tenso
     return frames, onset_target(mel, t)
 
 
+APFn = Callable[[np.ndarray, np.ndarray], float]  # (labels bool (n,), scores (n,)) -> average precision
+
+
 @torch.no_grad()
-def evaluate(encoder: WindowVideoEncoder, head: WindowHead, items: list[dict], fps: float) -> dict[str, float]:
+def evaluate(encoder: WindowVideoEncoder, head: WindowHead, items: list[dict], fps: float,
+             average_precision: APFn) -> dict[str, float]:
     """AP of the head's output for "an event starts in this frame or the one before" over all frames of
     ``items``, and over the frames within one frame of walker events against all frames without an
-    event (how well it finds a landing), with their chance rates."""
-    from openfoley.evaluation.metrics import average_precision
-
+    event (how well it finds a landing), with their chance rates. ``average_precision`` is handed in
+    (``openfoley.evaluation.metrics.average_precision``): training sits below evaluation."""
     frames = torch.stack([it["frames"] for it in items])
     t = frames.shape[1]
     s = torch.cat([head(encoder.window_features(frames[i: i + 8])) for i in range(0, len(items), 8)]).numpy()
@@ -142,9 +147,11 @@ def evaluate(encoder: WindowVideoEncoder, head: WindowHead, items: list[dict], f
     return out
 
 
-def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg: WindowPretrainConfig) -> dict[str, Any]:
+def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg: WindowPretrainConfig,
+                    average_precision: APFn | None = None) -> dict[str, Any]:
     """Train the window path of the model in ``weights`` (see the module docstring); returns the last
-    evaluation. Resumes from OUT/checkpoints when there is one."""
+    evaluation (none without ``average_precision`` or ``cfg.eval_clips``). Resumes from OUT/checkpoints
+    when there is one."""
     from openfoley.checkpoint import list_resume, load_resume, load_weights, save_resume, save_weights
     from openfoley.data.foleyworld.live import LiveStore
     from openfoley.model import FoleyModel
@@ -179,7 +186,7 @@ def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg:
 
     store = LiveStore.for_training(bank, mcfg, cfg.walkers, seed=cfg.seed)
     test = None
-    if cfg.eval_clips > 0:
+    if cfg.eval_clips > 0 and average_precision is not None:
         from openfoley.config.tools import RenderConfig
 
         render = RenderConfig(seconds=mcfg.seconds, size=128, sample_rate=mcfg.audio.sample_rate)
@@ -209,7 +216,8 @@ def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg:
                    "clips_per_s": seen / (time.perf_counter() - t0)}
         if test_items and (step % cfg.eval_every == 0 or step == cfg.steps):
             enc.eval()
-            last = {"step": step, **evaluate(enc, head, test_items, mcfg.video.fps)}
+            assert average_precision is not None
+            last = {"step": step, **evaluate(enc, head, test_items, mcfg.video.fps, average_precision)}
             enc.train()
             rec = {**rec, **last, "step": step}
         if rec:
