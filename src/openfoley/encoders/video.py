@@ -313,10 +313,12 @@ class WindowVideoEncoder(MotionVideoEncoder):
     window around the feet. docs/sync-diagnosis.md part 14 has a crop oracle that reads it at AP 0.91
     from the model's own 64 px, 12.5 fps frames. The motion encoder's 8 x 8-pixel patches do not learn
     it, even from the true labels. Small kernels make the path the same wherever the walker stands.
-    Whether it learns the landing is still open: it had not after 200 label-supervised steps, nor after
-    500 steps of the built-in model's training. It starts at zero, so a trained motion model loaded
-    into this encoder computes exactly what it did (``scripts/add-window-path.py``), and training adds
-    the path from there. About 6 M multiply-adds per frame at 64 px, c = 64.
+    Inside joint training it did not learn the landing (500 steps of the built-in model's training left
+    it flat); trained alone on fresh renders, with the camera shake taken out of its differences, it
+    does (part 15), so it is pretrained first (``scripts/pretrain-window-path.py``). It starts at zero,
+    so a trained motion model loaded into this encoder computes exactly what it did
+    (``scripts/add-window-path.py``), and training adds the path from there. About 6 M multiply-adds per
+    frame at 64 px, c = 64, plus about (2 * 3 + 1)^2 * 3 h w for the shift search.
     """
 
     def __init__(self, cfg: Config):
