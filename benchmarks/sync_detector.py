@@ -6,6 +6,7 @@
     python benchmarks/sync_detector.py ceiling                             # the audio's own onset strength
     python benchmarks/sync_detector.py model --weights runs/RUN/weights     # a trained model's onset head
     python benchmarks/sync_detector.py kinds --weights builtin --clips 60   # ... its recall per source kind
+    python benchmarks/sync_detector.py walkap --weights builtin --clips 40  # ... window pretraining's AP
     python benchmarks/sync_detector.py train --arch motion3f --walkers 0.5 --target labels   # can it see a foot land?
 
 Each video path (``--arch``) maps frames (b, t, 3, 64, 64) at 12.5 fps to features (b, t, d) and a linear
@@ -386,9 +387,34 @@ def part_kinds(args) -> list[dict]:
     return rows
 
 
+def part_walkap(args) -> dict:
+    """A trained model's onset head on the held-out renders and metric of window pretraining
+    (``openfoley.training.window.frame_aps``: AP over all frames, and ``walk_ap`` for walker landings
+    against event-free frames), so the two can be read side by side."""
+    from openfoley.evaluation.metrics import average_precision
+    from openfoley.pipeline.core import FoleyPipeline
+    from openfoley.training.window import eval_items, frame_aps
+
+    torch.set_num_threads(args.threads)
+    model = FoleyPipeline.from_pretrained(args.weights, device="cpu", vocoder="griffinlim").model.eval()
+    if model.mma is None or model.mma.onset_head is None:
+        raise SystemExit(f"error: {args.weights} has no onset head (alignment.onset_weight = 0)")
+    items = eval_items(args.bank, model.cfg, args.clips)
+    frames = torch.stack([it["frames"] for it in items])
+    with torch.no_grad():
+        s = torch.cat([model.mma.onset_head(model.align(frames[i: i + 8]))[..., 0]
+                       for i in range(0, len(items), 8)]).numpy()
+    rec = {"part": "walkap", "weights": args.weights, "clips": args.clips,
+           **frame_aps(s, items, model.cfg.video.fps, average_precision)}
+    with open(args.log, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(" ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()))
+    return rec
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=("cache", "train", "all", "ceiling", "model", "kinds"))
+    ap.add_argument("part", choices=("cache", "train", "all", "ceiling", "model", "kinds", "walkap"))
     ap.add_argument("--bank", default="data/bank")
     ap.add_argument("--cache", default="runs/diag-cache")
     ap.add_argument("--train", type=int, default=2000)
@@ -423,6 +449,8 @@ def main(argv=None) -> int:
         part_model(args)
     elif args.part == "kinds":
         part_kinds(args)
+    elif args.part == "walkap":
+        part_walkap(args)
     else:
         rows = [part_train(args, a) for a in args.archs]
         print(f"\n{'video path':12s} {'AP':>6s} {'chance':>6s} {'event F1':>8s} {'peaks':>6s} {'true':>5s} {'s':>5s}")

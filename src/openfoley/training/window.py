@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from openfoley.alignment.mma import onset_target
+from openfoley.config import Config
 from openfoley.encoders.video import WindowVideoEncoder
 from openfoley.errors import ConfigError
 
@@ -126,25 +127,42 @@ def _targets(model, batch: list[dict], cfg: WindowPretrainConfig) -> tuple[Tenso
 APFn = Callable[[np.ndarray, np.ndarray], float]  # (labels bool (n,), scores (n,)) -> average precision
 
 
-@torch.no_grad()
-def evaluate(encoder: WindowVideoEncoder, head: WindowHead, items: list[dict], fps: float,
-             average_precision: APFn) -> dict[str, float]:
-    """AP of the head's output for "an event starts in this frame or the one before" over all frames of
-    ``items``, and over the frames within one frame of walker events against all frames without an
-    event (how well it finds a landing), with their chance rates. ``average_precision`` is handed in
-    (``openfoley.evaluation.metrics.average_precision``): training sits below evaluation."""
-    frames = torch.stack([it["frames"] for it in items])
-    t = frames.shape[1]
-    s = torch.cat([head(encoder.window_features(frames[i: i + 8])) for i in range(0, len(items), 8)]).numpy()
+def frame_aps(scores: np.ndarray, items: list[dict], fps: float, average_precision: APFn) -> dict[str, float]:
+    """Per-frame scores (clips, t) of live ``items`` -> AP for "an event starts in this frame or the one
+    before" over all frames, and (``walk_ap``) over the frames within one frame of walker events against
+    all frames without an event (how well it finds a landing), with their chance rates.
+    ``average_precision`` is handed in (``openfoley.evaluation.metrics.average_precision``): training
+    sits below evaluation."""
+    t = scores.shape[1]
     y = event_frames([torch.as_tensor(it["events"]) for it in items], t, fps, late=1).numpy().astype(bool)
     walk = [torch.as_tensor([e for e, k in zip(it["events"], it["event_kinds"], strict=True) if k == "walk"])
             for it in items]
     yw = event_frames(walk, t, fps, late=1).numpy().astype(bool)
     keep = yw | ~y  # walker event frames and frames with no event at all
-    out = {"ap": average_precision(y.ravel(), s.ravel()), "chance": float(y.mean())}
+    out = {"ap": average_precision(y.ravel(), scores.ravel()), "chance": float(y.mean())}
     if yw.any():
-        out |= {"walk_ap": average_precision(yw[keep], s[keep]), "walk_chance": float(yw[keep].mean())}
+        out |= {"walk_ap": average_precision(yw[keep], scores[keep]), "walk_chance": float(yw[keep].mean())}
     return out
+
+
+def eval_items(bank: str | Path, cfg: Config, clips: int, seed: int = 1) -> list[dict]:
+    """The held-out renders the pretraining scores itself on: the first ``clips`` test-open clips at
+    render seed ``seed`` (``WindowPretrainConfig.seed`` + 1), the default render settings at 128 px."""
+    from openfoley.config.tools import RenderConfig
+    from openfoley.data.foleyworld.live import LiveStore
+
+    render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
+    store = LiveStore(bank, cfg, split="test-open", seed=seed, render=render)
+    return [store[i] for i in range(clips)]
+
+
+@torch.no_grad()
+def evaluate(encoder: WindowVideoEncoder, head: WindowHead, items: list[dict], fps: float,
+             average_precision: APFn) -> dict[str, float]:
+    """``frame_aps`` of the head's output on ``items``."""
+    frames = torch.stack([it["frames"] for it in items])
+    s = torch.cat([head(encoder.window_features(frames[i: i + 8])) for i in range(0, len(items), 8)]).numpy()
+    return frame_aps(s, items, fps, average_precision)
 
 
 def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg: WindowPretrainConfig,
@@ -185,17 +203,11 @@ def pretrain_window(weights: str | Path, bank: str | Path, out: str | Path, cfg:
         log.info("resumed from %s at step %d", ckpts[-1], step)
 
     store = LiveStore.for_training(bank, mcfg, cfg.walkers, seed=cfg.seed)
-    test = None
-    if cfg.eval_clips > 0 and average_precision is not None:
-        from openfoley.config.tools import RenderConfig
-
-        render = RenderConfig(seconds=mcfg.seconds, size=128, sample_rate=mcfg.audio.sample_rate)
-        test = LiveStore(bank, mcfg, split="test-open", seed=cfg.seed + 1, render=render)
     # batch k holds clips k * batch .. (k + 1) * batch - 1: a resumed run sees the clips it would have
     loader = torch.utils.data.DataLoader(
         _Batches(store, cfg.batch, step, cfg.steps), batch_size=None, num_workers=cfg.workers,
         prefetch_factor=2 if cfg.workers > 0 else None, persistent_workers=False)
-    test_items = [test[i] for i in range(cfg.eval_clips)] if test is not None else []
+    test_items = eval_items(bank, mcfg, cfg.eval_clips, cfg.seed + 1) if cfg.eval_clips > 0 and average_precision else []
     metrics = out / "metrics.jsonl"
     last: dict[str, Any] = {}
     t0, seen = time.perf_counter(), 0
