@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,3 +103,17 @@ def test_bad_settings_are_config_errors():
         WindowPretrainConfig(target="pixels")
     with pytest.raises(ConfigError, match="steps"):
         WindowPretrainConfig(steps=0)
+
+
+def test_frame_aps_by_hand():
+    from openfoley.training.window import frame_aps
+
+    # 10 frames at 12.5 fps; a landing at 0.0 s (frames 0, 1 with the one-frame lateness) and an impact at
+    # 0.4 s (frame 5, and 6); frame 2 is an event-free frame that outscores the landing's frame 1
+    items = [{"events": [0.0, 0.4], "event_kinds": ["walk", "impact"]}]
+    s = np.array([[0.9, 0.5, 0.6, 0, 0, 0.8, 0.7, 0, 0, 0]])
+    out = frame_aps(s, items, 12.5, average_precision)
+    # all events: ranks 0+ 5+ 6+ 2- 1+ -> (1 + 1 + 1 + 4/5) / 4
+    assert out["ap"] == pytest.approx(0.95) and out["chance"] == pytest.approx(0.4)
+    # landings against event-free frames (5 and 6 are left out): 0+ 2- 1+ -> (1 + 2/3) / 2, 2 of 8 frames
+    assert out["walk_ap"] == pytest.approx(5 / 6) and out["walk_chance"] == pytest.approx(0.25)
