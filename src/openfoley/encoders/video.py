@@ -347,11 +347,9 @@ class WindowVideoEncoder(MotionVideoEncoder):
         b = x.shape[0]
         if self.stabilise:
             prev, nxt = aligned_neighbours(x)  # (b, t, 3, h, w) each; frame i itself at the ends
-            z = torch.cat([x, x - prev, nxt - x], 2).flatten(0, 1)  # (b t, 9, h, w)
         else:
-            d = x[:, 1:] - x[:, :-1]
-            zero = torch.zeros_like(x[:, :1])
-            z = torch.cat([x, torch.cat([zero, d], 1), torch.cat([d, zero], 1)], 2).flatten(0, 1)  # (b t, 9, h, w)
+            prev, nxt = torch.cat([x[:, :1], x[:, :-1]], 1), torch.cat([x[:, 1:], x[:, -1:]], 1)
+        z = torch.cat([x, x - prev, nxt - x], 2).flatten(0, 1)  # (b t, 9, h, w); zero differences at the ends
         for conv in self.win_convs:
             z = F.gelu(conv(z))  # -> (b t, c, h/8, w/8)
         return torch.cat([z.amax((-2, -1)), z.mean((-2, -1))], -1).unflatten(0, (b, -1))  # (b, t, 2c)
