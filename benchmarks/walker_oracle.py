@@ -185,7 +185,10 @@ SAMPLERS = {"crops": (_samples, ("shake", "still")), "jit": (_jittered, ("jit",)
 
 def estimated(x: torch.Tensor) -> torch.Tensor:
     """Whole frames (n, 3, 3, h, w) -> the same with frames 0 and 2 moved into frame 1's camera by the
-    shift ``openfoley.features.stabilise`` estimates."""
+    shift ``openfoley.features.stabilise`` estimates. One difference from the model's
+    ``aligned_neighbours``: frame 2's shift is searched for directly (frame 1 against frame 2), where the
+    model negates the shift of the pair (1, 2) searched the other way; the two agree to the parabola's
+    sub-pixel rounding. Part 15's "estimated" row (0.540) was measured with this function."""
     from openfoley.features.stabilise import estimate_shift, warp
 
     out = []
