@@ -12,6 +12,9 @@ recordings, and a class always looks the same way (docs/benchmark.md "Visual ide
 condition that carries the class scores well above chance.
 
   pixels    the frames average-pooled to 8 x 8 (3 x 64 values per frame): the floor of a trivial cue
+  pixels16  the same at 16 x 16 (3 x 256 values per frame)
+  moving    the colours of what moves: pixels weighted by their change |x_{i+1} - x_{i-1}|, as a
+            weighted mean colour and a 4 x 4 x 4 colour histogram per frame (67 values)
   encoder   the video encoder's output (b, t, d)
   aligned   MMA's aligned features, what the generator is conditioned on
 
@@ -37,10 +40,21 @@ def features(model, frames: torch.Tensor) -> dict[str, torch.Tensor]:
     x = as_unit_frames(frames)
     b, t = x.shape[:2]
     pix = F.adaptive_avg_pool2d(x.flatten(0, 1), 8).reshape(b, t, -1)  # (b, t, 192)
+    pix16 = F.adaptive_avg_pool2d(x.flatten(0, 1), 16).reshape(b, t, -1)  # (b, t, 768)
+    # the colours of what moves: each frame's pixels weighted by |x_{i+1} - x_{i-1}| (summed over
+    # channels, normalised per frame), as a weighted mean colour and a 4 x 4 x 4 colour histogram
+    d = torch.zeros_like(x[:, :, 0])
+    d[:, 1:-1] = (x[:, 2:] - x[:, :-2]).abs().sum(2)  # (b, t, s, s)
+    wgt = d / d.sum((-2, -1), keepdim=True).clamp_min(1e-6)
+    q = (x.clamp(0, 1) * 3.999).long()  # (b, t, 3, s, s) in 0..3
+    bins = (q[:, :, 0] * 16 + q[:, :, 1] * 4 + q[:, :, 2]).flatten(2)  # (b, t, s*s)
+    hist = torch.zeros(b, t, 64).scatter_add_(2, bins, wgt.flatten(2))
+    moving = torch.cat([(x * wgt[:, :, None]).sum((-2, -1)), hist], -1)  # (b, t, 67)
     enc = model.video_encoder(x, default_times(x, model.cfg.video.fps)).features  # (b, t, d)
     ali = model.align(x)  # (b, t, d)
     return {name: torch.cat([f.mean(1), f.amax(1)], -1) for name, f in
-            (("pixels", pix), ("encoder", enc), ("aligned", ali))}
+            (("pixels", pix), ("pixels16", pix16), ("moving", moving), ("encoder", enc),
+                                 ("aligned", ali))}
 
 
 def probe(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor, classes: int) -> float:
@@ -101,7 +115,7 @@ def main(argv=None) -> int:
     rec = {"weights": args.weights, "train": args.train, "test": len(keep), "classes": len(names),
            "chance": chance, "seconds": round(time.perf_counter() - t0, 1)}
     print(f"{args.train} train clips, {len(keep)} test-closed clips of {len(names)} train classes; chance {chance:.3f}")
-    for k in ("pixels", "encoder", "aligned"):
+    for k in ("pixels", "pixels16", "moving", "encoder", "aligned"):
         acc = probe(sets["train"][0][k], ytr, sets["test-closed"][0][k][keep], yte, len(names))
         rec[k] = acc
         print(f"  {k:8s} class probe accuracy {acc:.3f}")

@@ -54,6 +54,31 @@ def test_warp_by_integers_is_slicing_and_by_zero_is_identity() -> None:
     torch.testing.assert_close(out[0, :, 19, 1:], x[0, :, 19, :23], rtol=0, atol=1e-6)
 
 
+def test_warp_by_fractions_interpolates_linearly_and_repeats_the_edge() -> None:
+    # x(y, x) = 10 y + x is linear, so bilinear sampling at (y + dy, x + dx) inside the frame is exactly
+    # 10 (y + dy) + x + dx; outside it the coordinate is clamped to the frame
+    h, w = 6, 7
+    ramp = (10 * torch.arange(h, dtype=torch.float32)[:, None] + torch.arange(w, dtype=torch.float32)[None, :])
+    out = warp(ramp[None, None], torch.tensor([[0.25, -1.5]]))[0, 0]
+    ys = (torch.arange(h) + 0.25).clamp(0, h - 1)
+    xs = (torch.arange(w) - 1.5).clamp(0, w - 1)
+    torch.testing.assert_close(out, 10 * ys[:, None] + xs[None, :], rtol=0, atol=1e-5)
+    assert out[0, 0].item() == 2.5  # y 0.25, x clamped from -1.5 to 0
+
+
+def test_warp_equals_grid_sample_with_a_translated_grid() -> None:
+    """The separable lerp is grid_sample (bilinear, border, align_corners=False), up to float rounding."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(16, 3, 20, 24, generator=g)
+    shift = (torch.rand(16, 2, generator=g) - 0.5) * 10
+    n, _, h, w = x.shape
+    gy = (2 * (torch.arange(h)[None, :] + shift[:, :1]) + 1) / h - 1
+    gx = (2 * (torch.arange(w)[None, :] + shift[:, 1:]) + 1) / w - 1
+    grid = torch.stack([gx[:, None, :].expand(n, h, w), gy[:, :, None].expand(n, h, w)], -1)
+    ref = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    torch.testing.assert_close(warp(x, shift), ref, rtol=0, atol=1e-5)
+
+
 def test_aligned_neighbours_undo_a_shaking_camera() -> None:
     big = texture(80, 80, seed=4)
     offsets = [(10, 10), (12, 9), (11, 11), (9, 12)]  # each frame's crop origin (y, x) on the canvas

@@ -27,6 +27,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,7 +193,9 @@ class WindowCondition:
 class LiteModel:
     """The exported model (``lite.export``): two ONNX Runtime sessions, the config, the latent statistics."""
 
-    def __init__(self, folder: PathLike, threads: int | None = None):
+    def __init__(self, folder: PathLike, threads: int | None = None, condition_threads: int | None = None):
+        """``threads``: ONNX Runtime's threads per session (None: one per core); ``condition_threads``:
+        the condition session's own, when it runs beside the flow (``LitePipeline``'s two lanes)."""
         folder = Path(folder)
         try:
             meta = np.load(folder / "lite.npz")
@@ -202,7 +205,7 @@ class LiteModel:
             self.mel_std = meta["mel_std"].astype(np.float32)
         except (OSError, KeyError, ValueError, ConfigError) as e:
             raise ModelError(f"{folder}: not a lite model folder ({e})") from None
-        self.condition_session = _session(folder, "condition", threads)
+        self.condition_session = _session(folder, "condition", condition_threads or threads)
         self.velocity_session = _session(folder, "velocity", threads)
         self.folder = folder
 
@@ -272,22 +275,38 @@ class LiteModel:
 class LitePipeline:
     """``FoleyPipeline``'s generation on ``LiteModel``; ``__call__`` returns the same ``FoleyResult``."""
 
-    def __init__(self, model: LiteModel, name: str = "model", overlap: float | None = None):
-        self.model, self.cfg, self.name = model, model.cfg, name
+    def __init__(self, model: LiteModel, name: str = "model", overlap: float | None = None, lanes: int = 1):
+        """``lanes``: 2 runs the flow on this thread and the decoding, conditioning and vocoding of the
+        neighbouring windows on a helper thread (``from_pretrained``'s default with 2 or more cores);
+        1 runs every stage in turn on this thread. The result is the same either way."""
+        if lanes not in (1, 2):
+            raise ConfigError(f"lanes must be 1 or 2, got {lanes}")
+        self.model, self.cfg, self.name, self.lanes = model, model.cfg, name, int(lanes)
         self.plan = plan_windows(self.cfg, overlap)
         self.inpaints = True
         self.has_onset_head = self.cfg.alignment.enabled and self.cfg.alignment.onset_weight > 0
 
     @classmethod
     def from_pretrained(cls, path: PathLike | None = "builtin", threads: int | None = None,
-                        overlap: float | None = None, on_build: Callable[[str], None] | None = None) -> LitePipeline:
+                        overlap: float | None = None, on_build: Callable[[str], None] | None = None,
+                        lanes: int | None = None) -> LitePipeline:
         """"builtin", a weights folder or a training run folder; its lite files come from the cache
-        (``lite.cache.lite_files``), built on first use (torch is imported then, once)."""
+        (``lite.cache.lite_files``), built on first use (torch is imported then, once).
+
+        ``lanes``: None picks 2 on a machine with 2 or more cores, else 1. With 2 lanes and ``threads``
+        None the condition network gets one thread (it shares the helper lane with decoding and the
+        vocoder) and the velocity network one per remaining core; ``threads`` sets both."""
         from openfoley.lite.cache import lite_files
         from openfoley.pipeline.folders import resolve_model_dir
 
+        cores = os.cpu_count() or 1
+        lanes = (2 if cores >= 2 else 1) if lanes is None else int(lanes)
+        cond_threads = velocity_threads = threads
+        if lanes == 2 and threads is None:
+            cond_threads, velocity_threads = 1, max(1, cores - 1)
         folder = resolve_model_dir(path)
-        return cls(LiteModel(lite_files(folder, on_build=on_build), threads), name=str(folder), overlap=overlap)
+        model = LiteModel(lite_files(folder, on_build=on_build), velocity_threads, condition_threads=cond_threads)
+        return cls(model, name=str(folder), overlap=overlap, lanes=lanes)
 
     @property
     def sample_rate(self) -> int:
@@ -351,9 +370,11 @@ class LitePipeline:
         out = ResultBuilder(plan, start, seconds, c.audio.n_mels, c.audio.sample_rate / c.audio.hop_length)
         if progress is not None:
             progress(0, total)
-        prev: np.ndarray | None = None
         o = plan.overlap_tokens
-        for j in range(total):
+
+        def prepare(j: int) -> tuple[np.ndarray, int, WindowCondition, float, float]:
+            """Window j's frames (padded to the plan's length), real frame count, condition and the
+            decode and condition times."""
             t0 = time.perf_counter()
             frames = next(clips, None)
             if frames is None:
@@ -363,25 +384,70 @@ class LitePipeline:
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = np.concatenate([frames, np.repeat(frames[-1:], plan.frames - real, axis=0)])
             cond = self.model.condition(np.ascontiguousarray(frames[None]))
-            t2 = time.perf_counter()
-            known = mask = None
-            x0 = noise((1, plan.tokens, c.audio_token_dim))
-            if prev is not None and o > 0:
-                known = np.zeros_like(prev)
-                known[:, :o] = prev[:, -o:]
-                mask = np.zeros((1, plan.tokens), bool)
-                mask[:, :o] = True
-            x1 = self.model.sample(cond, x0, steps, solver, cfg_scale, refine, guidance, known, mask)
-            mel = self.model.latent_to_mel(x1)  # (1, f, m)
-            t3 = time.perf_counter()
+            return frames, real, cond, t1 - t0, time.perf_counter() - t1
+
+        def vocode(mel: np.ndarray) -> tuple[np.ndarray, float]:
+            t0 = time.perf_counter()
             wav = log_mel_to_wav(mel, c.audio)  # (1, S)
-            t4 = time.perf_counter()
-            prev = x1
-            out.add(j, j * plan.hop_frames, real, wav[0], mel[0], cond.key_index[0], cond.key_saliency[0], frames,
-                    {"decode": t1 - t0, "encoders": t2 - t1, "flow": t3 - t2, "vocoder": t4 - t3})
+            return wav, time.perf_counter() - t0
+
+        # Two lanes (docs/generate.md, "Two lanes"): this thread integrates the flow of window j while
+        # one helper thread decodes and conditions window j + 1 and vocodes window j - 1. The flow of a
+        # window waits for the previous one (its overlap is inpainted from it); nothing else does.
+        # Every window's sums are the same as in one lane, in the same order: only the threads differ.
+        helper = ThreadPoolExecutor(1, thread_name_prefix="openfoley-lite") if self.lanes > 1 else None
+
+        def run(fn, *a) -> Future:
+            if helper is not None:
+                return helper.submit(fn, *a)
+            f: Future = Future()
+            try:
+                f.set_result(fn(*a))
+            except BaseException as e:  # noqa: BLE001 - handed to .result() as the helper would
+                f.set_exception(e)
+            return f
+
+        pending: tuple[int, Future, np.ndarray, int, WindowCondition, dict[str, float]] | None = None
+
+        def finish(item) -> None:
+            j, fut, frames, real, cond, times = item
+            wav, t_voc = fut.result()
+            out.add(j, j * plan.hop_frames, real, wav[0], mel_of[j][0], cond.key_index[0], cond.key_saliency[0], frames,
+                    times | {"vocoder": t_voc})
+            del mel_of[j]
             if progress is not None:
                 progress(j + 1, total)
+
+        mel_of: dict[int, np.ndarray] = {}
+        try:
+            ahead = run(prepare, 0)
+            prev: np.ndarray | None = None
+            for j in range(total):
+                frames, real, cond, t_dec, t_enc = ahead.result()
+                if j + 1 < total:
+                    ahead = run(prepare, j + 1)
+                t2 = time.perf_counter()
+                known = mask = None
+                x0 = noise((1, plan.tokens, c.audio_token_dim))
+                if prev is not None and o > 0:
+                    known = np.zeros_like(prev)
+                    known[:, :o] = prev[:, -o:]
+                    mask = np.zeros((1, plan.tokens), bool)
+                    mask[:, :o] = True
+                x1 = self.model.sample(cond, x0, steps, solver, cfg_scale, refine, guidance, known, mask)
+                mel_of[j] = self.model.latent_to_mel(x1)  # (1, f, m)
+                prev = x1
+                voc = run(vocode, mel_of[j])
+                if pending is not None:
+                    finish(pending)
+                pending = (j, voc, frames, real, cond,
+                           {"decode": t_dec, "encoders": t_enc, "flow": time.perf_counter() - t2})
+            if pending is not None:
+                finish(pending)
+        finally:
+            if helper is not None:
+                helper.shutdown(wait=True, cancel_futures=True)
         return out.result(name, total, seed, settings={
             "steps": steps, "cfg_scale": cfg_scale, "solver": solver, "onset_guidance": guidance,
             "model": self.name, "vocoder": vocoder_name(c),
-            "overlap_tokens": o, "inpainting": True, "runtime": "lite"})
+            "overlap_tokens": o, "inpainting": True, "runtime": "lite", "lanes": self.lanes})
