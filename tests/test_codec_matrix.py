@@ -1,4 +1,5 @@
-"""Real codecs and containers, made here with PyAV's own encoders, through ``openfoley generate``.
+"""Real codecs and containers, made here with PyAV's own encoders (Theora, which PyAV's FFmpeg cannot
+encode, with the static FFmpeg of the ``imageio-ffmpeg`` test dependency), through ``openfoley generate``.
 
 Every input below that this FFmpeg build can encode goes through ``openfoley generate INPUT -o OUT``
 (no other flag: the built-in model) into one of MP4, MKV and MOV, and into the other two through
@@ -14,6 +15,7 @@ has the table).
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -55,7 +57,7 @@ class Case:
 
 
 CASES = [
-    Case("theora.ogg", "libtheora", None, audio="vorbis"),
+    Case("theora.ogg", "libtheora", ("mkv",), audio="libvorbis"),  # made by imageio-ffmpeg's FFmpeg
     Case("mpeg4.avi", "mpeg4", ("mp4", "mkv", "mov"), options={"bf": "2"}, audio="libmp3lame"),  # DivX-style
     Case("msmpeg4.avi", "msmpeg4", ("mkv", "mov")),
     Case("cinepak.avi", "cinepak", ("mov",), pix_fmt="rgb24"),
@@ -91,13 +93,54 @@ def can_encode(name: str) -> bool:
         return False
 
 
+def frame_image(case: Case, i: int) -> np.ndarray:
+    """Frame i of ``case``: uint8 (h, w, 3), grey of a level distinct per frame, white top-left block."""
+    h, w = case.size
+    img = np.full((h, w, 3), 30 + 15 * (i % 12), np.uint8)
+    img[: max(1, h // 3), : max(1, w // 3)] = 255
+    return img
+
+
+def external_ffmpeg(encoders: list[str]) -> str | None:
+    """The FFmpeg program of the ``imageio-ffmpeg`` test dependency when it has ``encoders`` (its static
+    build has libtheora, which PyAV's bundled FFmpeg lacks), else None."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    listed = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    return exe if all(f" {e} " in listed for e in encoders) else None
+
+
+def make_external(case: Case, path: Path, exe: str) -> Path:
+    """``make`` for a constant-rate case through an FFmpeg program: the same frames piped in as rgb24,
+    and silent stereo 48 kHz audio as long as the video if ``case.audio``."""
+    assert case.pts is None and not case.rotation and not case.options
+    h, w = case.size
+    cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{w}x{h}", "-r", str(case.fps), "-i", "-"]
+    if case.audio:
+        cmd += ["-f", "lavfi", "-t", f"{case.frames / case.fps}", "-i", "anullsrc=r=48000:cl=stereo",
+                "-c:a", case.audio, "-strict", "-2"]
+    cmd += ["-c:v", case.encoder, "-pix_fmt", case.pix_fmt, str(path)]
+    frames = b"".join(frame_image(case, i).tobytes() for i in range(case.frames))
+    subprocess.run(cmd, input=frames, check=True, capture_output=True)
+    return path
+
+
 def make(case: Case, folder: Path) -> Path:
     """Write ``case``: grey frames of distinct levels, a white top-left block (shows rotation and
-    crops), silent original audio as long as the video if ``case.audio``."""
+    crops), silent original audio as long as the video if ``case.audio``. An encoder that PyAV's FFmpeg
+    lacks is taken from ``external_ffmpeg`` where it has it (Theora)."""
+    path = folder / case.name
     missing = [e for e in (case.encoder, case.audio) if e and not can_encode(e)]
     if missing:
-        pytest.skip(f"this FFmpeg build has no {' or '.join(missing)} encoder, so no {case.name} can be made")
-    path = folder / case.name
+        exe = external_ffmpeg([e for e in (case.encoder, case.audio) if e])
+        if exe is None:
+            pytest.skip(f"this FFmpeg build has no {' or '.join(missing)} encoder (nor has imageio-ffmpeg's), "
+                        f"so no {case.name} can be made")
+        return make_external(case, path, exe)
     h, w = case.size
     with av.open(str(path), mode="w") as out:
         vs = out.add_stream(case.encoder, rate=case.fps)
@@ -114,9 +157,7 @@ def make(case: Case, folder: Path) -> Path:
             if case.audio == "vorbis":
                 aus.options = {"strict": "-2"}
         for i in range(case.frames):
-            img = np.full((h, w, 3), 30 + 15 * (i % 12), np.uint8)
-            img[: max(1, h // 3), : max(1, w // 3)] = 255
-            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr = av.VideoFrame.from_ndarray(frame_image(case, i), format="rgb24")
             if case.pts is not None:
                 fr.pts, fr.time_base = case.pts[i], case.tb
             else:
