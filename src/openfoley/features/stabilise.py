@@ -16,7 +16,6 @@ shift. No parameters, no FFT (so it exports to ONNX), and about (2 reach + 1)^2 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 
