@@ -67,21 +67,9 @@ def features(model, frames: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def probe(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor, classes: int) -> float:
     """Multinomial logistic regression on standardised features -> test accuracy."""
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
-    xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
-    w = torch.zeros(xtr.shape[1], classes, requires_grad=True)
-    b = torch.zeros(classes, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=300, line_search_fn="strong_wolfe")
+    from openfoley.training.appearance import linear_probe
 
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(xtr @ w + b, ytr) + 1e-3 * (w ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        return float(((xte @ w + b).argmax(1) == yte).float().mean())
+    return linear_probe(xtr, ytr, xte, yte, classes)
 
 
 def oracle(args) -> dict:

@@ -9,7 +9,8 @@ Training (Algorithm 1, one call of ``forward``):
          ├─ key frames: saliency on the raw frames -> k indices and their true times
          └─ condition: tokens = aligned features at each audio token's instant (b, n, dc),
                        keys = aligned features of the key frames (b, k, dc); dc = d, or d + 1 with
-                       the onset head's prediction as an extra channel (alignment.onset_condition)
+                       the onset head's prediction as an extra channel (alignment.onset_condition);
+                       with encoder.appearance = "cnn", plus appearance_proj of what each frame shows
     latent x1 = patchify(mel_model) (b, n, p*f) ──generator.loss(x1, cond)──> L_flow
 
 With ``alignment.enabled = False`` ("w/o MMA"), the aligned features are the video encoder's own
@@ -35,6 +36,7 @@ from openfoley.alignment.masks import sample_masks
 from openfoley.alignment.mma import MMA, onset_target, run_mma
 from openfoley.config import Config
 from openfoley.encoders import build_audio_encoder, build_video_encoder
+from openfoley.encoders.appearance import AppearanceEncoder
 from openfoley.encoders.video import as_unit_frames, default_times
 from openfoley.errors import ConfigError, ModelError
 from openfoley.features.mel import resample_time
@@ -95,6 +97,16 @@ class FoleyModel(nn.Module):
         self.mma = MMA(cfg) if cfg.alignment.enabled else None
         self.audio_encoder = build_audio_encoder(cfg) if cfg.alignment.enabled else None
         self.generator = build_generator(cfg)
+        self.appearance: AppearanceEncoder | None = None
+        self.appearance_proj: nn.Linear | None = None
+        if cfg.encoder.appearance == "cnn":
+            e = cfg.encoder
+            self.appearance = AppearanceEncoder(e.appearance_channels, e.appearance_dim, e.appearance_stride)
+            self.appearance_proj = nn.Linear(e.appearance_dim, cfg.cond_dim)
+            nn.init.zeros_(self.appearance_proj.weight)  # a joined path changes nothing until trained
+            nn.init.zeros_(self.appearance_proj.bias)
+            if not e.appearance_train:
+                self.appearance.requires_grad_(False)
         f = cfg.audio.n_mels
         self.register_buffer("mel_mean", torch.zeros(f))
         self.register_buffer("mel_std", torch.ones(f))
@@ -158,6 +170,11 @@ class FoleyModel(nn.Module):
         kf = key_frames(saliency_frames(frames), times, self.cfg)
         onset = self.predicted_onset(aligned)  # (b, t) or None, once for the channel and for guidance
         feats = self.condition_features(aligned, onset)  # (b, t, dc)
+        if self.appearance is not None:
+            assert self.appearance_proj is not None
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.cfg.encoder.appearance_train):
+                look = self.appearance(as_unit_frames(frames))  # (b, t, e)
+            feats = feats + self.appearance_proj(look)  # what is there, added to every frame's condition
         keys = gather(feats, kf.indices)  # (b, k, dc)
         # per-token condition: the features linearly interpolated to the token centres. Frames and
         # tokens both sit at interval centres, so F.interpolate(align_corners=False) lines them up.

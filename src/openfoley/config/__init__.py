@@ -115,11 +115,23 @@ class EncoderConfig:
     audio_patch: int = 4  # mel frames per audio token (p)
     video_weights: str | None = None  # local path to pretrained weights (adapters only)
     audio_weights: str | None = None
+    # the appearance path (openfoley.encoders.appearance): "cnn" adds what the frames show to the generator's
+    # condition, learned from co-occurrence (scripts/pretrain-appearance.py, scripts/add-appearance-path.py)
+    appearance: str = "none"  # none | cnn
+    appearance_channels: tuple[int, ...] = (32, 64, 128)
+    appearance_dim: int = 128  # e
+    appearance_stride: int = 4  # looks at every stride-th frame, interpolated in between
+    appearance_train: bool = False  # False: the tower stays as pretrained (no gradients in training)
 
 
     def __post_init__(self) -> None:
         if self.motion_pool not in (1, 2, 4, 8):
             raise ConfigError(f"encoder.motion_pool must be 1, 2, 4 or 8, got {self.motion_pool!r}")
+        if self.appearance not in ("none", "cnn"):
+            raise ConfigError(f"encoder.appearance must be 'none' or 'cnn', got {self.appearance!r}")
+        if self.appearance_stride < 1 or self.appearance_dim < 1 or not self.appearance_channels:
+            raise ConfigError("encoder.appearance_stride and appearance_dim must be >= 1 and "
+                              "appearance_channels non-empty")
 
 
 @dataclass(frozen=True)
