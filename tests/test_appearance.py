@@ -56,7 +56,9 @@ def test_the_encoder_looks_at_every_stride_th_frame():
     assert out.shape == (2, 10, 6)
     assert enc.sampled(10).tolist() == [0, 4, 8]
     direct = enc.embed(frames[:, [0, 4, 8]].flatten(0, 1)).unflatten(0, (2, 3))
+    direct = direct / direct.norm(dim=-1, keepdim=True) * math.sqrt(6)  # scaled to rms 1 per channel
     torch.testing.assert_close(out[:, [0, 4, 8, 9]], direct[:, [0, 1, 2, 2]])
+    assert out[:, [0, 4, 8]].pow(2).mean(-1).sqrt().sub(1).abs().max() < 1e-5
     changed = frames.clone()
     changed[:, 1] = 0  # an unsampled frame changes nothing
     assert torch.equal(enc(changed), out)

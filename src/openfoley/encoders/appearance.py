@@ -8,7 +8,13 @@ single frames at the model's full size and says what is there:
     frames (b, t, 3, H, W) in [0, 1] ──every `stride`-th frame──> (b, t', 3, H, W), t' = ceil(t / stride)
         ──3 x [3 x 3 conv, stride 2, GELU] (channels encoder.appearance_channels)──> (b*t', c, H/8, W/8)
         ──max and mean over the grid──> (b*t', 2c) ──linear──> (b, t', e)   e = encoder.appearance_dim
+        ──scaled to length sqrt(e) (root-mean-square 1 per channel)──> (b, t', e)
         ──linear interpolation back to the t frame centres──> (b, t, e)
+
+The scaling matters: the contrastive objective only fixes each embedding's direction, and the pretrained
+tower's raw embeddings came out at root-mean-square 0.12 against the aligned features' 0.89, so the
+zero-initialised projection had to grow for thousands of steps before the generator saw anything
+(docs/sync-diagnosis.md part 18).
 
 Its weights are learned from co-occurrence alone (no labels, no text): ``openfoley.training.appearance``
 trains it contrastively against a small audio tower, so that a clip's frames and its own sound map
@@ -20,6 +26,8 @@ generator to use it (``scripts/add-appearance-path.py``). With ``encoder.appeara
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +64,7 @@ class AppearanceEncoder(nn.Module):
         idx = self.sampled(t).to(frames.device)
         picked = frames.index_select(1, idx)  # (b, t', 3, H, W)
         emb = self.embed(picked.flatten(0, 1)).unflatten(0, (b, len(idx)))  # (b, t', e)
+        emb = F.normalize(emb, dim=-1) * math.sqrt(self.dim)  # rms 1 per channel, as the condition's scale
         return spread(emb, idx, t)
 
 
