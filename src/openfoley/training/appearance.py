@@ -74,6 +74,9 @@ class AudioTower(nn.Module):
     """log-mel (b, f, m) -> a (b, e): per-mel-bin normalisation, three strided 1-D convolutions over
     time (GELU), mean and max over time, a linear layer."""
 
+    mean: Tensor  # buffers: per-mel-bin statistics of the pretraining cache (f,)
+    std: Tensor
+
     def __init__(self, n_mels: int, dim: int, width: int = 128):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_mels))
