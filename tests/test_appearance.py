@@ -164,3 +164,18 @@ def test_the_scripts_pretrain_join_and_keep_the_outputs(bank, tmp_path):
                               str(tmp_path / "nothing"), str(tmp_path / "out3")], capture_output=True, text=True)
     assert missing.returncode == 2 and "not a pretrained appearance folder" in missing.stderr
 
+
+
+def test_a_frozen_tower_trained_from_scratch_is_warned_about(tmp_path, caplog):
+    from openfoley.cli import main
+
+    with caplog.at_level("WARNING", logger="openfoley.training.loop"):
+        assert main(["train", "--preset", "tiny", "--smoke", "--no-progress", "--out", str(tmp_path / "r"),
+                     "--set", "encoder.appearance=cnn"]) == 0
+    assert any("tower stays at random weights" in r.message for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="openfoley.training.loop"):
+        assert main(["train", "--preset", "tiny", "--smoke", "--no-progress", "--out", str(tmp_path / "r2"),
+                     "--set", "encoder.appearance=cnn", "--set", "encoder.appearance_train=true"]) == 0
+    assert not any("tower stays at random weights" in r.message for r in caplog.records)
+    assert load_weights(tmp_path / "r2" / "weights").config.encoder.appearance_train is True

@@ -147,6 +147,11 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
                  tc.warmup_steps)
     else:
         sched = _schedule(opt, tc, None)
+        if cfg.encoder.appearance != "none" and not cfg.encoder.appearance_train:
+            log.warning("encoder.appearance is on but frozen (appearance_train = false) in a run from scratch: "
+                        "its tower stays at random weights. Pretrain and join it first "
+                        "(scripts/pretrain-appearance.py, scripts/add-appearance-path.py, then --init), or set "
+                        "encoder.appearance_train=true")
 
     ddp_model: torch.nn.Module = model
     if info.distributed:
