@@ -179,3 +179,21 @@ def test_a_frozen_tower_trained_from_scratch_is_warned_about(tmp_path, caplog):
                      "--set", "encoder.appearance=cnn", "--set", "encoder.appearance_train=true"]) == 0
     assert not any("tower stays at random weights" in r.message for r in caplog.records)
     assert load_weights(tmp_path / "r2" / "weights").config.encoder.appearance_train is True
+
+
+def test_model_summary_counts_the_appearance_path_exactly():
+    from openfoley.model import model_summary
+
+    rows = {c.name: c for c in model_summary(APP)}
+    c = APP
+    t_sampled = len(range(0, c.video_frames, 4))  # 7 of 25 frames
+    s = c.video.size  # 32 px -> 16 -> 8 -> 4
+    macs_per_frame = (16 * 16 * 8 * 3 * 9) + (8 * 8 * 8 * 8 * 9) + (4 * 4 * 16 * 8 * 9) + 2 * 16 * 16
+    assert s == 32
+    want = 2 * (t_sampled * macs_per_frame + c.video_frames * 16 * c.cond_dim) / 1e9
+    app = rows["appearance path"]
+    assert app.gflops == pytest.approx(want, rel=1e-9)
+    assert app.params == sum(p.numel() for p in AppearanceEncoder((8, 8, 16), 16, 4).parameters()) + 16 * c.cond_dim + c.cond_dim
+    assert rows["MMA (masked + aligned passes)"].gflops > 0  # the parts no longer double-count the encoders
+    plain = {r.name for r in model_summary(TINY)}
+    assert "appearance path" not in plain and "MMA (masked + aligned passes)" in plain

@@ -390,19 +390,23 @@ def model_summary(cfg: Config, generator: torch.Generator | None = None) -> list
     if model.audio_encoder is not None:
         out.append(ComponentCost("audio encoder", count_parameters(model.audio_encoder),
                                  count(lambda: model.audio_encoder(model.model_mel(mel)))))
+    if model.appearance is not None:
+        assert model.appearance_proj is not None
+        unit = as_unit_frames(frames)
+        proj = model.appearance_proj
+        out.append(ComponentCost("appearance path", count_parameters(model.appearance) + count_parameters(proj),
+                                 count(lambda: proj(model.appearance(unit)))))
+    with torch.no_grad():  # the generator's row counts its loss alone, on a condition made beforehand
+        cond = model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens).flow
+        x1 = patchify(model.model_mel(mel), cfg.encoder.audio_patch)
+    gen_only = count(lambda: model.generator.loss(x1, cond, torch.Generator().manual_seed(0)))
     if model.mma is not None:
         total = count(lambda: model(Batch(frames, mel), torch.Generator().manual_seed(0)))
-        gen_only = count(lambda: model.generator.loss(
-            patchify(model.model_mel(mel), cfg.encoder.audio_patch),
-            model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens).flow,
-            torch.Generator().manual_seed(0)))
+        others = sum(c.gflops for c in out)  # the encoders and the appearance path, each run once in a step
         out.append(ComponentCost("MMA (masked + aligned passes)", count_parameters(model.mma),
-                                 max(0.0, total - gen_only - out[0].gflops - out[1].gflops)))
+                                 max(0.0, total - gen_only - others)))
     out.append(ComponentCost(f"generator ({cfg.flow.kind}, training loss)", count_parameters(model.generator),
-                             count(lambda: model.generator.loss(
-                                 patchify(model.model_mel(mel), cfg.encoder.audio_patch),
-                                 model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens).flow,
-                                 torch.Generator().manual_seed(0))) if model.mma is None else gen_only))
+                             gen_only))
     out.append(ComponentCost(f"sample ({cfg.flow.steps} steps, cfg {cfg.flow.cfg_scale})", 0,
                              count(lambda: model.generate(frames, torch.Generator().manual_seed(0)))))
     out.append(ComponentCost("total", count_parameters(model), float("nan")))
