@@ -82,6 +82,7 @@ def main(argv=None) -> int:
 
     from safetensors.torch import save_file
 
+    from openfoley.errors import OpenFoleyError
     from openfoley.training.appearance import (
         AppearancePretrainConfig,
         clip_appearance,
@@ -91,9 +92,20 @@ def main(argv=None) -> int:
         retrieval_accuracy,
     )
 
+    if not (Path(args.bank) / "manifest.jsonl").is_file():
+        print(f"error: {args.bank}: not a sound bank (no manifest.jsonl; build one with `openfoley data sound-bank`)",
+              file=sys.stderr)
+        return 2
+    if args.clips < args.batch or args.test < 2 or args.steps < 1 or args.workers < 1:
+        print("error: need --clips >= --batch, --test >= 2, --steps >= 1 and --workers >= 1", file=sys.stderr)
+        return 2
+    try:
+        cfg = appearance_config(model_config(args.weights))
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = appearance_config(model_config(args.weights))
     train = cache(out / "cache-train.pt", args.bank, args.weights, args.clips, "train", 61, args.workers)
     test = cache(out / "cache-test-closed.pt", args.bank, args.weights, args.test, "test-closed", 62, args.workers)
     torch.set_num_threads(args.workers)

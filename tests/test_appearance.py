@@ -197,3 +197,15 @@ def test_model_summary_counts_the_appearance_path_exactly():
     assert rows["MMA (masked + aligned passes)"].gflops > 0  # the parts no longer double-count the encoders
     plain = {r.name for r in model_summary(TINY)}
     assert "appearance path" not in plain and "MMA (masked + aligned passes)" in plain
+
+
+def test_pretrain_script_refuses_bad_input_in_one_line(bank, tmp_path):
+    script = str(ROOT / "scripts" / "pretrain-appearance.py")
+    for args, msg in (([ "--bank", str(tmp_path / "none")], "not a sound bank"),
+                      (["--bank", str(bank), "--weights", str(tmp_path / "none")], "not a model folder"),
+                      (["--bank", str(bank), "--clips", "8", "--batch", "16"], "--clips >= --batch")):
+        r = subprocess.run([sys.executable, script, *args, "--out", str(tmp_path / "out")], capture_output=True,
+                           text=True)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
