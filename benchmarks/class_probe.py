@@ -40,6 +40,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from openfoley.training.appearance import labels_to_index
+from openfoley.training.appearance import linear_probe as probe
+
 
 def features(model, frames: torch.Tensor) -> dict[str, torch.Tensor]:
     """frames (b, t, 3, s, s) uint8 -> {name: (b, 2d)}: each feature's mean and max over time."""
@@ -63,13 +66,6 @@ def features(model, frames: torch.Tensor) -> dict[str, torch.Tensor]:
     return {name: torch.cat([f.mean(1), f.amax(1)], -1) for name, f in
             (("pixels", pix), ("pixels16", pix16), ("moving", moving), ("encoder", enc),
                                  ("aligned", ali))}
-
-
-def probe(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor, classes: int) -> float:
-    """Multinomial logistic regression on standardised features -> test accuracy."""
-    from openfoley.training.appearance import linear_probe
-
-    return linear_probe(xtr, ytr, xte, yte, classes)
 
 
 def oracle(args) -> dict:
@@ -96,11 +92,8 @@ def oracle(args) -> dict:
     t0 = time.perf_counter()
     xtr, ltr = frames_of("train", args.oracle, 51)
     xte, lte = frames_of("test-closed", args.test, 52)
+    ytr, yte, keep = labels_to_index(ltr, lte)
     names = sorted(set(ltr))
-    index = {c: i for i, c in enumerate(names)}
-    keep = [i for i, c in enumerate(lte) if c in index]
-    ytr = torch.tensor([index[c] for c in ltr])
-    yte = torch.tensor([index[lte[i]] for i in keep])
     xte = xte[keep]
 
     class Net(torch.nn.Module):
@@ -180,11 +173,8 @@ def main(argv=None) -> int:
                 feats.setdefault(k, []).append(v)
             labels += [it["label"] for it in items]
         sets[split] = ({k: torch.cat(v) for k, v in feats.items()}, labels)
+    ytr, yte, keep = labels_to_index(sets["train"][1], sets["test-closed"][1])
     names = sorted(set(sets["train"][1]))
-    index = {c: i for i, c in enumerate(names)}
-    ytr = torch.tensor([index[c] for c in sets["train"][1]])
-    keep = [i for i, c in enumerate(sets["test-closed"][1]) if c in index]
-    yte = torch.tensor([index[sets["test-closed"][1][i]] for i in keep])
     chance = float(torch.bincount(yte).max()) / len(yte)
     rec = {"weights": args.weights, "train": args.train, "test": len(keep), "classes": len(names),
            "chance": chance, "seconds": round(time.perf_counter() - t0, 1)}

@@ -33,8 +33,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-APPEARANCES = ("none", "cnn")
-
 
 class AppearanceEncoder(nn.Module):
     """Frames (b, t, 3, H, W) float in [0, 1] -> per-frame appearance embeddings (b, t, e)."""
@@ -49,7 +47,7 @@ class AppearanceEncoder(nn.Module):
         self.dim = dim
 
     def embed(self, x: Tensor) -> Tensor:
-        """Single frames (n, 3, H, W) in [0, 1] -> embeddings (n, e)."""
+        """Single frames (n, 3, H, W) in [0, 1] -> raw embeddings (n, e) (what contrastive pretraining trains)."""
         x = x - 0.5
         for conv in self.convs:
             x = F.gelu(conv(x))

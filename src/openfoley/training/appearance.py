@@ -106,9 +106,13 @@ class Towers(nn.Module):
 
     def video_embedding(self, frames: Tensor) -> Tensor:
         """frames (b, k, 3, H, W) uint8 -> v (b, e): per-frame embeddings pooled over the k frames."""
-        b, k = frames.shape[:2]
-        per = self.video.embed(frames.flatten(0, 1).float() / 255).unflatten(0, (b, k))  # (b, k, e)
-        return self.pool(torch.cat([per.mean(1), per.amax(1)], -1))
+        return self.pool(pooled_embeddings(self.video, frames))
+
+
+def pooled_embeddings(encoder: AppearanceEncoder, frames: Tensor) -> Tensor:
+    """frames (b, k, 3, H, W) uint8 -> the mean and max over the k frames of their raw embeddings (b, 2e)."""
+    per = encoder.embed(frames.flatten(0, 1).float() / 255).unflatten(0, frames.shape[:2])  # (b, k, e)
+    return torch.cat([per.mean(1), per.amax(1)], -1)
 
 
 def info_nce(v: Tensor, a: Tensor, log_scale: Tensor) -> tuple[Tensor, Tensor]:
@@ -140,12 +144,7 @@ def retrieval_accuracy(towers: Towers, cache: Cache, chunk: int = 64) -> float:
 @torch.no_grad()
 def clip_appearance(encoder: AppearanceEncoder, frames: Tensor, chunk: int = 64) -> Tensor:
     """frames (b, t', 3, H, W) uint8 -> each clip's per-frame embeddings' mean and max (b, 2e)."""
-    out = []
-    for i in range(0, len(frames), chunk):
-        f = frames[i:i + chunk]
-        per = encoder.embed(f.flatten(0, 1).float() / 255).unflatten(0, f.shape[:2])
-        out.append(torch.cat([per.mean(1), per.amax(1)], -1))
-    return torch.cat(out)
+    return torch.cat([pooled_embeddings(encoder, frames[i:i + chunk]) for i in range(0, len(frames), chunk)])
 
 
 @dataclass(frozen=True)
@@ -167,22 +166,21 @@ class AppearancePretrainConfig:
 
 def pretrain(cfg: Config, cache: Cache, pc: AppearancePretrainConfig, log=print) -> Towers:
     """Train both towers on ``cache`` as ``pc`` says; -> the towers (eval mode)."""
-    steps, batch, frames_per_step, seed, log_every = pc.steps, pc.batch, pc.frames_per_step, pc.seed, pc.log_every
-    lr = pc.lr
-    torch.manual_seed(seed)
+    steps, batch, log_every = pc.steps, pc.batch, pc.log_every
+    torch.manual_seed(pc.seed)
     towers = Towers(cfg)
     m = cache.mel.float()
     towers.audio.mean.copy_(m.mean((0, 2)))
     towers.audio.std.copy_(m.std((0, 2)).clamp_min(1e-3))
-    opt = torch.optim.Adam(towers.parameters(), lr)
+    opt = torch.optim.Adam(towers.parameters(), pc.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(pc.seed)
     n = len(cache.labels)
     t0, run_loss, run_acc = time.perf_counter(), 0.0, 0.0
     towers.train()
     for step in range(1, steps + 1):
         idx = torch.randperm(n, generator=g)[:batch]
-        v = towers.video_embedding(pick_frames(cache.frames[idx], frames_per_step, g))
+        v = towers.video_embedding(pick_frames(cache.frames[idx], pc.frames_per_step, g))
         a = towers.audio(cache.mel[idx])
         loss, acc = info_nce(v, a, towers.log_scale)
         opt.zero_grad()
