@@ -156,6 +156,24 @@ def test_new_evaluators_rescore_without_remaking_clips(parts, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (out / "full" / "seed-0").glob("*.mp4")} == stamp
 
 
+def test_another_sampler_remakes_the_clips_and_is_recorded(parts, tmp_path):
+    """--steps/--solver change the clips: a finished row made with other sampler settings is redone."""
+    out = tmp_path / "out"
+    kw = dict(full_model=str(parts["weights"]), evaluators=parts["ev"], progress=False, limit=2)
+    first = run_benchmark(parts["split"], out, ["full"], **kw)
+    assert "sampler" not in first["full"][0]["made_by"]  # the model's own settings: made_by as before
+    clip = out / "full" / "seed-0" / sorted(p.name for p in (out / "full" / "seed-0").glob("*.mp4"))[0]
+    before = clip.read_bytes()
+    again = run_benchmark(parts["split"], out, ["full"], steps=2, solver="midpoint", **kw)
+    assert again["full"][0]["made_by"]["sampler"] == {"steps": 2, "solver": "midpoint"}
+    assert clip.read_bytes() != before  # remade with two midpoint steps, not kept from the default run
+    stamp = clip.stat().st_mtime_ns
+    third = run_benchmark(parts["split"], out, ["full"], steps=2, solver="midpoint", **kw)
+    assert third["full"] == again["full"] and clip.stat().st_mtime_ns == stamp  # same settings: kept
+    with pytest.raises(ConfigError, match="solver"):
+        run_benchmark(parts["split"], tmp_path / "bad", ["full"], solver="rk45", **kw)
+
+
 def test_differences_from_full():
     res = {"full": {0: _m(1.0, 0.2), 1: _m(3.0, 0.4)}, "no-mma": {0: _m(4.0, 0.1), 1: _m(4.0, 0.1)},
            "shuffled": {None: _m(0.5, 0.1)}}
