@@ -358,17 +358,18 @@ def paper_tables(split: str, results: dict[str, dict[int | None, dict]]) -> str:
 def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], *, base_cfg=None,
                   base_preset: str = "small", model_root: str | Path = "runs/benchmark/models",
                   full_model: str | None = "builtin", train_store: str | Path | None = None,
-                  train_steps: int = 1500, steps: int | None = None, solver: str | None = None, seeds: list[int] | tuple[int, ...] = (0,),
+                  train_steps: int = 1500, steps: int | None = None, solver: str | None = None,
+                  seeds: list[int] | tuple[int, ...] = (0,),
                   evaluators=None, limit: int | None = None, progress: bool = True,
                   retrieval_videos: str | Path | None = None, train_live: str | Path | None = None,
                   train_walkers: float = LIVE_WALKER_SHARE) -> dict[str, dict[int | None, dict]]:
     """Generate (or resynthesise) every row's audio for the clips of one split, for every seed, and evaluate it.
 
     Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished
-    one (same clip count, same weights and sampler, same evaluator versions) is not redone, so cut-off runs resume and
-    several processes can share one ``out_root`` if they take different rows or seeds. New evaluators
-    rescore the existing clips; new weights, ``steps`` or ``solver`` remake them. ``full_model`` None trains ``full`` like
-    every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config
+    one (same clip count, same weights and sampler, same evaluator versions) is not redone, so cut-off runs
+    resume and several processes can share one ``out_root`` if they take different rows or seeds. New
+    evaluators rescore the existing clips; new weights, ``steps`` or ``solver`` remake them. ``full_model``
+    None trains ``full`` like every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config
     the variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
     ``retrieval_videos`` (the training clips' mp4 folder); it retrieves with the seed's ``full`` model.
     ``train_live`` (a sound bank) trains missing variants on clips rendered on the fly instead of on
