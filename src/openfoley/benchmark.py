@@ -365,12 +365,12 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                   train_walkers: float = LIVE_WALKER_SHARE) -> dict[str, dict[int | None, dict]]:
     """Generate (or resynthesise) every row's audio for the clips of one split, for every seed, and evaluate it.
 
-    Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished
-    one (same clip count, same weights and sampler, same evaluator versions) is not redone, so cut-off runs
-    resume and several processes can share one ``out_root`` if they take different rows or seeds. New
-    evaluators rescore the existing clips; new weights, ``steps`` or ``solver`` remake them. ``full_model``
-    None trains ``full`` like every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the
-    ``base_preset``) is the config the variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
+    Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished one
+    (same clip count, same weights and sampler, same evaluator versions) is not redone, so cut-off runs resume and
+    several processes can share one ``out_root`` if they take different rows or seeds. New evaluators rescore the
+    existing clips; new weights, ``steps`` or ``solver`` remake them. ``full_model`` None trains ``full`` like
+    every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config the
+    variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
     ``retrieval_videos`` (the training clips' mp4 folder); it retrieves with the seed's ``full`` model.
     ``train_live`` (a sound bank) trains missing variants on clips rendered on the fly instead of on
     ``train_store``, with ``train_walkers`` of the strike and impact sources drawn as walkers.
