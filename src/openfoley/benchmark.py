@@ -415,7 +415,9 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             if row in VARIANTS or row == "retrieval":  # trains (or finishes training) the model if needed
                 weights = _variant_weights("full" if row == "retrieval" else row, base_cfg, model_root, data,
                                            train_steps, seed, full_model)
-            made_by = None if weights is None else {"weights": str(weights), "step": _weights_step_of(weights)}
+            made_by: dict[str, object] | None = None
+            if weights is not None:
+                made_by = {"weights": str(weights), "step": _weights_step_of(weights)}
             if made_by is not None and row != "retrieval" and (steps is not None or solver is not None):
                 made_by["sampler"] = {"steps": steps, "solver": solver}  # other settings make other clips
             stale = False
