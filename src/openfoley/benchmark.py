@@ -418,8 +418,8 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             made_by: dict[str, object] | None = None
             if weights is not None:
                 made_by = {"weights": str(weights), "step": _weights_step_of(weights)}
-            if made_by is not None and row != "retrieval" and (steps is not None or solver is not None):
-                made_by["sampler"] = {"steps": steps, "solver": solver}  # other settings make other clips
+                if row != "retrieval" and (steps is not None or solver is not None):  # other settings, other clips
+                    made_by["sampler"] = {"steps": steps, "solver": solver}
             stale = False
             if metrics_path.is_file():
                 done = json.loads(metrics_path.read_text())
