@@ -12,6 +12,9 @@ does, detects onsets in the generated waveform (the benchmark's detector at 22.0
 one to one with the known contact times within 0.1 s. The issue asks for onset F1 >= 0.8.
 
 Prints one line per clip (with the same detector on the render's real audio: the ceiling) and the mean; appends a JSON line to ``--log``.
+For models with an onset head each line also scores the video's predicted events (``FoleyResult.video_events``,
+the instants onset guidance pulls the sound to) against the contacts: where those are right and the sound's
+onsets are not, the generator lost the event; where both are wrong, the video side did.
 """
 
 from __future__ import annotations
@@ -64,17 +67,21 @@ def main(argv=None) -> int:
             wav = resample_poly(res.wav.astype(np.float64), ONSET_SR, res.sample_rate)
             det = onset_detect(wav, ONSET_SR)
             r = event_time_error(det, truth)
+            r_video = event_time_error(res.video_events, truth)
             # the ceiling: the same detector on the render's own (real) audio
             real = onset_detect(resample_poly(clip.audio.astype(np.float64), ONSET_SR, cfg.sample_rate), ONSET_SR)
             r_real = event_time_error(real, truth)
             rows.append({"clip": i, "class": clip.truth["class"], "events": len(truth), "onsets": len(det), "f1": r.f1,
+                         "video_events": len(res.video_events), "video_f1": r_video.f1,
                          "real_onsets": len(real), "real_f1": r_real.f1})
             print(f"clip {i}: {clip.truth['class']:28s} contacts {np.round(truth, 2).tolist()} "
-                  f"onsets {np.round(det, 2).tolist()} F1 {r.f1:.2f} (real audio: onsets "
+                  f"onsets {np.round(det, 2).tolist()} F1 {r.f1:.2f} (video events "
+                  f"{np.round(res.video_events, 2).tolist()} F1 {r_video.f1:.2f}; real audio: onsets "
                   f"{np.round(real, 2).tolist()} F1 {r_real.f1:.2f})", flush=True)
     f1 = float(np.mean([r["f1"] for r in rows]))
     print(f"mean onset F1 {f1:.3f} over {len(rows)} clips ({args.kind}, seed {args.seed}, model {args.model}); "
           f"onsets/clip {np.mean([r['onsets'] for r in rows]):.1f}, contacts/clip {np.mean([r['events'] for r in rows]):.1f}; "
+          f"the video's predicted events: F1 {np.mean([r['video_f1'] for r in rows]):.3f}; "
           f"the render's real audio: F1 {np.mean([r['real_f1'] for r in rows]):.3f}, "
           f"onsets/clip {np.mean([r['real_onsets'] for r in rows]):.1f}")
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)

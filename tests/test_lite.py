@@ -64,6 +64,7 @@ def compare(ref, got, mel_tol: float, wav_tol: float) -> None:
     assert np.linalg.norm(got.wav - ref.wav) / np.linalg.norm(ref.wav) < wav_tol
     np.testing.assert_array_equal(got.key_times, ref.key_times)
     np.testing.assert_array_equal(got.onsets, ref.onsets)
+    np.testing.assert_allclose(got.video_events, ref.video_events)
     assert got.windows == ref.windows
 
 
@@ -106,6 +107,7 @@ def test_two_lanes_give_exactly_the_one_lane_result(cache, video):
     np.testing.assert_array_equal(a.wav, b.wav)
     np.testing.assert_array_equal(a.mel, b.mel)
     np.testing.assert_array_equal(a.key_times, b.key_times)
+    np.testing.assert_array_equal(a.video_events, b.video_events)
     with pytest.raises(ConfigError, match="lanes"):
         LitePipeline.from_pretrained("builtin", lanes=3)
 

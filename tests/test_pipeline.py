@@ -27,7 +27,8 @@ from openfoley.pipeline import (
     plot_result,
     resolve_device,
 )
-from openfoley.pipeline.windows import fade_in, unit_tokens
+from openfoley.pipeline.result import ResultBuilder
+from openfoley.pipeline.windows import fade_in, onset_peaks, unit_tokens
 
 FPS = 12.5
 
@@ -120,6 +121,38 @@ def test_stitcher_crossfade_exact():
     np.testing.assert_allclose(st2.wav, sig, atol=1e-6)
 
 
+def test_onset_peaks_exact():
+    onset = np.array([0.1, 0.5, 0.5, 0.2, 0.4, 0.3, 0.9])
+    # a plateau counts once (above the left, at least the right); the last frame can be a peak
+    np.testing.assert_array_equal(onset_peaks(onset, 0.35), [1, 4, 6])
+    np.testing.assert_array_equal(onset_peaks(onset, 0.45), [1, 6])
+    assert onset_peaks(onset, 0.95).size == 0 and onset_peaks(np.zeros(0), 0.1).size == 0
+    with pytest.raises(ValueError, match=r"\(t,\)"):
+        onset_peaks(np.zeros((2, 3)), 0.1)
+
+
+def test_video_events_are_owned_once_across_windows():
+    """Each window contributes the peaks in the frames it owns (window 0: all its real frames; later
+    windows: their real frames past the overlap), at frame centres on the video's clock."""
+    plan = plan_windows(get_preset("small"))  # T 100 frames, overlap 12, hop 88 at 12.5 fps
+    T, O, H = plan.frames, plan.overlap_frames, plan.hop_frames
+    b = ResultBuilder(plan, 2.0, (H + T) / plan.fps, 4, 50.0, onset_threshold=0.5)
+    n_mels = 4
+    for j, (peaks, real) in enumerate((([2, T - 2], T), ([1, O + 1, O + 5], O + 3))):
+        onset = np.zeros(T)
+        onset[peaks] = 1.0
+        b.add(j, j * H, real, np.zeros(plan.samples, np.float32), np.zeros((n_mels, plan.mel_frames), np.float32),
+              np.zeros(0, np.int64), np.zeros(T), np.zeros((T, 3, 4, 4), np.uint8), {}, onset)
+    r = b.result("x", 2, 0, {})
+    # window 1's frame 1 is in the overlap (window 0's), frame O + 5 past its real frames
+    np.testing.assert_allclose(r.video_events, 2.0 + (np.array([2, T - 2, H + O + 1]) + 0.5) / plan.fps)
+    # without a track (no onset head) there are none
+    b0 = ResultBuilder(plan, 0.0, T / plan.fps, n_mels, 50.0, onset_threshold=0.5)
+    b0.add(0, 0, T, np.zeros(plan.samples, np.float32), np.zeros((n_mels, plan.mel_frames), np.float32),
+           np.zeros(0, np.int64), np.zeros(T), np.zeros((T, 3, 4, 4), np.uint8), {})
+    assert b0.result("x", 1, 0, {}).video_events.shape == (0,)
+
+
 def test_detect_onsets_finds_steps():
     mel = np.zeros((8, 200), np.float32)
     for i in (20, 90, 150):
@@ -185,6 +218,32 @@ def test_generate_file_deterministic_and_plot(pipe, clip5, tmp_path):
     png = plot_result(r, tmp_path / "plot.png")
     img = decode_png(png.read_bytes())
     assert img.shape[1] == 960 and img.shape[0] > 200 and len(r.strip) > 0
+
+
+def test_video_events_are_the_onset_heads_peaks(tmp_path, moving_square):
+    """On a one-window clip, ``video_events`` are exactly the peaks of the onset head's track for the
+    frames the pipeline read, at or above the model's threshold, at frame centres; and the plot marks
+    them (blue) above the spectrogram."""
+    pipe = FoleyPipeline.from_pretrained("builtin", device="cpu")
+    assert pipe.has_onset_head
+    fps, size = pipe.cfg.video.fps, pipe.cfg.video.size
+    video = write_video(tmp_path / "v.mp4", moving_square(int(6 * 25), 128, fps=25), 25, preset="ultrafast")
+    r = pipe(video, seed=0)
+    frames = read_video(video, fps, size).frames
+    n = frames.shape[0]
+    padded = torch.cat([frames, frames[-1:].expand(pipe.plan.frames - n, -1, -1, -1)])
+    onset = pipe.model.video_condition(padded[None]).onset[0].numpy()
+    peaks = onset_peaks(onset, pipe.cfg.flow.onset_peak_threshold)
+    expected = (peaks[peaks < n] + 0.5) / fps
+    np.testing.assert_allclose(r.video_events, expected)
+    assert r.video_events.size > 0  # the square's bounces are events for the built-in model
+    img = decode_png(plot_result(r, tmp_path / "p.png").read_bytes())
+    def blue_columns(img):
+        return ((img[..., 2] > 200) & (img[..., 0] < 60) & (img[..., 1] < 120)).any(axis=0).sum()
+
+    assert blue_columns(img) >= 3 * r.video_events.size - 2  # a 3 px mark per event (some may touch)
+    r.video_events = np.zeros(0)
+    assert blue_columns(decode_png(plot_result(r, tmp_path / "none.png").read_bytes())) == 0
 
 
 def test_window_latents_carry_across_seams(pipe, tmp_path, moving_square):

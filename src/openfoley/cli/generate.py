@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--vocoder", default="auto", help="auto (default), neural or griffinlim")
     p.add_argument("--plot", action="store_true",
-                   help="also write OUT.png: key frames with their times, the spectrogram, detected onsets")
+                   help="also write OUT.png: key frames with their times, the spectrogram, the video's predicted "
+                        "events and the detected onsets")
     p.add_argument("--start", type=float, default=0.0, help="section start in seconds (default: 0)")
     p.add_argument("--duration", type=float, default=None, help="section length in seconds (default: to the end)")
     p.add_argument("--keep-original-audio", action="store_true", help="keep the input's audio as a second track")

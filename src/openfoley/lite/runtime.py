@@ -367,7 +367,8 @@ class LitePipeline:
                 return rng.standard_normal(shape, dtype=np.float32)
 
         total = plan.count(n)
-        out = ResultBuilder(plan, start, seconds, c.audio.n_mels, c.audio.sample_rate / c.audio.hop_length)
+        out = ResultBuilder(plan, start, seconds, c.audio.n_mels, c.audio.sample_rate / c.audio.hop_length,
+                            c.flow.onset_peak_threshold)
         if progress is not None:
             progress(0, total)
         o = plan.overlap_tokens
@@ -413,7 +414,7 @@ class LitePipeline:
             j, fut, frames, real, cond, times = item
             wav, t_voc = fut.result()
             out.add(j, j * plan.hop_frames, real, wav[0], mel_of[j][0], cond.key_index[0], cond.key_saliency[0], frames,
-                    times | {"vocoder": t_voc})
+                    times | {"vocoder": t_voc}, cond.onset[0] if self.has_onset_head else None)
             del mel_of[j]
             if progress is not None:
                 progress(j + 1, total)

@@ -86,6 +86,7 @@ class WindowOutput:
     key_saliency: Tensor
     frames: Tensor  # uint8 (T, 3, H, W), padded; dropped by the stitcher after use
     timings: dict[str, float]
+    onset: Tensor | None = None  # (T,) the onset head's track (None without an onset head)
 
 
 @dataclass
@@ -217,7 +218,8 @@ class FoleyPipeline:
                                latent=x1[0].cpu(), mel=mel[0].float().cpu(), wav=wav[0].float().cpu(),
                                key_index=vc.keys.indices[0].cpu(), key_saliency=vc.keys.saliency[0].cpu(),
                                frames=frames,
-                               timings={"decode": t1 - t0, "encoders": t2 - t1, "flow": t3 - t2, "vocoder": t4 - t3})
+                               timings={"decode": t1 - t0, "encoders": t2 - t1, "flow": t3 - t2, "vocoder": t4 - t3},
+                               onset=None if vc.onset is None else vc.onset[0].float().cpu())
 
     def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
                  seed: int = 0, start: float = 0.0, duration: float | None = None,
@@ -231,12 +233,13 @@ class FoleyPipeline:
         src = self._source(video, start, duration)
         total = self.plan.count(src.n)
         out = ResultBuilder(self.plan, src.start, src.seconds, self.cfg.audio.n_mels,
-                            self.sample_rate / self.cfg.audio.hop_length)
+                            self.sample_rate / self.cfg.audio.hop_length, self.cfg.flow.onset_peak_threshold)
         if progress is not None:
             progress(0, total)  # the total before the first window, so a bar can show it (and then an ETA)
         for w in self._windows(src, steps, cfg_scale, solver, seed, onset_guidance):
             out.add(w.index, w.first_frame, w.real_frames, w.wav.numpy(), w.mel.numpy(), w.key_index.numpy(),
-                    w.key_saliency.numpy(), w.frames.numpy(), w.timings)
+                    w.key_saliency.numpy(), w.frames.numpy(), w.timings,
+                    None if w.onset is None else w.onset.numpy())
             if progress is not None:
                 progress(w.index + 1, total)
         return out.result(src.name, total, seed, settings={

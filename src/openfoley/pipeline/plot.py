@@ -4,7 +4,9 @@ From top to bottom (PNG, drawn with ``openfoley.io.image``, no plotting library)
   1. a strip of key frames (the most salient key frame of each of up to 8 equal slices of the video)
      with their times in seconds;
   2. the generated log-mel spectrogram (low frequencies at the bottom), with the conditioning key
-     frames as grey ticks above it and the detected sound onsets as red lines through it;
+     frames as grey ticks above it, the video's predicted events (``FoleyResult.video_events``, where
+     onset guidance pulls the sound's onsets) as blue marks just above it, and the detected sound
+     onsets as red lines through it: a blue mark without a red line is an event the generator lost;
   3. a time axis in seconds on the video's clock.
 """
 
@@ -21,7 +23,8 @@ from openfoley.pipeline.result import FoleyResult
 PathLike = str | os.PathLike
 WIDTH, MARGIN = 960, 16
 SPEC_H, TICK_H, AXIS_H = 200, 10, 24
-INK, GREY, ONSET, KEY = (20, 20, 20), (150, 150, 150), (230, 40, 40), (240, 140, 20)
+EVENT_H = 6
+INK, GREY, ONSET, KEY, EVENT = (20, 20, 20), (150, 150, 150), (230, 40, 40), (240, 140, 20), (30, 90, 230)
 
 
 def _nice_step(span: float, target: int = 10) -> float:
@@ -42,7 +45,7 @@ def render(result: FoleyResult) -> np.ndarray:
     cell = inner // max(n_strip, 8)
     thumb = max(8, min(cell - 8, 96))
     strip_h = thumb + 20 if result.strip else 0
-    height = MARGIN + 18 + strip_h + TICK_H + SPEC_H + AXIS_H + MARGIN
+    height = MARGIN + 18 + strip_h + TICK_H + EVENT_H + SPEC_H + AXIS_H + MARGIN
     cv = Canvas(WIDTH, height)
     t0, span = result.start, max(result.duration, 1e-9)
 
@@ -64,6 +67,9 @@ def render(result: FoleyResult) -> np.ndarray:
     for t, _ in result.strip:
         cv.vline(x_of(t), y, y + TICK_H, KEY, 2)
     y += TICK_H
+    for t in result.video_events:  # the video's predicted events, just above the spectrogram
+        cv.vline(x_of(float(t)), y + 1, y + EVENT_H, EVENT, 3)
+    y += EVENT_H
     mel = result.mel
     if mel.size:
         lo, hi = np.percentile(mel, 1), np.percentile(mel, 99.5)

@@ -18,7 +18,7 @@ import numpy as np
 
 from openfoley.errors import MediaError
 from openfoley.io import mux, probe
-from openfoley.pipeline.windows import Stitcher, WindowPlan, detect_onsets
+from openfoley.pipeline.windows import Stitcher, WindowPlan, detect_onsets, onset_peaks
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ class FoleyResult:
     mel float32 (f, m): the generated log-mel at ``mel_fps`` frames per second (from ``start``).
     key_times / key_saliency float64 (k,): the key frames the generator was conditioned on (absolute s).
     onsets float64 (q,): onsets detected in the generated sound (absolute s).
+    video_events float64 (e,): where the video predicts a sound starts (absolute s, the centre of each
+    frame that is a peak of the onset head's track at or above ``flow.onset_peak_threshold``; the
+    instants onset guidance pulls ``onsets`` to). Empty for models without an onset head. An event in
+    ``video_events`` with no onset near it was lost by the generator; an onset with no event near it,
+    or a visible event missing from both, by the video side.
     strip: up to ``STRIP_FRAMES`` (time s, uint8 (3, h, w)) key frames, the most salient per slice.
     timings: seconds per stage (decode, encoders, flow, vocoder) summed over windows.
     """
@@ -53,6 +58,7 @@ class FoleyResult:
     seed: int
     settings: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    video_events: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def mux(self, video_in: PathLike, out: PathLike, *, video: str = "auto", keep_original_audio: bool = False,
             force: bool = False, progress: Callable[[int, int], None] | None = None,
@@ -119,25 +125,35 @@ class ResultBuilder:
 
     ``add`` takes one window: its index j, first grid frame, real (not padded) frames, waveform (S,),
     log-mel (f, mel_frames), key frames (k,) int and the saliency of all its frames (T,), the frames
-    uint8 (T, 3, H, W) for the plot's strip, and stage timings.
+    uint8 (T, 3, H, W) for the plot's strip, stage timings, and (models with an onset head) the onset
+    head's track (T,), whose peaks at or above ``onset_threshold`` become ``video_events``.
     """
 
-    def __init__(self, plan: WindowPlan, start: float, seconds: float, n_mels: int, mel_fps: float):
+    def __init__(self, plan: WindowPlan, start: float, seconds: float, n_mels: int, mel_fps: float,
+                 onset_threshold: float = math.inf):
         self.plan, self.start, self.seconds, self.mel_fps = plan, start, seconds, mel_fps
         self.sr, self.fps = plan.sample_rate, plan.fps
+        self.onset_threshold = onset_threshold
         self.out = Stitcher(plan, round(seconds * plan.sample_rate), n_mels)
         self.keys_t: list[np.ndarray] = []
         self.keys_s: list[np.ndarray] = []
+        self.events: list[np.ndarray] = []
         self.strip: dict[int, tuple[float, float, np.ndarray]] = {}  # slice -> (saliency, time, frame)
         self.timings = dict.fromkeys(("decode", "encoders", "flow", "vocoder", "stitch"), 0.0)
 
     def add(self, j: int, first_frame: int, real_frames: int, wav: np.ndarray, mel: np.ndarray,
-            key_index: np.ndarray, key_saliency: np.ndarray, frames: np.ndarray, timings: dict[str, float]) -> None:
+            key_index: np.ndarray, key_saliency: np.ndarray, frames: np.ndarray, timings: dict[str, float],
+            onset: np.ndarray | None = None) -> None:
         t0 = time.perf_counter()
         plan, dur = self.plan, self.seconds
         self.out.add(j, wav, mel)
+        first_owned = plan.overlap_frames if j else 0
+        if onset is not None:  # peaks in the frames this window owns (as for the key frames below)
+            ev = onset_peaks(onset, self.onset_threshold)
+            ev = ev[(ev < real_frames) & (ev >= first_owned)]
+            self.events.append(self.start + (first_frame + ev.astype(np.float64) + 0.5) / self.fps)
         # Key frames this window owns: its real frames past the overlap (window 0 owns all of its own).
-        own = (key_index < real_frames) & (key_index >= (plan.overlap_frames if j else 0))
+        own = (key_index < real_frames) & (key_index >= first_owned)
         idx = key_index[own]
         t_abs = self.start + (first_frame + idx.astype(np.float64)) / self.fps
         sal = key_saliency[idx].astype(np.float64)
@@ -163,4 +179,5 @@ class ResultBuilder:
             wav=out.wav, sample_rate=self.sr, start=self.start, duration=self.seconds, mel=out.mel, mel_fps=mel_fps,
             key_times=np.concatenate(self.keys_t), key_saliency=np.concatenate(self.keys_s), onsets=onsets,
             strip=[(t, f) for _, (_, t, f) in sorted(self.strip.items())], windows=windows, seed=int(seed),
-            settings=settings, timings=self.timings)
+            settings=settings, timings=self.timings,
+            video_events=np.concatenate(self.events) if self.events else np.zeros(0))

@@ -16,7 +16,8 @@ raised-cosine weights (r_i = sin^2(pi/2 (i + 0.5) / O), 1 - r_i), which sum to o
 windows agree on passes unchanged and no step is introduced at either end of the fade.
 
 ``detect_onsets`` finds sound onsets in a log-mel (half-wave rectified spectral flux, peak-picked),
-for the ``--plot`` figure.
+for the ``--plot`` figure. ``onset_peaks`` finds the frames where the video predicts a sound starts
+(the onset head's track, peak-picked as onset guidance's "peaks" guide does).
 """
 
 from __future__ import annotations
@@ -175,3 +176,18 @@ def detect_onsets(logmel: np.ndarray, mel_fps: float, min_gap: float = 0.1, thre
     prev = is_peak[:-1].copy()
     is_peak[1:] &= ~((flux[1:] == flux[:-1]) & prev)
     return (np.flatnonzero(is_peak) + 1) / mel_fps
+
+
+def onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
+    """Frames where the video predicts a sound starts: onset (t,), the onset head's track of one window
+    -> int64 (e,) ascending, the local maxima (above the left neighbour, at least the right one) at or
+    above ``threshold``. The same rule as ``FoleyModel.guide_target``'s "peaks", so these are the
+    frames onset guidance pulls the sound's onsets to (``flow.onset_peak_threshold``)."""
+    onset = np.asarray(onset, dtype=np.float64)
+    if onset.ndim != 1:
+        raise ValueError(f"onset must be (t,), got {onset.shape}")
+    if onset.size == 0:
+        return np.zeros(0, np.int64)
+    left = np.concatenate([[-np.inf], onset[:-1]])
+    right = np.concatenate([onset[1:], [-np.inf]])
+    return np.flatnonzero((onset >= threshold) & (onset > left) & (onset >= right)).astype(np.int64)
