@@ -9,21 +9,41 @@
 #   LIVE=data/bank scripts/run-ablation.sh 2 600 64    # variants train on live renders (openfoley train --live),
 #                                                      # as the built-in model does; the store feeds retrieval
 #   openfoley benchmark --report --out runs/ablation --split test-closed   # the tables of what is done
+#
+# A protocol longer than a session: KEEP=DIR (a folder in the repo) gets each row's metrics.json for both
+# splits as soon as both are scored; a row already there is not retrained, so after `git commit DIR` a
+# new machine carries on where the last one stopped. The tables: openfoley benchmark --report --out DIR.
+#   KEEP=benchmarks/results/ablation-live-1000 LIVE=data/bank scripts/run-ablation.sh 2 1000 64
+# The retrieval row needs the train store and renders (scripts/build-builtin-model.sh); without
+# data/store-small-train it is left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${1:-2}; STEPS=${2:-200}; LIMIT=${3:-64}
 OUT=${ABLATION_OUT:-runs/ablation}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1  # (the CLI also keeps freed memory: openfoley/runtime.py)
-ROWS=(full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling)
+read -r -a ROWS <<< "${ROWS:-full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling}"  # ROWS="..." for a subset
 common=(--out "$OUT" --full-model train --train-store data/store-small-train --train-steps "$STEPS"
         --limit "$LIMIT" --config benchmarks/ablation.toml ${LIVE:+--train-live "$LIVE"})
+EXTRA=(); [ -d data/store-small-train ] && EXTRA=(retrieval)
+KEEP=${KEEP:-}
+kept() {  # kept ROW_DIR: both splits' metrics of this row (and seed) are in KEEP
+  [ -n "$KEEP" ] && [ -f "$KEEP/test-closed/$1/metrics.json" ] && [ -f "$KEEP/test-open/$1/metrics.json" ]
+}
+keep() {  # keep ROW_DIR: copy both splits' metrics into KEEP
+  [ -z "$KEEP" ] && return 0
+  for split in test-closed test-open; do
+    mkdir -p "$KEEP/$split/$1" && cp "$OUT/$split/$1/metrics.json" "$KEEP/$split/$1/metrics.json"
+  done
+}
 worker() {
   local seed=$1
-  for row in "${ROWS[@]}" retrieval; do
+  for row in "${ROWS[@]}" "${EXTRA[@]}"; do
+    if kept "$row/seed-$seed"; then echo "$(date +%T) seed $seed: $row kept in $KEEP"; continue; fi
     for split in test-closed test-open; do
       .venv/bin/openfoley benchmark --split "$split" --rows "$row" --seed "$seed" "${common[@]}" > /dev/null
     done
+    keep "$row/seed-$seed"
     echo "$(date +%T) seed $seed: $row done"
   done
 }
@@ -31,7 +51,8 @@ for ((s = 0; s < SEEDS; s++)); do worker "$s" > "$OUT/worker-$s.log" 2>&1 & done
 for split in test-closed test-open; do  # the fixed reference rows, once, beside the workers
   .venv/bin/openfoley benchmark --split "$split" --rows ground-truth shuffled "${common[@]}" > /dev/null
 done
+keep ground-truth; keep shuffled
 wait
 for split in test-closed test-open; do
-  .venv/bin/openfoley benchmark --report --split "$split" --out "$OUT"
+  .venv/bin/openfoley benchmark --report --split "$split" --out "${KEEP:-$OUT}"
 done
