@@ -14,6 +14,7 @@
 # splits as soon as both are scored; a row already there is not retrained, so after `git commit DIR` a
 # new machine carries on where the last one stopped. The tables: openfoley benchmark --report --out DIR.
 #   KEEP=benchmarks/results/ablation-live-1000 LIVE=data/bank scripts/run-ablation.sh 2 1000 64
+# FIRST_SEED=K starts the workers' seeds at K (a second machine or process takes seed 1 while one runs 0).
 # The retrieval row needs the train store and renders (scripts/build-builtin-model.sh); without
 # data/store-small-train it is left out.
 set -euo pipefail
@@ -47,7 +48,8 @@ worker() {
     echo "$(date +%T) seed $seed: $row done"
   done
 }
-for ((s = 0; s < SEEDS; s++)); do worker "$s" > "$OUT/worker-$s.log" 2>&1 & done
+FIRST_SEED=${FIRST_SEED:-0}
+for ((s = FIRST_SEED; s < FIRST_SEED + SEEDS; s++)); do worker "$s" > "$OUT/worker-$s.log" 2>&1 & done
 for split in test-closed test-open; do  # the fixed reference rows, once, beside the workers
   .venv/bin/openfoley benchmark --split "$split" --rows ground-truth shuffled "${common[@]}" > /dev/null
 done
