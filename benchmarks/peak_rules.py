@@ -1,0 +1,156 @@
+"""Which rule turns the onset head's track into events? Video-event F1 of peak-picking rules, offline.
+
+    python benchmarks/peak_rules.py collect --model runs/appn15900 --out runs/peak-tracks-15900.npz
+    python benchmarks/peak_rules.py score runs/peak-tracks-15900.npz
+
+``collect`` runs the model's video side only (encoders, MMA, onset head: no generator) on five sets and
+keeps each clip's onset track (t,) with its true event times:
+
+  falling-tune   falling-object renders as ``benchmarks/sync_check.py`` makes them (one impact source,
+                 test-closed recordings, H.264 mp4 at 128 px / 25 fps, decoded as the pipeline decodes),
+                 seeds 1-6, 10 clips each: the set rules are chosen on
+  falling-check  the same, seeds 7-12: the set docs/sync-diagnosis.md reports (not used to choose)
+  live-tune      200 new FoleyWorld scenes of the train split (render seed 4242, never trained on),
+                 every kind of source: a rule must not lose what it does not target
+  test-closed / test-open   the benchmark's 200 clips per split (data/store-small-*)
+
+``score`` evaluates, per set, the mean video-event F1 (``event_time_error``, 0.1 s) and the clips below
+0.8 for each rule: local maxima at or above the threshold (what the pipeline does) and, on top of it,
+forward masking: a peak within ``wait`` seconds after a kept peak is dropped unless it reaches ``ratio``
+times that peak's height (``mask_peaks``, here only: docs/sync-diagnosis.md part 21 found it does not help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openfoley.evaluation.metrics import event_time_error
+from openfoley.pipeline.windows import onset_peaks
+
+
+def mask_peaks(peaks: np.ndarray, onset: np.ndarray, wait: int, ratio: float) -> np.ndarray:
+    """Forward masking of ``peaks`` int (e,) ascending frames of ``onset`` (t,) -> the kept ones, int64:
+    taken in time order, a peak at most ``wait`` frames after a kept peak is dropped unless it reaches
+    ``ratio`` times that peak's height. ``wait`` <= 0 keeps all."""
+    if wait <= 0 or len(peaks) < 2:
+        return np.asarray(peaks, np.int64)
+    kept: list[int] = []
+    for p in peaks:
+        if any(0 < p - q <= wait and onset[p] < ratio * onset[q] for q in kept[-wait:]):
+            continue
+        kept.append(int(p))
+    return np.asarray(kept, np.int64)
+
+
+def _tracks(model, frames_list) -> list[np.ndarray]:
+    out = []
+    for frames in frames_list:
+        with torch.no_grad():
+            vc = model.video_condition(torch.as_tensor(frames)[None])
+        out.append(vc.onset[0].float().numpy())
+    return out
+
+
+def collect(args) -> int:
+    from openfoley.config.tools import RenderConfig
+    from openfoley.data.foleyworld.bank import load_bank
+    from openfoley.data.foleyworld.live import LiveStore
+    from openfoley.data.foleyworld.render import render_clip, resolve_splits, split_pool
+    from openfoley.data.foleyworld.scenes import kind_of
+    from openfoley.features.store import FeatureStore
+    from openfoley.io import read_video, write_video
+    from openfoley.pipeline.core import FoleyPipeline
+
+    torch.set_num_threads(args.threads)
+    pipe = FoleyPipeline.from_pretrained(args.model, device="cpu")
+    model, cfg = pipe.model, pipe.cfg
+    if not pipe.has_onset_head:
+        print(f"error: {args.model} has no onset head", file=sys.stderr)
+        return 2
+    sets: dict[str, tuple[list, list]] = {}
+    bank = load_bank(args.bank)
+    pool = split_pool(bank, resolve_splits(bank, None), "test-closed")
+    pool = {c: ids for c, ids in pool.items() if kind_of(c, bank.class_group(c)) == "impact"}
+    rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
+    with tempfile.TemporaryDirectory(prefix="openfoley-peak-rules-") as tmp:
+        for name, seeds in (("falling-tune", range(1, 7)), ("falling-check", range(7, 13))):
+            frames, truth = [], []
+            for seed in seeds:
+                for i in range(10):
+                    clip = render_clip(bank, pool, rcfg, seed=seed, split="test-closed", index=i, n_sources=1)
+                    path = Path(tmp) / f"clip-{seed}-{i}.mp4"
+                    write_video(path, clip.frames, rcfg.fps)
+                    frames.append(read_video(path, cfg.video.fps, cfg.video.size, duration=cfg.seconds).frames)
+                    truth.append(np.asarray([e["time"] for e in clip.truth["events"]], np.float64))
+            sets[name] = (_tracks(model, frames), truth)
+            print(f"{name}: {len(truth)} clips", flush=True)
+    live = LiveStore(args.bank, cfg, split="train", seed=4242, clips=args.live_clips)
+    items = [live[i] for i in range(len(live))]
+    sets["live-tune"] = (_tracks(model, [x["frames"] for x in items]), [x["events"].astype(np.float64) for x in items])
+    print(f"live-tune: {len(items)} clips", flush=True)
+    for split in ("test-closed", "test-open"):
+        store = FeatureStore(Path(args.stores) / f"store-small-{split}")
+        truth = [np.asarray([e["time"] for e in r["extra"]["events"]], np.float64) for r in store.records]
+        sets[split] = (_tracks(model, [store[i]["frames"] for i in range(len(store))]), truth)
+        print(f"{split}: {len(truth)} clips", flush=True)
+    save = {"fps": np.float64(cfg.video.fps), "threshold": np.float64(cfg.flow.onset_peak_threshold)}
+    for name, (tracks, truth) in sets.items():
+        save[f"{name}/tracks"] = np.stack(tracks)
+        save[f"{name}/truth"] = np.array(truth + [None], dtype=object)[:-1]  # ragged: one array per clip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out, **save)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def score(args) -> int:
+    z = np.load(args.tracks, allow_pickle=True)
+    fps = float(z["fps"])
+    names = [k[: -len("/tracks")] for k in z.files if k.endswith("/tracks")]
+    thresholds = [float(z["threshold"])] if args.threshold is None else args.threshold
+    rules = [(t, 0.0, 1.0) for t in thresholds]
+    rules += [(t, w, r) for t, w, r in itertools.product(thresholds, args.wait, args.ratio)]
+    print("rule".ljust(34) + "".join(f"{n:>22s}" for n in names))
+    for thr, wait, ratio in rules:
+        cells = []
+        for n in names:
+            tracks, truth = z[f"{n}/tracks"], z[f"{n}/truth"]
+            f1 = []
+            for tr, tt in zip(tracks, truth, strict=True):
+                ev = (mask_peaks(onset_peaks(tr, thr), tr, round(wait * fps), ratio) + 0.5) / fps
+                f1.append(event_time_error(ev, np.asarray(tt, np.float64)).f1)
+            f1 = np.asarray(f1)
+            cells.append(f"{f1.mean():.3f} ({int((f1 < 0.8).sum()):3d} <0.8)")
+        label = f"thr {thr:.2f}" + ("" if wait == 0 else f" wait {wait:.2f}s ratio {ratio:.2f}")
+        print(label.ljust(34) + "".join(f"{c:>22s}" for c in cells))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--model", default="builtin")
+    c.add_argument("--bank", default="data/bank")
+    c.add_argument("--stores", default="data")
+    c.add_argument("--live-clips", type=int, default=200)
+    c.add_argument("--threads", type=int, default=1)
+    c.add_argument("--out", required=True)
+    s = sub.add_parser("score")
+    s.add_argument("tracks")
+    s.add_argument("--threshold", type=float, nargs="*", default=None)
+    s.add_argument("--wait", type=float, nargs="*", default=[0.16, 0.24, 0.32, 0.4])
+    s.add_argument("--ratio", type=float, nargs="*", default=[0.5, 0.6, 0.7, 0.8, 0.9])
+    args = ap.parse_args(argv)
+    return collect(args) if args.cmd == "collect" else score(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
