@@ -36,6 +36,11 @@ from openfoley.evaluation.metrics import ONSET_SR, event_time_error, onset_detec
 from openfoley.io import write_video
 
 
+def _near(times, t: float, tol: float = 0.1) -> bool:
+    """Whether any of ``times`` (s) lies within ``tol`` of ``t``."""
+    return bool(len(times)) and float(np.min(np.abs(np.asarray(times) - t))) <= tol
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="builtin")
@@ -63,6 +68,7 @@ def main(argv=None) -> int:
             path = Path(tmp) / f"clip{i}.mp4"
             write_video(path, clip.frames, cfg.fps)
             truth = np.asarray([e["time"] for e in clip.truth["events"]], dtype=np.float64)
+            odd = [int(e["frame"]) % 2 for e in clip.truth["events"]]  # between two of the model's frames
             res = pipe(str(path), seed=0)
             wav = resample_poly(res.wav.astype(np.float64), ONSET_SR, res.sample_rate)
             det = onset_detect(wav, ONSET_SR)
@@ -73,7 +79,9 @@ def main(argv=None) -> int:
             r_real = event_time_error(real, truth)
             rows.append({"clip": i, "class": clip.truth["class"], "events": len(truth), "onsets": len(det), "f1": r.f1,
                          "video_events": len(res.video_events), "video_f1": r_video.f1,
-                         "real_onsets": len(real), "real_f1": r_real.f1})
+                         "real_onsets": len(real), "real_f1": r_real.f1, "contacts": truth.tolist(),
+                         "contact_odd_frame": odd, "onset_times": det.tolist(),
+                         "video_event_times": np.asarray(res.video_events).tolist()})
             print(f"clip {i}: {clip.truth['class']:28s} contacts {np.round(truth, 2).tolist()} "
                   f"onsets {np.round(det, 2).tolist()} F1 {r.f1:.2f} (video events "
                   f"{np.round(res.video_events, 2).tolist()} F1 {r_video.f1:.2f}; real audio: onsets "
@@ -84,6 +92,15 @@ def main(argv=None) -> int:
           f"the video's predicted events: F1 {np.mean([r['video_f1'] for r in rows]):.3f}; "
           f"the render's real audio: F1 {np.mean([r['real_f1'] for r in rows]):.3f}, "
           f"onsets/clip {np.mean([r['real_onsets'] for r in rows]):.1f}")
+    # Contacts on a render frame the model sees (even, at 12.5 of 25 fps) or between two of its frames
+    # (odd): the share with a video event / generated onset within 0.1 s (docs/sync-diagnosis.md part 21).
+    for parity, name in ((0, "on the model's frames"), (1, "between its frames")):
+        near = [(_near(r["video_event_times"], t), _near(r["onset_times"], t))
+                for r in rows for t, o in zip(r["contacts"], r["contact_odd_frame"], strict=True) if o == parity]
+        if near:
+            v, g = np.mean(near, axis=0)
+            print(f"contacts {name}: {len(near)}, with a video event within 0.1 s {v:.2f}, "
+                  f"with a generated onset within 0.1 s {g:.2f}")
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     with open(args.log, "a") as f:
         f.write(json.dumps({"model": args.model, "kind": args.kind, "seed": args.seed, "f1": f1, "clips": rows}) + "\n")
