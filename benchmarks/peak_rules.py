@@ -59,13 +59,13 @@ def _tracks(model, frames_list) -> list[np.ndarray]:
 
 
 def collect(args) -> int:
+    from sync_check import check_clip, kind_pool  # benchmarks/ is on the path when run as a script
+
     from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.bank import load_bank
     from openfoley.data.foleyworld.live import LiveStore
-    from openfoley.data.foleyworld.render import render_clip, resolve_splits, split_pool
-    from openfoley.data.foleyworld.scenes import kind_of
     from openfoley.features.store import FeatureStore
-    from openfoley.io import read_video, write_video
+    from openfoley.io import read_video
     from openfoley.pipeline.core import FoleyPipeline
 
     torch.set_num_threads(args.threads)
@@ -76,19 +76,16 @@ def collect(args) -> int:
         return 2
     sets: dict[str, tuple[list, list]] = {}
     bank = load_bank(args.bank)
-    pool = split_pool(bank, resolve_splits(bank, None), "test-closed")
-    pool = {c: ids for c, ids in pool.items() if kind_of(c, bank.class_group(c)) == "impact"}
+    pool = kind_pool(bank, "impact")
     rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
     with tempfile.TemporaryDirectory(prefix="openfoley-peak-rules-") as tmp:
         for name, seeds in (("falling-tune", range(1, 7)), ("falling-check", range(7, 13))):
             frames, truth = [], []
             for seed in seeds:
                 for i in range(10):
-                    clip = render_clip(bank, pool, rcfg, seed=seed, split="test-closed", index=i, n_sources=1)
-                    path = Path(tmp) / f"clip-{seed}-{i}.mp4"
-                    write_video(path, clip.frames, rcfg.fps)
+                    _, path, contacts = check_clip(bank, pool, rcfg, seed, i, Path(tmp))
                     frames.append(read_video(path, cfg.video.fps, cfg.video.size, duration=cfg.seconds).frames)
-                    truth.append(np.asarray([e["time"] for e in clip.truth["events"]], np.float64))
+                    truth.append(contacts)
             sets[name] = (_tracks(model, frames), truth)
             print(f"{name}: {len(truth)} clips", flush=True)
     live = LiveStore(args.bank, cfg, split="train", seed=4242, clips=args.live_clips)
@@ -103,7 +100,9 @@ def collect(args) -> int:
     save = {"fps": np.float64(cfg.video.fps), "threshold": np.float64(cfg.flow.onset_peak_threshold)}
     for name, (tracks, truth) in sets.items():
         save[f"{name}/tracks"] = np.stack(tracks)
-        save[f"{name}/truth"] = np.array(truth + [None], dtype=object)[:-1]  # ragged: one array per clip
+        ragged = np.empty(len(truth), dtype=object)  # one array of event times per clip
+        ragged[:] = truth
+        save[f"{name}/truth"] = ragged
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, **save)
     print(f"wrote {args.out}")

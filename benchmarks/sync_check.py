@@ -36,6 +36,21 @@ from openfoley.evaluation.metrics import ONSET_SR, event_time_error, onset_detec
 from openfoley.io import write_video
 
 
+def kind_pool(bank, kind: str) -> dict[str, list[str]]:
+    """The test-closed recordings of the bank's classes of ``kind`` (``impact``: falling objects)."""
+    pool = split_pool(bank, resolve_splits(bank, None), "test-closed")
+    return {c: ids for c, ids in pool.items() if kind_of(c, bank.class_group(c)) == kind}
+
+
+def check_clip(bank, pool: dict[str, list[str]], cfg: RenderConfig, seed: int, index: int, tmp: Path):
+    """Clip ``index`` of the check's scenes of ``seed`` (one sounding source from ``pool``), written as
+    an H.264 mp4 in ``tmp`` as a user would bring it -> (clip, mp4 path, true contact times (e,) s)."""
+    clip = render_clip(bank, pool, cfg, seed=seed, split="test-closed", index=index, n_sources=1)
+    path = Path(tmp) / f"clip-{seed}-{index}.mp4"
+    write_video(path, clip.frames, cfg.fps)
+    return clip, path, np.asarray([e["time"] for e in clip.truth["events"]], dtype=np.float64)
+
+
 def _near(times, t: float, tol: float = 0.1) -> bool:
     """Whether any of ``times`` (s) lies within ``tol`` of ``t``."""
     return bool(len(times)) and float(np.min(np.abs(np.asarray(times) - t))) <= tol
@@ -54,8 +69,7 @@ def main(argv=None) -> int:
     from openfoley.pipeline.core import FoleyPipeline
 
     bank = load_bank(args.bank)
-    pool = split_pool(bank, resolve_splits(bank, None), "test-closed")
-    pool = {c: ids for c, ids in pool.items() if kind_of(c, bank.class_group(c)) == args.kind}
+    pool = kind_pool(bank, args.kind)
     if not pool:
         print(f"error: no test-closed class of kind {args.kind!r} in {args.bank}", file=sys.stderr)
         return 2
@@ -64,10 +78,7 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="openfoley-sync-check-") as tmp:
         for i in range(args.clips):
-            clip = render_clip(bank, pool, cfg, seed=args.seed, split="test-closed", index=i, n_sources=1)
-            path = Path(tmp) / f"clip{i}.mp4"
-            write_video(path, clip.frames, cfg.fps)
-            truth = np.asarray([e["time"] for e in clip.truth["events"]], dtype=np.float64)
+            clip, path, truth = check_clip(bank, pool, cfg, args.seed, i, Path(tmp))
             odd = [int(e["frame"]) % 2 for e in clip.truth["events"]]  # between two of the model's frames
             res = pipe(str(path), seed=0)
             wav = resample_poly(res.wav.astype(np.float64), ONSET_SR, res.sample_rate)
@@ -81,7 +92,7 @@ def main(argv=None) -> int:
                          "video_events": len(res.video_events), "video_f1": r_video.f1,
                          "real_onsets": len(real), "real_f1": r_real.f1, "contacts": truth.tolist(),
                          "contact_odd_frame": odd, "onset_times": det.tolist(),
-                         "video_event_times": np.asarray(res.video_events).tolist()})
+                         "video_event_times": res.video_events.tolist()})
             print(f"clip {i}: {clip.truth['class']:28s} contacts {np.round(truth, 2).tolist()} "
                   f"onsets {np.round(det, 2).tolist()} F1 {r.f1:.2f} (video events "
                   f"{np.round(res.video_events, 2).tolist()} F1 {r_video.f1:.2f}; real audio: onsets "
