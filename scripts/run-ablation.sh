@@ -23,7 +23,7 @@ SEEDS=${1:-2}; STEPS=${2:-200}; LIMIT=${3:-64}
 OUT=${ABLATION_OUT:-runs/ablation}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1  # (the CLI also keeps freed memory: openfoley/runtime.py)
-read -r -a ROWS <<< "${ROWS:-full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling no-onset-target}"  # ROWS="..." for a subset
+read -r -a ROWS <<< "${ROWS:-full no-mma no-mfg no-mma-no-mfg mask-0.2 mask-0.6 flow-nf flow-coupling no-onset-target mask-0}"  # ROWS="..." for a subset
 common=(--out "$OUT" --full-model train --train-store data/store-small-train --train-steps "$STEPS"
         --limit "$LIMIT" --config benchmarks/ablation.toml ${LIVE:+--train-live "$LIVE"})
 EXTRA=(); [ -d data/store-small-train ] && EXTRA=(retrieval)

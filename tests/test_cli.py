@@ -38,7 +38,7 @@ def test_benchmark_list(capsys):
     assert main(["benchmark", "--list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == ["full", "no-mma", "no-mfg", "no-mma-no-mfg", "flow-nf", "flow-coupling", "mask-0.2",
-                     "mask-0.6", "conv-video", "patch-video", "transformer-velocity", "no-onset-target", "onset-channel",
+                     "mask-0.6", "mask-0", "conv-video", "patch-video", "transformer-velocity", "no-onset-target", "onset-channel",
                      "ground-truth", "retrieval", "shuffled"]
 
 

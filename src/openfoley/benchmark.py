@@ -35,6 +35,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "flow-coupling": {"flow.kind": "coupling"},
     "mask-0.2": {"alignment.mask_ratio": 0.2},
     "mask-0.6": {"alignment.mask_ratio": 0.6},
+    # MMA's masked prediction off (L_mask = 0) with everything else kept, the onset target included: what
+    # the masking itself adds, apart from the onset target that `no-mma` also removes (docs/results.md)
+    "mask-0": {"alignment.mask_ratio": 0.0},
     # the sync design switches of docs/sync-diagnosis.md, each against `full` (the `small` preset's values)
     "conv-video": {"encoder.video": "conv", "encoder.temporal_layers": 1},
     "patch-video": {"encoder.video": "patch", "encoder.temporal_layers": 1},
@@ -52,7 +55,7 @@ REFERENCES: dict[str, str] = {
 TABLES: dict[str, list[str]] = {
     "Table 3 (components)": ["full", "no-mma", "no-mfg", "no-mma-no-mfg"],
     "Table 4 (flow type)": ["full", "flow-nf", "flow-coupling"],
-    "Table 5 (mask ratio)": ["mask-0.2", "full", "mask-0.6"],
+    "Table 5 (mask ratio)": ["mask-0", "mask-0.2", "full", "mask-0.6"],
     "Sync design (docs/sync-diagnosis.md)": ["full", "conv-video", "patch-video", "transformer-velocity",
                                               "no-onset-target", "onset-channel"],
 }
