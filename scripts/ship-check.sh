@@ -10,10 +10,11 @@
 #    Align Acc there sits near its 0.8x clause, so it gets two sampling seeds), two one-thread
 #    processes at a time;
 # 3. the falling-object check `benchmarks/sync_check.py`, seeds 7-12, 10 clips each;
-# 4. a summary: each split's figures with the clauses the benchmark itself can check (Align Acc >= 0.8x
-#    the ground-truth row's on the same clips; detected onsets per clip, recall / precision, within 1.5x),
-#    and the falling-object F1 per seed with the single clips below 0.8.
-# FAD and KLD are compared with the retrieval and shuffled rows of docs/results.md by hand.
+# 4. a summary: each split's figures (event-time F1 against 0.55 / 0.50; detected onsets per clip, recall / precision, within 1.5x), Align Acc beside 0.8x the real audio's on
+#    the same clips, and the falling-object F1 per seed with the single clips below 0.8.
+# The done-when's Align Acc clause uses the ground-truth row (real audio through Griffin-Lim: 0.8x is 0.580
+# on test-closed, 0.332 on test-open) and its FAD and KLD clauses the retrieval and shuffled rows; those
+# rows are in docs/results.md (`--rows ground-truth retrieval shuffled` remakes them) and are compared by hand.
 #
 # Resumable: finished benchmark rows and finished sync-check seeds are kept; rerun the same command.
 # Needs the test renders of docs/results.md (data/foleyworld) and the sound bank (data/bank).
@@ -70,14 +71,14 @@ check 12
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-print(f"\n{'split':12s} {'seed':>4s} {'FAD':>7s} {'KLD':>6s} {'Align':>6s} {'0.8x GT':>7s} {'F1':>6s} {'onsets/true':>11s}")
+print(f"\n{'split':12s} {'seed':>4s} {'FAD':>7s} {'KLD':>6s} {'Align':>6s} {'0.8x real':>9s} {'F1':>6s} {'onsets/true':>11s}")
 for split in ("test-closed", "test-open"):
     for m in sorted((out / "bench" / split / "full").glob("seed-*/metrics.json")):
         r = json.loads(m.read_text())
         et = r["event_time"]
         ratio = et["recall"] / et["precision"] if et["precision"] else float("inf")
         print(f"{split:12s} {m.parent.name[5:]:>4s} {r['fad']:7.1f} {r['kld']:6.2f} {r['align_acc']:6.3f} "
-              f"{0.8 * r['align_acc_reference']:7.3f} {et['f1']:6.3f} {ratio:11.2f}")
+              f"{0.8 * r['align_acc_reference']:9.3f} {et['f1']:6.3f} {ratio:11.2f}")
 below, total, means = [], 0, []
 for seed in range(7, 13):
     for line in (out / f"sync-check-{seed}.jsonl").read_text().splitlines():
