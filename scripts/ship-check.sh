@@ -10,8 +10,9 @@
 #    Align Acc there sits near its 0.8x clause, so it gets two sampling seeds), two one-thread
 #    processes at a time;
 # 3. the falling-object check `benchmarks/sync_check.py`, seeds 7-12, 10 clips each;
-# 4. a summary: each split's figures (event-time F1 against 0.55 / 0.50; detected onsets per clip, recall / precision, within 1.5x), Align Acc beside 0.8x the real audio's on
-#    the same clips, and the falling-object F1 per seed with the single clips below 0.8.
+# 4. a summary: each split's figures (event-time F1 against 0.55 / 0.50; detected onsets per clip,
+#    recall / precision, within 1.5x; Align Acc beside 0.8x the real audio's on the same clips) and the
+#    falling-object F1 per seed with the single clips below 0.8.
 # The done-when's Align Acc clause uses the ground-truth row (real audio through Griffin-Lim: 0.8x is 0.580
 # on test-closed, 0.332 on test-open) and its FAD and KLD clauses the retrieval and shuffled rows; those
 # rows are in docs/results.md (`--rows ground-truth retrieval shuffled` remakes them) and are compared by hand.
