@@ -23,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then echo "usage: scripts/ship-check.sh WEIGHTS OUT [THRESHOLD]" >&2; exit 2; fi
 WEIGHTS=$1; OUT=$2; THRESHOLD=${3:-0.32}
+[[ $THRESHOLD =~ ^(0?\.[0-9]+|1(\.0*)?|0)$ ]] || { echo "error: THRESHOLD must be a number in [0, 1], not '$THRESHOLD'" >&2; exit 2; }
 PY=${PY:-.venv/bin/python}
 OF=${OF:-.venv/bin/openfoley}
 FW=${FW:-data/foleyworld}
