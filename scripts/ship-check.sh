@@ -20,10 +20,14 @@
 # Resumable: finished benchmark rows and finished sync-check seeds are kept; rerun the same command.
 # Needs the test renders of docs/results.md (data/foleyworld) and the sound bank (data/bank).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then echo "usage: scripts/ship-check.sh WEIGHTS OUT [THRESHOLD]" >&2; exit 2; fi
-WEIGHTS=$1; OUT=$2; THRESHOLD=${3:-0.32}
+THRESHOLD=${3:-0.32}
 [[ $THRESHOLD =~ ^(0?\.[0-9]+|1(\.0*)?|0)$ ]] || { echo "error: THRESHOLD must be a number in [0, 1], not '$THRESHOLD'" >&2; exit 2; }
+# paths given by the caller are taken from the caller's directory; the defaults are the repository's
+WEIGHTS=$(realpath -m "$1"); OUT=$(realpath -m "$2")
+if [ -n "${FW:-}" ]; then FW=$(realpath -m "$FW"); fi
+if [ -n "${BANK:-}" ]; then BANK=$(realpath -m "$BANK"); fi
+cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OF=${OF:-.venv/bin/openfoley}
 FW=${FW:-data/foleyworld}
@@ -37,8 +41,12 @@ for s in test-closed test-open; do
   [ -f "$FW/$s/manifest.jsonl" ] || { echo "error: no $FW/$s renders (docs/results.md says how to make them)" >&2; exit 2; }
 done
 
+SOURCE="$WEIGHTS threshold $THRESHOLD"  # what OUT/model was made from; a rerun must ask for the same
+if [ -f "$OUT/model/source.txt" ] && [ "$(cat "$OUT/model/source.txt")" != "$SOURCE" ]; then
+  echo "error: $OUT already scores $(cat "$OUT/model/source.txt"); give another OUT" >&2; exit 2
+fi
 mkdir -p "$OUT"
-if [ ! -f "$OUT/model/model.safetensors" ]; then
+if [ ! -f "$OUT/model/source.txt" ]; then
   rm -rf "$OUT/model.tmp" && cp -r "$WEIGHTS" "$OUT/model.tmp"
   "$PY" - "$OUT/model.tmp/config.json" "$THRESHOLD" <<'EOF'
 import json, sys
@@ -47,19 +55,22 @@ cfg = json.load(open(path))
 cfg["flow"]["onset_peak_threshold"] = threshold
 json.dump(cfg, open(path, "w"), indent=1)
 EOF
-  mv "$OUT/model.tmp" "$OUT/model"
+  echo "$SOURCE" > "$OUT/model.tmp/source.txt"
+  rm -rf "$OUT/model" && mv "$OUT/model.tmp" "$OUT/model"
 fi
 echo "candidate: $OUT/model (step $("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$OUT/model/meta.json"), threshold $THRESHOLD)"
 
 export OMP_NUM_THREADS=1
 bench() {  # split seed
   "$OF" benchmark --split "$1" --seed "$2" --rows full --full-model "$OUT/model" --out "$OUT/bench" \
-      --foleyworld "$FW" ${LIMIT:+--limit "$LIMIT"} > "$OUT/bench-$1-seed$2.log" 2>&1
+      --foleyworld "$FW" ${LIMIT:+--limit "$LIMIT"} > "$OUT/bench-$1-seed$2.log" 2>&1 \
+      || { echo "error: the benchmark of $1 seed $2 failed (see $OUT/bench-$1-seed$2.log)" >&2; return 1; }
 }
 check() {  # seed
   [ -s "$OUT/sync-check-$1.jsonl" ] && return 0
   "$PY" benchmarks/sync_check.py --model "$OUT/model" --bank "$BANK" --clips "$CLIPS" --seed "$1" \
-      --log "$OUT/sync-check-$1.jsonl.tmp" > "$OUT/sync-check-$1.log" 2>&1
+      --log "$OUT/sync-check-$1.jsonl.tmp" > "$OUT/sync-check-$1.log" 2>&1 \
+      || { echo "error: the sync check of seed $1 failed (see $OUT/sync-check-$1.log)" >&2; return 1; }
   mv "$OUT/sync-check-$1.jsonl.tmp" "$OUT/sync-check-$1.jsonl"
 }
 both() { "$1" $2 & local a=$!; "$3" $4 & local b=$!; wait $a; wait $b; }  # two one-thread jobs

@@ -45,3 +45,26 @@ def test_threshold_must_be_a_number_in_unit_interval(tmp_path):
         r = run(str(tmp_path / "w"), str(tmp_path / "out"), bad)
         assert r.returncode == 2
         assert r.stderr.strip() == f"error: THRESHOLD must be a number in [0, 1], not '{bad}'"
+
+
+def test_out_made_for_other_weights_is_refused(tmp_path):
+    """A rerun into OUT must score the same weights and threshold (finished rows are reused)."""
+    w = tmp_path / "w"
+    w.mkdir()
+    for name in ("config.json", "meta.json", "model.safetensors"):
+        (w / name).write_text("{}")
+    for split in ("test-closed", "test-open"):
+        (tmp_path / "fw" / split).mkdir(parents=True)
+        (tmp_path / "fw" / split / "manifest.jsonl").write_text("")
+    (tmp_path / "out" / "model").mkdir(parents=True)
+    (tmp_path / "out" / "model" / "source.txt").write_text(f"{w} threshold 0.32\n")
+    r = run(str(w), str(tmp_path / "out"), "0.3", env={"FW": str(tmp_path / "fw")})
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"error: {tmp_path / 'out'} already scores {w} threshold 0.32; give another OUT"
+
+
+def test_relative_paths_are_the_callers(tmp_path):
+    r = subprocess.run(["bash", str(SCRIPT), "w", "out"], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"error: {tmp_path / 'w'} has no config.json (give a weights folder)"
