@@ -67,8 +67,9 @@ def main(argv=None) -> int:
     rpost, remb = outputs(ref, names, ev)
     rtop = rpost.argmax(axis=1)
     rmu, rvar = remb.mean(0), float(np.trace(np.cov(remb, rowvar=False)))
+    rent = entropy(rpost)
     print(f"{ref}: {len(names)} clips, {len(set(rtop))} distinct top classes, embedding variance {rvar:.0f}, "
-          f"posterior entropy {entropy(rpost):.2f}")
+          f"posterior entropy {rent:.2f}")
     for g in gens:
         have = [n for n in names if (g / n).is_file()]
         if len(have) < len(names):
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         print(f"{g}: same top class {same:.3f} (unrelated pairs {unrelated:.3f}); {len(set(gtop))} distinct top "
               f"classes (most common {ev.audio.cfg.classes[common]!r}, {float((gtop == common).mean()):.2f}); "
               f"FAD mean term {mean_term:.0f}, embedding variance {gvar:.0f} (real {rvar:.0f}); "
-              f"posterior entropy {entropy(gpost):.2f} (real {entropy(rpost):.2f}), KLD {kld(rpost, gpost):.2f}")
+              f"posterior entropy {entropy(gpost):.2f} (real {rent:.2f}), KLD {kld(rpost, gpost):.2f}")
     return 0
 
 
