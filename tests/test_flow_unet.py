@@ -99,3 +99,46 @@ def test_shape_and_config_errors():
                             audio=dataclasses.replace(CFG.audio, time_steps=100), flow=unet_cfg().flow)
     with pytest.raises(ConfigError, match="transformer or unet"):
         dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, net="lstm"))
+
+
+@pytest.mark.parametrize("net", ["unet", "transformer"])
+def test_global_route_starts_as_nothing_and_then_reads_the_whole_clip(net):
+    """flow.global_cond: a net with the route computes exactly what the same weights without it compute
+    (its projections start at zero), and once trained a clip-wide change of the condition reaches the
+    velocity through the flow-time embedding, null rows excepted (CFG's null sees no tokens)."""
+    cfg = dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, net=net, dropout=0.0))
+    gcfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, global_cond=True))
+    torch.manual_seed(0)
+    plain = build_generator(cfg).eval()
+    with torch.no_grad():
+        for p in plain.net.parameters():
+            p.add_(torch.randn(p.shape) * 0.1)
+    routed = build_generator(gcfg).eval()
+    missing, unexpected = routed.load_state_dict(plain.state_dict(), strict=False)
+    new = {"net.global_proj.weight", "net.global_proj.bias"} | (
+        {"net.out_mod.weight", "net.out_mod.bias"} if net == "unet" else set())
+    assert set(missing) == new and not unexpected
+    x, t, c = torch.randn(3, N, PF), torch.rand(3), make_cond()
+    assert torch.equal(routed.net(x, t, c), plain.net(x, t, c))
+    torch.nn.init.normal_(routed.net.global_proj.weight, std=0.5)
+    if net == "unet":
+        torch.nn.init.normal_(routed.net.out_mod.weight, std=0.5)
+    assert (routed.net(x, t, c) - plain.net(x, t, c)).abs().max() > 1e-3
+    drop = torch.tensor([True, False, False])
+    shifted = dataclasses.replace(c, tokens=c.tokens + 1.0)
+    d = (routed.net(x, t, dataclasses.replace(shifted, drop=drop)) - routed.net(x, t, dataclasses.replace(c, drop=drop)))
+    assert d[0].abs().max() == 0 and d[1:].abs().max() > 1e-3
+
+
+def test_global_route_is_the_projection_of_mean_and_max():
+    from openfoley.flow.velocity import global_route
+
+    tokens = torch.tensor([[[1.0, -2.0], [3.0, 0.0], [2.0, 5.0]]])  # (1, 3, 2): mean (2, 1), max (3, 5)
+    proj = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        proj.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 1.0]]))
+        proj.bias.copy_(torch.tensor([0.5, -1.0]))
+    assert global_route(proj, tokens, 2).tolist() == [[2.5, 8.0]]  # 2 + 0.5; 1 + 3 + 5 - 1
+    assert global_route(None, tokens, 7).tolist() == [[0.0] * 7]
+    with pytest.raises(ConfigError, match="global_cond needs"):
+        dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, kind="coupling", global_cond=True))

@@ -161,6 +161,29 @@ def test_appearance_path_exports(cache, tmp_path_factory, moving_square):
     compare(r, g, mel_tol=1e-3, wav_tol=2e-2)
 
 
+def test_global_route_exports(cache, tmp_path, moving_square):
+    """The built-in model (a U-Net generator) with flow.global_cond switched on and its two projections made
+    non-zero runs in the lite runtime with the torch pipeline's sound: the prepared condition's ``glob``
+    travels from condition.onnx to velocity.onnx like the other fields."""
+    from openfoley.checkpoint import load_weights, save_weights
+
+    lw = load_weights(builtin_model_dir())
+    cfg = dataclasses.replace(lw.config, flow=dataclasses.replace(lw.config.flow, global_cond=True))
+    torch.manual_seed(0)
+    model = FoleyModel(cfg)
+    model.load_state_dict(lw.state, strict=False)
+    torch.nn.init.normal_(model.generator.net.global_proj.weight, std=0.05)
+    torch.nn.init.normal_(model.generator.net.out_mod.weight, std=0.05)
+    weights = tmp_path / "w"
+    save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
+    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
+    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
+    assert np.abs(r.mel - plain.mel).max() > 1e-2  # the route is on and changes the sound
+    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-3, wav_tol=5e-2)
+
+
 @pytest.mark.parametrize("t,lead", [(100, 0), (37, 0), (100, 2), (37, 3)])  # equal bins of 4 and unequal bins
 def test_onset_guide_gradient_equals_autograd(t, lead):
     cfg = get_preset("small")

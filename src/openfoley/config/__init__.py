@@ -189,6 +189,12 @@ class FlowConfig:
     refine: bool = True  # Eq. 7 video-guided refinement (docs/paper-notes.md)
     refine_scale: float = 0.5  # lambda in Eq. 7
     refine_neighbors: int = 1  # key frames each audio token sees in the Eq. 7 local branch (docs/flow.md)
+    # cfm and ddpm: a global route for the condition. The per-token condition's mean and max over the clip,
+    # projected (zero at init) and added to the flow-time embedding, so every FiLM / adaLN of the velocity
+    # network reads what the whole clip shows; the U-Net's output norm is modulated by it too. Without it
+    # the network's conditional mean has nearly the same spectral colour for every clip
+    # (docs/sync-diagnosis.md part 24).
+    global_cond: bool = False
     # CFM sampling only, for models with an onset head (alignment.onset_weight > 0): at every ODE step the
     # velocity is corrected by -onset_guidance * grad of the squared difference between the onset
     # strength of the predicted data and the video's predicted onset strength (docs/flow.md). 0 = off.
@@ -270,6 +276,8 @@ class Config:
             )
         if self.flow.net not in ("transformer", "unet"):
             raise ConfigError(f"flow.net must be transformer or unet, got {self.flow.net!r}")
+        if self.flow.global_cond and self.flow.kind not in ("cfm", "ddpm"):
+            raise ConfigError(f"flow.global_cond needs flow.kind cfm or ddpm (a velocity network), got {self.flow.kind!r}")
         p = self.encoder.audio_patch
         if self.flow.net == "unet" and p & (p - 1):
             raise ConfigError(f"flow.net = unet needs encoder.audio_patch a power of two, got {p}")

@@ -29,6 +29,11 @@ Architecture, with L = log2(p) levels (p = ``encoder.audio_patch``, a power of t
   - back up with transposed convs, skip concatenation and a residual block per level; GroupNorm,
     SiLU and a zero-initialised kernel-3 conv to f channels, ``patchify`` back to tokens, plus the
     zero-initialised time-gated skip g(t) * x of VelocityNet. A fresh network is the zero field.
+  - ``global_cond`` (``flow.global_cond``): the condition tokens' mean and max over the clip, projected
+    (zero at init) and added to the flow-time embedding that every FiLM and adaLN reads, and an
+    adaptive scale and shift of the output GroupNorm from that embedding (zero at init). GroupNorm over
+    time takes each group's clip-wide offset away, so without this a clip-wide spectral colour can only
+    pass as differences between channels (docs/sync-diagnosis.md part 24).
 
 Classifier-free guidance as in VelocityNet: dropped examples see a learned null token vector (at
 every level, since every level reads the same projected tokens) and only the learned null key.
@@ -44,7 +49,7 @@ from torch import Tensor, nn
 
 from openfoley.config import Config
 from openfoley.flow.base import FlowCondition
-from openfoley.flow.velocity import VelocityNet, token_times
+from openfoley.flow.velocity import VelocityNet, global_route, token_times
 from openfoley.nn.blocks import TransformerBlock, zero_init
 from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
 from openfoley.nn.patches import patchify, unpatchify
@@ -53,12 +58,14 @@ from openfoley.nn.patches import patchify, unpatchify
 @dataclass(frozen=True)
 class PreparedUNetCondition:
     """The condition-only part of the network: ``levels[l]`` (b, c_l, m / 2^l) per-frame additions,
-    ``add`` (b, n, d) at the bottleneck, ``context`` (b, 1+k, d), ``context_mask`` (b, 1+k) | (b, n, 1+k)."""
+    ``add`` (b, n, d) at the bottleneck, ``context`` (b, 1+k, d), ``context_mask`` (b, 1+k) | (b, n, 1+k),
+    ``glob`` (b, d) the global route added to the flow-time embedding (zeros without ``global_cond``)."""
 
     levels: tuple[Tensor, ...]
     add: Tensor
     context: Tensor
     context_mask: Tensor
+    glob: Tensor
 
 
 def _groups(c: int) -> int:
@@ -89,7 +96,8 @@ class ConvVelocityNet(nn.Module):
     """v_theta(x, t | cond) as a 1-D U-Net over mel frames; see the module docstring."""
 
     def __init__(self, token_dim: int, cond_dim: int, width: int, depth: int, heads: int, patch: int,
-                 mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08):
+                 mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08,
+                 global_cond: bool = False):
         super().__init__()
         if patch < 1 or patch & (patch - 1) or token_dim % patch:
             raise ValueError(f"unet velocity needs encoder.audio_patch a power of two dividing p*f, got p={patch}, "
@@ -127,6 +135,12 @@ class ConvVelocityNet(nn.Module):
         self.out = nn.Conv1d(c, self.n_mels, 3, padding=1)
         self.skip = nn.Linear(width, token_dim)
         zero_init(self.out, self.skip)
+        self.global_proj: nn.Linear | None = None
+        self.out_mod: nn.Linear | None = None
+        if global_cond:
+            self.global_proj = nn.Linear(2 * cond_dim, width)
+            self.out_mod = nn.Linear(width, 2 * c)
+            zero_init(self.global_proj, self.out_mod)
 
     def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedUNetCondition:
         """Everything that depends only on the condition (once per sample, not per ODE step)."""
@@ -154,7 +168,8 @@ class ConvVelocityNet(nn.Module):
         else:
             always = torch.ones(b, 1, dtype=torch.bool, device=add.device)
         return PreparedUNetCondition(levels=tuple(levels), add=add, context=context,
-                                     context_mask=torch.cat([always, visible], -1))
+                                     context_mask=torch.cat([always, visible], -1),
+                                     glob=global_route(self.global_proj, tokens, self.width))
 
     def forward(self, x: Tensor, t: Tensor, cond: FlowCondition, key_visibility: Tensor | None = None) -> Tensor:
         """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f):
@@ -169,7 +184,7 @@ class ConvVelocityNet(nn.Module):
                              f"(b, n) = {tuple(cond.add.shape[:2])}")
         if tuple(t.shape) != (b,):
             raise ValueError(f"t must be (b={b},), got {tuple(t.shape)}")
-        tc = self.time(t)  # (b, d)
+        tc = self.time(t) + cond.glob  # (b, d)
         h = self.inp(unpatchify(x, self.patch, self.n_mels))  # (b, c, m)
         if self.levels:
             h = h + cond.levels[0]  # the video condition also enters the residual stream directly
@@ -190,7 +205,11 @@ class ConvVelocityNet(nn.Module):
             h = self.ups[lvl](h)
             h = self.merges[lvl](torch.cat([h, skips[lvl]], 1))
             h = self.up_blocks[lvl](h, tc, cond.levels[lvl])
-        v = patchify(self.out(F.silu(self.out_norm(h))), self.patch)  # (b, n, p*f)
+        h = self.out_norm(h)
+        if self.out_mod is not None:
+            shift, scale = self.out_mod(tc)[:, :, None].chunk(2, dim=1)  # 2 x (b, c, 1)
+            h = h * (1 + scale) + shift
+        v = patchify(self.out(F.silu(h)), self.patch)  # (b, n, p*f)
         return v + self.skip(tc)[:, None, :] * x
 
 
@@ -201,9 +220,9 @@ def build_velocity_net(cfg: Config) -> VelocityNet | ConvVelocityNet:
     if f.net == "unet":
         return ConvVelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads,
                                cfg.encoder.audio_patch, f.mlp_ratio, f.dropout,
-                               token_seconds=1.0 / cfg.tokens_per_second)
+                               token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond)
     return VelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads, f.mlp_ratio, f.dropout,
-                       token_seconds=1.0 / cfg.tokens_per_second)
+                       token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond)
 
 
 __all__ = ["ConvVelocityNet", "PreparedUNetCondition", "ResBlock1d", "build_velocity_net"]

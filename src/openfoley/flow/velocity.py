@@ -17,6 +17,9 @@ Architecture (built on ``openfoley.nn``):
   - ``depth`` pre-norm ``TransformerBlock``s: self-attention over audio tokens, cross-attention to the
     key-frame features (each plus the embedding of its true timestamp), adaLN-Zero modulation by the
     flow-time embedding;
+  - ``global_cond`` (``flow.global_cond``): the condition tokens' mean and max over the clip, projected
+    (zero at init) and added to the flow-time embedding, so every adaLN reads what the whole clip shows
+    (``global_route``);
   - a final adaLN LayerNorm and a **zero-initialised** output projection, plus a zero-initialised
     time-gated skip g(t) * x (see ``__init__`` for the measurement behind it): a fresh net is the
     zero field.
@@ -45,11 +48,21 @@ from openfoley.nn.embeddings import flow_time_embedding, seconds_embedding
 @dataclass(frozen=True)
 class PreparedFlowCondition:
     """``VelocityNet.prepare``'s output: add (b, n, d) per-token condition + position, context
-    (b, 1+k, d) key features (null key first), context_mask (b, 1+k) or (b, n, 1+k) bool."""
+    (b, 1+k, d) key features (null key first), context_mask (b, 1+k) or (b, n, 1+k) bool, glob (b, d)
+    the global route added to the flow-time embedding (zeros without ``global_cond``)."""
 
     add: Tensor
     context: Tensor
     context_mask: Tensor
+    glob: Tensor
+
+
+def global_route(proj: nn.Linear | None, tokens: Tensor, width: int) -> Tensor:
+    """tokens (b, n, dc), the condition after CFG's null replacement -> (b, width): ``proj`` of their mean
+    and max over the n tokens, concatenated (2 dc inputs); zeros when ``proj`` is None (no global route)."""
+    if proj is None:
+        return tokens.new_zeros(tokens.shape[0], width)
+    return proj(torch.cat([tokens.mean(1), tokens.amax(1)], -1))
 
 
 def token_times(n: int, token_seconds: float, device: torch.device | str | None = None) -> Tensor:
@@ -61,7 +74,8 @@ class VelocityNet(nn.Module):
     """v_theta(x, t | cond): see the module docstring for inputs, outputs and architecture."""
 
     def __init__(self, token_dim: int, cond_dim: int, width: int, depth: int, heads: int,
-                 mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08):
+                 mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08,
+                 global_cond: bool = False):
         super().__init__()
         self.token_dim, self.cond_dim, self.width = token_dim, cond_dim, width
         self.token_seconds = float(token_seconds)
@@ -87,6 +101,10 @@ class VelocityNet(nn.Module):
         # p*f=128) the loss stalled at ~1.0 (tests/test_flow_generators.py) until this was added.
         self.skip = nn.Linear(width, token_dim)
         zero_init(final_lin, self.out, self.skip)  # zero field at init (DiT)
+        self.global_proj: nn.Linear | None = None
+        if global_cond:
+            self.global_proj = nn.Linear(2 * cond_dim, width)
+            zero_init(self.global_proj)
 
     def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedFlowCondition:
         """The part of the network that depends only on the condition: run once per sample, not per
@@ -111,7 +129,8 @@ class VelocityNet(nn.Module):
         else:
             always = torch.ones(b, 1, dtype=torch.bool, device=add.device)
         context_mask = torch.cat([always, visible], -1)  # (b, 1+k) or (b, n, 1+k)
-        return PreparedFlowCondition(add=add, context=context, context_mask=context_mask)
+        return PreparedFlowCondition(add=add, context=context, context_mask=context_mask,
+                                     glob=global_route(self.global_proj, tokens, self.width))
 
     def forward(self, x: Tensor, t: Tensor, cond: FlowCondition, key_visibility: Tensor | None = None) -> Tensor:
         """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f):
@@ -129,7 +148,7 @@ class VelocityNet(nn.Module):
         h = self.in_proj(x) + cond.add
         context, context_mask = cond.context, cond.context_mask
 
-        c = self.time(t)  # (b, d)
+        c = self.time(t) + cond.glob  # (b, d)
         for blk in self.blocks:
             h = blk(h, context=context, context_mask=context_mask, cond=c)
         shift, scale = self.final_mod(c)[:, None, :].chunk(2, dim=-1)  # 2 x (b, 1, d)
