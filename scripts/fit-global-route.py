@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Fit a joined global route (``flow.global_cond``) with the rest of the model frozen, before training on.
+
+    scripts/switch-on.py WEIGHTS JOINED flow.global_cond=true
+    scripts/fit-global-route.py JOINED OUT --clips 2000 --steps 1500
+    openfoley train ... --init OUT --set flow.global_cond=true       # then everything trains together
+
+Why: the route joins at zero and, trained with everything else at the run's learning rate, it stays too
+quiet to matter (after 300 steps its contribution varies across clips by 0.003 against the flow-time
+embedding's 0.66; docs/sync-diagnosis.md part 24). Here only its two linear maps train (``global_proj``
+and, in the U-Net, ``out_mod``), on the flow-matching loss, with everything they read computed once: the
+condition of a frozen model does not change, so each clip's condition and latent are cached
+(``--cache``) and a step is one pass of the velocity network. The first stage of the usual recipe for a
+new head on a trained network (fit the head, then fine-tune everything).
+
+Data: ``--clips`` live renders of the bank's train split (seed ``--seed``, walkers as ``--walkers``),
+the last ``--held-out`` of them kept out of training; the loss on those, with fixed noise and flow
+times, is printed before and after (and every ``--log-every`` steps). Adam at ``--lr``, batch ``--batch``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from openfoley.checkpoint import load_weights, save_weights
+from openfoley.flow.base import FlowCondition
+from openfoley.model import FoleyModel
+from openfoley.nn.patches import patchify
+
+
+def build_cache(model: FoleyModel, bank: str, clips: int, seed: int, walkers: float) -> dict[str, torch.Tensor]:
+    """Each clip's condition (tokens, keys, key_times, key_mask) and latent x1, stacked over clips."""
+    from openfoley.data.foleyworld.live import LiveStore
+
+    store = LiveStore.for_training(bank, model.cfg, walkers=walkers, seed=seed)
+    out: dict[str, list[torch.Tensor]] = {}
+    t0 = time.perf_counter()
+    for i in range(0, clips, 8):
+        items = [store[j] for j in range(i, min(clips, i + 8))]
+        frames = torch.stack([it["frames"] for it in items])
+        with torch.no_grad():
+            c = model.video_condition(frames).flow
+            x1 = patchify(model.model_mel(torch.stack([it["mel"] for it in items])), model.cfg.encoder.audio_patch)
+        for k, v in (("tokens", c.tokens), ("keys", c.keys), ("key_times", c.key_times),
+                     ("key_mask", c.key_mask), ("x1", x1)):
+            out.setdefault(k, []).append(v)
+        if (i // 8) % 25 == 0:
+            print(f"  cached {i + len(items)} / {clips} clips, {time.perf_counter() - t0:.0f} s", flush=True)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def batch_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    cond = FlowCondition(tokens=data["tokens"][idx], keys=data["keys"][idx], key_times=data["key_times"][idx],
+                         key_mask=data["key_mask"][idx])
+    return model.generator.loss(data["x1"][idx], cond, gen).loss
+
+
+def held_out_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tensor, repeats: int = 4) -> float:
+    """The flow loss on ``idx`` with fixed noise, flow times and dropout draws (comparable across calls)."""
+    gen = torch.Generator().manual_seed(1234)
+    torch.manual_seed(1234)  # the network's dropout
+    with torch.no_grad():
+        return float(torch.stack([batch_loss(model, data, chunk, gen) for _ in range(repeats)
+                                  for chunk in idx.split(32)]).mean())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("weights")
+    ap.add_argument("out")
+    ap.add_argument("--bank", default="data/bank")
+    ap.add_argument("--clips", type=int, default=2000)
+    ap.add_argument("--held-out", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=61)
+    ap.add_argument("--walkers", type=float, default=0.5)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--log-every", type=int, default=250)
+    ap.add_argument("--cache", default=None, help="a .pt file: read the cached clips from it, or write them there")
+    args = ap.parse_args(argv)
+    lw = load_weights(args.weights)
+    if not lw.config.flow.global_cond:
+        print(f"error: {args.weights}: flow.global_cond is off (join the route with scripts/switch-on.py first)",
+              file=sys.stderr)
+        return 2
+    if not 0 < args.held_out < args.clips:
+        print("error: --held-out must be between 0 and --clips", file=sys.stderr)
+        return 2
+    model = FoleyModel(lw.config)
+    model.load_state_dict(lw.state)
+    model.eval()
+    net = model.generator.net
+    route = [p for name, p in net.named_parameters() if name.startswith(("global_proj.", "out_mod."))]
+    model.requires_grad_(False)
+    for p in route:
+        p.requires_grad_(True)
+
+    key = {"weights": str(Path(args.weights).resolve()), "clips": args.clips, "seed": args.seed, "walkers": args.walkers}
+    data = None
+    if args.cache and Path(args.cache).is_file():
+        saved = torch.load(args.cache)
+        if saved.get("key") == key:
+            data = saved["data"]
+            print(f"{args.cache}: {args.clips} cached clips")
+    if data is None:
+        data = build_cache(model, args.bank, args.clips, args.seed, args.walkers)
+        if args.cache:
+            torch.save({"key": key, "data": data}, args.cache)
+    n_train = args.clips - args.held_out
+    held = torch.arange(n_train, args.clips)
+    before = held_out_loss(model, data, held)
+    print(f"held-out flow loss before: {before:.4f}", flush=True)
+
+    opt = torch.optim.Adam(route, lr=args.lr)
+    gen = torch.Generator().manual_seed(args.seed)
+    net.train()  # the frozen network's dropout as in training
+    t0, running = time.perf_counter(), []
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(0, n_train, (args.batch,), generator=gen)
+        loss = batch_loss(model, data, idx, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running.append(float(loss.detach()))
+        if step % args.log_every == 0 or step == args.steps:
+            net.eval()
+            h = held_out_loss(model, data, held)
+            net.train()
+            print(f"step {step}: train {sum(running) / len(running):.4f}, held-out {h:.4f}, "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+            running = []
+    net.eval()
+    after = held_out_loss(model, data, held)
+    meta = {**lw.meta, "route_fit": {**key, "steps": args.steps, "lr": args.lr, "batch": args.batch,
+                                     "held_out": args.held_out, "loss_before": before, "loss_after": after}}
+    save_weights(args.out, model.state_dict(), model.cfg, meta)
+    print(json.dumps({"held_out_loss_before": round(before, 4), "held_out_loss_after": round(after, 4),
+                      "out": args.out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
