@@ -61,13 +61,20 @@ def batch_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tens
     return model.generator.loss(data["x1"][idx], cond, gen).loss
 
 
-def held_out_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tensor, repeats: int = 4) -> float:
-    """The flow loss on ``idx`` with fixed noise, flow times and dropout draws (comparable across calls)."""
+def held_out_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tensor, repeats: int = 4,
+                  sampler=None) -> float:
+    """The flow loss on ``idx`` with fixed noise, flow times and dropout draws (comparable across calls);
+    ``sampler`` replaces the generator's time sampler for the measurement."""
     gen = torch.Generator().manual_seed(1234)
     torch.manual_seed(1234)  # the network's dropout
-    with torch.no_grad():
-        return float(torch.stack([batch_loss(model, data, chunk, gen) for _ in range(repeats)
-                                  for chunk in idx.split(32)]).mean())
+    keep = model.generator.time_sampler
+    model.generator.time_sampler = sampler or keep
+    try:
+        with torch.no_grad():
+            return float(torch.stack([batch_loss(model, data, chunk, gen) for _ in range(repeats)
+                                      for chunk in idx.split(32)]).mean())
+    finally:
+        model.generator.time_sampler = keep
 
 
 def main(argv=None) -> int:
@@ -83,6 +90,13 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--log-every", type=int, default=250)
+    ap.add_argument("--t-max", type=float, default=None,
+                    help="draw the flow time uniformly in [0, T_MAX) instead of the model's time sampler "
+                         "(for a share --low-share of the batch when that is given)")
+    ap.add_argument("--low-share", type=float, default=None,
+                    help="with --t-max: the share of each batch drawn from [0, T_MAX); the rest from the model's sampler")
+    ap.add_argument("--params", choices=("route", "generator"), default="route",
+                    help="what trains: the route's two maps, or every parameter of the velocity network")
     ap.add_argument("--cache", default=None, help="a .pt file: read the cached clips from it, or write them there")
     args = ap.parse_args(argv)
     lw = load_weights(args.weights)
@@ -97,7 +111,8 @@ def main(argv=None) -> int:
     model.load_state_dict(lw.state)
     model.eval()
     net = model.generator.net
-    route = [p for name, p in net.named_parameters() if name.startswith(("global_proj.", "out_mod."))]
+    route = [p for name, p in net.named_parameters()
+             if args.params == "generator" or name.startswith(("global_proj.", "out_mod."))]
     model.requires_grad_(False)
     for p in route:
         p.requires_grad_(True)
@@ -113,10 +128,37 @@ def main(argv=None) -> int:
         data = build_cache(model, args.bank, args.clips, args.seed, args.walkers)
         if args.cache:
             torch.save({"key": key, "data": data}, args.cache)
+    base = model.generator.time_sampler
+    low_only = None
+    if args.t_max is not None:
+        if not 0 < args.t_max <= 1:
+            print("error: --t-max must be in (0, 1]", file=sys.stderr)
+            return 2
+        t_max, share = args.t_max, args.low_share
+
+        def low_only(b, g, device=None):
+            return torch.rand(b, generator=g) * t_max
+
+        def sampler(b, g, device=None):
+            low = low_only(b, g)
+            if share is None:
+                return low
+            return torch.where(torch.rand(b, generator=g) < share, low, base(b, g, device))
+
+        model.generator.time_sampler = sampler
     n_train = args.clips - args.held_out
     held = torch.arange(n_train, args.clips)
-    before = held_out_loss(model, data, held)
-    print(f"held-out flow loss before: {before:.4f}", flush=True)
+    def measure() -> dict[str, float]:
+        out = {"held_out": held_out_loss(model, data, held, sampler=base)}
+        if low_only is not None:
+            out["held_out_low_t"] = held_out_loss(model, data, held, sampler=low_only)
+        return out
+
+    def show(m: dict[str, float]) -> str:
+        return ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in m.items())
+
+    before = measure()
+    print(f"before: {show(before)}", flush=True)
 
     opt = torch.optim.Adam(route, lr=args.lr)
     gen = torch.Generator().manual_seed(args.seed)
@@ -131,18 +173,19 @@ def main(argv=None) -> int:
         running.append(float(loss.detach()))
         if step % args.log_every == 0 or step == args.steps:
             net.eval()
-            h = held_out_loss(model, data, held)
+            h = measure()
             net.train()
-            print(f"step {step}: train {sum(running) / len(running):.4f}, held-out {h:.4f}, "
+            print(f"step {step}: train {sum(running) / len(running):.4f}, {show(h)}, "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
             running = []
     net.eval()
-    after = held_out_loss(model, data, held)
-    meta = {**lw.meta, "route_fit": {**key, "steps": args.steps, "lr": args.lr, "batch": args.batch,
+    after = measure()
+    meta = {**lw.meta, "route_fit": {**key, "steps": args.steps, "lr": args.lr, "batch": args.batch, "t_max": args.t_max,
+                                     "low_share": args.low_share, "params": args.params,
                                      "held_out": args.held_out, "loss_before": before, "loss_after": after}}
     save_weights(args.out, model.state_dict(), model.cfg, meta)
-    print(json.dumps({"held_out_loss_before": round(before, 4), "held_out_loss_after": round(after, 4),
-                      "out": args.out}))
+    print(json.dumps({"held_out_loss_before": round(before["held_out"], 4),
+                      "held_out_loss_after": round(after["held_out"], 4), "out": args.out}))
     return 0
 
 

@@ -182,6 +182,11 @@ class FlowConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.1
     time_sampler: str = "logit_normal"  # logit_normal | uniform
+    # cfm: this share of the training flow times drawn uniformly from [0, time_low_max) instead: the start of
+    # the path, which logit-normal almost never draws and where the sampler's first step decides the
+    # clip-wide sound (flow/time_sampler.py; docs/sync-diagnosis.md part 24)
+    time_low_share: float = 0.0
+    time_low_max: float = 0.1
     cond_dropout: float = 0.1  # null-condition dropout for classifier-free guidance
     cfg_scale: float = 2.0
     steps: int = 16
@@ -276,6 +281,9 @@ class Config:
             )
         if self.flow.net not in ("transformer", "unet"):
             raise ConfigError(f"flow.net must be transformer or unet, got {self.flow.net!r}")
+        if not (0.0 <= self.flow.time_low_share <= 1.0 and 0.0 < self.flow.time_low_max <= 1.0):
+            raise ConfigError(f"flow.time_low_share must be in [0, 1] and flow.time_low_max in (0, 1], got "
+                              f"{self.flow.time_low_share} and {self.flow.time_low_max}")
         if self.flow.global_cond and self.flow.kind not in ("cfm", "ddpm"):
             raise ConfigError(f"flow.global_cond needs flow.kind cfm or ddpm (a velocity network), got {self.flow.kind!r}")
         p = self.encoder.audio_patch

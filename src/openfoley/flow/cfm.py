@@ -63,12 +63,13 @@ class CFMGenerator(Generator):
 
     def __init__(self, net: VelocityNet | ConvVelocityNet, *, sigma_min: float = 0.0, time_sampler: str = "logit_normal",
                  cond_dropout: float = 0.1, steps: int = 16, solver: str = "euler", cfg_scale: float = 2.0,
-                 refine: bool = True, refine_scale: float = 0.5, refine_neighbors: int = 1):
+                 refine: bool = True, refine_scale: float = 0.5, refine_neighbors: int = 1,
+                 time_low_share: float = 0.0, time_low_max: float = 0.1):
         super().__init__()
         self.net = net
         self.token_dim = net.token_dim
         self.path = CondOTPath(sigma_min)
-        self.time_sampler = build_time_sampler(time_sampler)
+        self.time_sampler = build_time_sampler(time_sampler, time_low_share, time_low_max)
         self.cond_dropout = cond_dropout
         self.steps, self.solver, self.cfg_scale = steps, solver, cfg_scale
         self.refine, self.refine_scale, self.refine_neighbors = refine, refine_scale, refine_neighbors
@@ -79,7 +80,8 @@ class CFMGenerator(Generator):
         net = build_velocity_net(cfg)
         return cls(net, sigma_min=f.sigma_min, time_sampler=f.time_sampler, cond_dropout=f.cond_dropout,
                    steps=f.steps, solver=f.solver, cfg_scale=f.cfg_scale, refine=f.refine,
-                   refine_scale=f.refine_scale, refine_neighbors=f.refine_neighbors)
+                   refine_scale=f.refine_scale, refine_neighbors=f.refine_neighbors,
+                   time_low_share=f.time_low_share, time_low_max=f.time_low_max)
 
     def local_visibility(self, cond: FlowCondition) -> Tensor:
         """(b, n, k) key frames each token sees in the Eq. 7 local branch."""
