@@ -195,3 +195,31 @@ def test_guidance_identities():
     assert torch.equal(refine_term(vl, vl), torch.zeros_like(vl))
     with pytest.raises(ValueError, match="shape"):
         cfg_combine(vc, vu[:1], 2.0)
+
+
+def test_low_mix_replaces_a_share_of_the_draws_with_the_start_of_the_path():
+    from openfoley.flow.time_sampler import LowMix
+
+    s = build_time_sampler("logit_normal", low_share=0.25, low_max=0.1)
+    assert s == LowMix(LogitNormalTime(), 0.25, 0.1)
+    assert build_time_sampler("logit_normal", low_share=0.0) == LogitNormalTime()  # off: the plain sampler
+    # exactly: the base draw, then the low draw, then the coin, from one generator in that order
+    g = torch.Generator().manual_seed(3)
+    base = torch.sigmoid(torch.randn(6, generator=g))
+    low = torch.rand(6, generator=g) * 0.1
+    pick = torch.rand(6, generator=g) < 0.25
+    assert torch.equal(s(6, torch.Generator().manual_seed(3)), torch.where(pick, low, base))
+    # the law: P(t < 0.02) = 0.25 * 0.2 + 0.75 * Phi(logit 0.02) = 0.05 + 0.75 * 4.6e-5
+    t = s(400_000, torch.Generator().manual_seed(0)).double()
+    expected = 0.25 * 0.2 + 0.75 * norm.cdf(math.log(0.02 / 0.98))
+    assert abs((t < 0.02).double().mean().item() - expected) < 2e-3
+    for bad in ({"low_share": 1.5}, {"low_share": -0.1}, {"low_max": 0.0}):
+        with pytest.raises(ConfigError, match="time_low"):
+            build_time_sampler("uniform", **bad)
+    from openfoley.config import apply_overrides, get_preset
+    from openfoley.flow import build_generator
+
+    with pytest.raises(ConfigError, match="time_low_share"):
+        apply_overrides(get_preset("tiny"), ["flow.time_low_share=2"])
+    gen = build_generator(apply_overrides(get_preset("tiny"), ["flow.time_low_share=0.25", "flow.time_low_max=0.05"]))
+    assert gen.time_sampler == LowMix(LogitNormalTime(), 0.25, 0.05)
