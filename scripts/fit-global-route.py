@@ -13,9 +13,21 @@ condition of a frozen model does not change, so each clip's condition and latent
 (``--cache``) and a step is one pass of the velocity network. The first stage of the usual recipe for a
 new head on a trained network (fit the head, then fine-tune everything).
 
+``--params generator`` trains the whole velocity network instead (route included), still on the cached
+conditions of the frozen video side. ``--t-max T`` draws the flow times from U[0, T) (``--low-share S``:
+for a share S of each batch, the rest from the model's sampler): the start of the path, which the
+model's logit-normal sampler almost never draws. Part 24's runs:
+
+    scripts/fit-global-route.py JOINED runs/route-17300-t01 --clips 3000 --held-out 300 --steps 1500 --t-max 0.1
+    scripts/fit-global-route.py JOINED runs/gen-low --params generator --lr 1e-4 --steps 1000 \
+        --t-max 0.1 --low-share 0.25 --clips 3000 --held-out 300
+
 Data: ``--clips`` live renders of the bank's train split (seed ``--seed``, walkers as ``--walkers``),
 the last ``--held-out`` of them kept out of training; the loss on those, with fixed noise and flow
-times, is printed before and after (and every ``--log-every`` steps). Adam at ``--lr``, batch ``--batch``.
+times, is printed before and after (and every ``--log-every`` steps), with the model's sampler and,
+given ``--t-max``, on U[0, T) alone. Adam at ``--lr``, batch ``--batch``. The cache is reused when its
+weights path, clip count, seed and walkers match (not the weights' contents: give a new ``--cache``
+after changing a weights folder in place).
 """
 
 from __future__ import annotations
