@@ -116,6 +116,9 @@ def main(argv=None) -> int:
         print(f"error: {args.weights}: flow.global_cond is off (join the route with scripts/switch-on.py first)",
               file=sys.stderr)
         return 2
+    if args.t_max is not None and not (0 < args.t_max <= 1 and (args.low_share is None or 0 <= args.low_share <= 1)):
+        print("error: --t-max must be in (0, 1] and --low-share in [0, 1]", file=sys.stderr)
+        return 2
     if not 0 < args.held_out < args.clips:
         print("error: --held-out must be between 0 and --clips", file=sys.stderr)
         return 2
@@ -143,9 +146,6 @@ def main(argv=None) -> int:
     base = model.generator.time_sampler
     low_only = None
     if args.t_max is not None:
-        if not 0 < args.t_max <= 1:
-            print("error: --t-max must be in (0, 1]", file=sys.stderr)
-            return 2
         t_max, share = args.t_max, args.low_share
 
         def low_only(b, g, device=None):
@@ -160,6 +160,7 @@ def main(argv=None) -> int:
         model.generator.time_sampler = sampler
     n_train = args.clips - args.held_out
     held = torch.arange(n_train, args.clips)
+
     def measure() -> dict[str, float]:
         out = {"held_out": held_out_loss(model, data, held, sampler=base)}
         if low_only is not None:
