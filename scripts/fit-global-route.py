@@ -28,6 +28,14 @@ times, is printed before and after (and every ``--log-every`` steps), with the m
 given ``--t-max``, on U[0, T) alone. Adam at ``--lr``, batch ``--batch``. The cache is reused when its
 weights path, clip count, seed and walkers match (not the weights' contents: give a new ``--cache``
 after changing a weights folder in place).
+
+``--ema D`` keeps a moving average of the trained network (``training.ema.EMA``, decay D) and saves it
+instead of the last weights, as ``openfoley train`` does; ``--grad-clip``, ``--warmup`` (linear, in
+steps) and ``--save-every N`` (snapshots OUT-<step>) complete a longer generator stage. Part 25's runs:
+
+    scripts/fit-global-route.py runs/global-17300 runs/gstage-a --params generator --lr 1e-4 --warmup 200 \
+        --grad-clip 1.0 --ema 0.999 --steps 4000 --log-every 500 --save-every 1000 --clips 3000 --held-out 300
+    # runs/gstage-b: the same with --t-max 0.1 --low-share 0.25
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from openfoley.checkpoint import load_weights, save_weights
 from openfoley.flow.base import FlowCondition
 from openfoley.model import FoleyModel
 from openfoley.nn.patches import patchify
+from openfoley.training.ema import EMA
 
 
 def build_cache(model: FoleyModel, bank: str, clips: int, seed: int, walkers: float) -> dict[str, torch.Tensor]:
@@ -110,6 +119,12 @@ def main(argv=None) -> int:
     ap.add_argument("--params", choices=("route", "generator"), default="route",
                     help="what trains: the route's two maps, or every parameter of the velocity network")
     ap.add_argument("--cache", default=None, help="a .pt file: read the cached clips from it, or write them there")
+    ap.add_argument("--ema", type=float, default=None,
+                    help="keep an exponential moving average of the trained network (this decay) and save it")
+    ap.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this")
+    ap.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up over this many steps")
+    ap.add_argument("--save-every", type=int, default=None,
+                    help="also save the weights every this many steps, to OUT-<step>")
     args = ap.parse_args(argv)
     lw = load_weights(args.weights)
     if not lw.config.flow.global_cond:
@@ -118,6 +133,9 @@ def main(argv=None) -> int:
         return 2
     if args.t_max is not None and not (0 < args.t_max <= 1 and (args.low_share is None or 0 <= args.low_share <= 1)):
         print("error: --t-max must be in (0, 1] and --low-share in [0, 1]", file=sys.stderr)
+        return 2
+    if args.ema is not None and not 0 < args.ema < 1:
+        print("error: --ema must be in (0, 1)", file=sys.stderr)
         return 2
     if not 0 < args.held_out < args.clips:
         print("error: --held-out must be between 0 and --clips", file=sys.stderr)
@@ -173,7 +191,20 @@ def main(argv=None) -> int:
     before = measure()
     print(f"before: {show(before)}", flush=True)
 
+    ema = EMA(net, args.ema) if args.ema is not None else None
+
+    def saved_state() -> dict[str, torch.Tensor]:
+        if ema is None:
+            return model.state_dict()
+        live = {k: v.clone() for k, v in net.state_dict().items()}
+        net.load_state_dict(ema.model.state_dict())
+        try:
+            return {k: v.clone() for k, v in model.state_dict().items()}
+        finally:
+            net.load_state_dict(live)
+
     opt = torch.optim.Adam(route, lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) if args.warmup else 1.0)
     gen = torch.Generator().manual_seed(args.seed)
     net.train()  # the frozen network's dropout as in training
     t0, running = time.perf_counter(), []
@@ -182,19 +213,34 @@ def main(argv=None) -> int:
         loss = batch_loss(model, data, idx, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if args.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(route, args.grad_clip)
         opt.step()
+        sched.step()
+        if ema is not None:
+            ema.update(net)
         running.append(float(loss.detach()))
+        if args.save_every and step % args.save_every == 0 and step < args.steps:
+            save_weights(f"{args.out}-{step}", saved_state(), model.cfg, {**lw.meta, "route_fit_step": step})
         if step % args.log_every == 0 or step == args.steps:
             net.eval()
+            if ema is not None:
+                live = {k: v.clone() for k, v in net.state_dict().items()}
+                net.load_state_dict(ema.model.state_dict())
             h = measure()
+            if ema is not None:
+                net.load_state_dict(live)
             net.train()
             print(f"step {step}: train {sum(running) / len(running):.4f}, {show(h)}, "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
             running = []
     net.eval()
+    if ema is not None:
+        net.load_state_dict(ema.model.state_dict())
     after = measure()
     meta = {**lw.meta, "route_fit": {**key, "steps": args.steps, "lr": args.lr, "batch": args.batch, "t_max": args.t_max,
-                                     "low_share": args.low_share, "params": args.params,
+                                     "low_share": args.low_share, "params": args.params, "ema": args.ema,
+                                     "grad_clip": args.grad_clip, "warmup": args.warmup,
                                      "held_out": args.held_out, "loss_before": before, "loss_after": after}}
     save_weights(args.out, model.state_dict(), model.cfg, meta)
     print(json.dumps({"held_out_loss_before": round(before["held_out"], 4),

@@ -68,3 +68,30 @@ def test_weights_without_the_route_are_refused(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"error: {w}: flow.global_cond is off (join the route with scripts/switch-on.py first)"]
     assert not (tmp_path / "out").exists()
+
+
+def test_ema_saves_the_average_and_snapshots(bank, tmp_path):
+    """--ema: the same training run (same seed, same draws) saves the moving average, not the last
+    weights; --save-every writes OUT-<step> on the way; a bad decay is refused with nothing written."""
+    w = weights(tmp_path / "w", UNET)
+    common = [w, "--bank", bank, "--clips", 16, "--held-out", 4, "--steps", 20, "--lr", 1e-3, "--batch", 4,
+              "--log-every", 10, "--params", "generator", "--grad-clip", 1.0, "--warmup", 5,
+              "--cache", tmp_path / "cache.pt"]
+    raw = run(common[0], tmp_path / "raw", *common[1:])
+    assert raw.returncode == 0, raw.stderr
+    avg = run(common[0], tmp_path / "avg", *common[1:], "--ema", 0.9, "--save-every", 10)
+    assert avg.returncode == 0, avg.stderr
+    assert (tmp_path / "avg-10" / "model.safetensors").is_file() and not (tmp_path / "avg-20").exists()
+    base, last, mean = (load_weights(p) for p in (w, tmp_path / "raw", tmp_path / "avg"))
+    k = "generator.net.out.weight" if "generator.net.out.weight" in base.state else next(
+        n for n in base.state if n.startswith("generator.net.") and base.state[n].dim() > 1)
+    assert not torch.equal(last.state[k], base.state[k]) and not torch.equal(mean.state[k], last.state[k])
+    # the average trails the last weights: it sits nearer the start than they do
+    assert (mean.state[k] - base.state[k]).norm() < (last.state[k] - base.state[k]).norm()
+    assert mean.meta["route_fit"]["ema"] == 0.9 and last.meta["route_fit"]["ema"] is None
+    for k2 in base.state:  # the video side never trains
+        if not k2.startswith("generator."):
+            assert torch.equal(mean.state[k2], base.state[k2]), k2
+    bad = run(common[0], tmp_path / "bad", *common[1:], "--ema", 1.5)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --ema must be in (0, 1)"]
+    assert not (tmp_path / "bad").exists()
