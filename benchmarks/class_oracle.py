@@ -126,13 +126,13 @@ def train_arm(model, data: dict[str, torch.Tensor], route: OracleRoute | None, s
 
 
 def test_set(model, bank: str, clips: int, names: list[str]):
-    """-> (frames (n, t, 3, H, W) uint8, class indices (n,), real waveforms through Griffin-Lim (n, s))."""
+    """-> (frames (n, t, 3, H, W) uint8, class indices (n,) into ``names``, real log-mels (n, f, m))."""
     from openfoley.data.foleyworld.live import LiveStore
 
     store = LiveStore(bank, model.cfg, split="test-closed", seed=TEST_SEED)
     items = [store[i] for i in range(clips)]
     frames = torch.stack([it["frames"] for it in items])
-    cls = torch.tensor([names.index(it["label"]) if it["label"] in names else -1 for it in items])
+    cls = torch.tensor([names.index(it["label"]) for it in items])  # every bank class is in classes.json
     return frames, cls, torch.stack([it["mel"] for it in items])
 
 
@@ -150,7 +150,7 @@ def generate(model, frames: torch.Tensor, route: OracleRoute | None, cls: torch.
     out = []
     for i in range(0, len(frames), 8):
         if route is not None:
-            route.cls = cls[i:i + 8].clamp_min(0)
+            route.cls = cls[i:i + 8]
         with torch.no_grad():
             mel, _ = model.generate(frames[i:i + 8], torch.Generator().manual_seed(i))
             out.append(vocoder(mel))

@@ -137,6 +137,10 @@ def main(argv=None) -> int:
     if args.ema is not None and not 0 < args.ema < 1:
         print("error: --ema must be in (0, 1)", file=sys.stderr)
         return 2
+    if args.warmup < 0 or (args.grad_clip is not None and not args.grad_clip > 0) or (
+            args.save_every is not None and args.save_every < 1):
+        print("error: --warmup must be >= 0, --grad-clip > 0 and --save-every >= 1", file=sys.stderr)
+        return 2
     if not 0 < args.held_out < args.clips:
         print("error: --held-out must be between 0 and --clips", file=sys.stderr)
         return 2

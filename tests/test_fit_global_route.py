@@ -95,3 +95,8 @@ def test_ema_saves_the_average_and_snapshots(bank, tmp_path):
     bad = run(common[0], tmp_path / "bad", *common[1:], "--ema", 1.5)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --ema must be in (0, 1)"]
     assert not (tmp_path / "bad").exists()
+    for flag, value in (("--warmup", -1), ("--grad-clip", 0), ("--save-every", 0)):
+        bad = run(common[0], tmp_path / "bad", *common[1:], flag, value)
+        assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+            "error: --warmup must be >= 0, --grad-clip > 0 and --save-every >= 1"], flag
+        assert not (tmp_path / "bad").exists()
