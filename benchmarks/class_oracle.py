@@ -92,15 +92,19 @@ def build_train_cache(model, bank: str, clips: int, names: list[str]) -> dict[st
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def train_arm(model, data: dict[str, torch.Tensor], route: OracleRoute | None, steps: int, lr: float, seed: int):
-    """Train model.generator.net (and ``route``'s embedding) on the cached clips; -> the EMA state of the net."""
+def train_arm(model, data: dict[str, torch.Tensor], route: OracleRoute | None, steps: int, lr: float, seed: int,
+              emb_lr: float | None = None):
+    """Train model.generator.net (and ``route``'s embedding, at ``emb_lr``, default ``lr``) on the cached
+    clips; -> the EMA state of the net."""
     from openfoley.flow.base import FlowCondition
     from openfoley.training.ema import EMA
 
     net = model.generator.net
     params = list(net.parameters())
+    emb = [route.emb.weight] if route is not None else []
+    rest = [q for q in params if all(q is not e for e in emb)]
     ema = EMA(net, 0.999)
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = torch.optim.Adam([{"params": rest, "lr": lr}] + ([{"params": emb, "lr": emb_lr or lr}] if emb else []))
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     net.train()
@@ -164,6 +168,9 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=3000)
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--emb-lr", type=float, default=None,
+                    help="the oracle's class embedding's learning rate (default --lr): a zero-started row only "
+                         "learns when its class is in the batch")
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--cache", default=None, help="a .pt file for the train clips' conditions (reused when it matches)")
     ap.add_argument("--log", default=None, help="append the JSON record here")
@@ -196,7 +203,8 @@ def main(argv=None) -> int:
     rpost, remb = embed(ev, vocoder(real_mel))
     start = {k: v.clone() for k, v in model.generator.net.state_dict().items()}
     proj = model.generator.net.global_proj
-    record = {"weights": str(args.weights), "clips": args.clips, "steps": args.steps, "lr": args.lr, "test": args.test}
+    record = {"weights": str(args.weights), "clips": args.clips, "steps": args.steps, "lr": args.lr,
+              "emb_lr": args.emb_lr, "test": args.test}
     for arm in ("start", "control", "oracle"):
         model.generator.net.global_proj = proj
         model.generator.net.load_state_dict(start)
@@ -206,8 +214,14 @@ def main(argv=None) -> int:
             model.generator.net.global_proj = route
         if arm != "start":
             print(f"{arm}: training {args.steps} steps", flush=True)
-            state = train_arm(model, data, route, args.steps, args.lr, seed=0)
+            state = train_arm(model, data, route, args.steps, args.lr, seed=0, emb_lr=args.emb_lr)
             model.generator.net.load_state_dict(state)
+        if route is not None:  # how loud the class is, beside the flow-time embedding it is added to
+            with torch.no_grad():
+                t_rms = float(model.generator.net.time(torch.linspace(0, 1, 9)).pow(2).mean().sqrt())
+            record["emb_rms"] = float(route.emb.weight.detach().pow(2).mean().sqrt())
+            record["time_rms"] = t_rms
+            print(f"  class embedding RMS {record['emb_rms']:.4f} (flow-time embedding RMS {t_rms:.4f})", flush=True)
         gpost, gemb = embed(ev, generate(model, frames, route, cls, vocoder))
         d = gemb.mean(0) - remb.mean(0)
         row = {"fad": fad(remb, gemb), "mean_term": float(d @ d),
