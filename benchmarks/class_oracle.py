@@ -73,23 +73,10 @@ def load(weights: str):
 
 def build_train_cache(model, bank: str, clips: int, names: list[str]) -> dict[str, torch.Tensor]:
     from openfoley.data.foleyworld.live import LiveStore
-    from openfoley.nn.patches import patchify
+    from openfoley.training.condition_cache import cache_conditions
 
     store = LiveStore.for_training(bank, model.cfg, walkers=0.5, seed=TRAIN_SEED)
-    out: dict[str, list[torch.Tensor]] = {}
-    t0 = time.perf_counter()
-    for i in range(0, clips, 8):
-        items = [store[j] for j in range(i, min(clips, i + 8))]
-        with torch.no_grad():
-            c = model.video_condition(torch.stack([it["frames"] for it in items])).flow
-            x1 = patchify(model.model_mel(torch.stack([it["mel"] for it in items])), model.cfg.encoder.audio_patch)
-        cls = torch.tensor([names.index(it["label"]) for it in items])
-        for k, v in (("tokens", c.tokens), ("keys", c.keys), ("key_times", c.key_times), ("key_mask", c.key_mask),
-                     ("x1", x1), ("cls", cls)):
-            out.setdefault(k, []).append(v)
-        if (i // 8) % 50 == 0:
-            print(f"  cached {i + len(items)} / {clips} train clips, {time.perf_counter() - t0:.0f} s", flush=True)
-    return {k: torch.cat(v) for k, v in out.items()}
+    return cache_conditions(model, store, clips, labels=names, log_every=50)
 
 
 def train_arm(model, data: dict[str, torch.Tensor], route: OracleRoute | None, steps: int, lr: float, seed: int,

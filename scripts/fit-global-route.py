@@ -41,6 +41,7 @@ steps) and ``--save-every N`` (snapshots OUT-<step>) complete a longer generator
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -51,7 +52,7 @@ import torch
 from openfoley.checkpoint import load_weights, save_weights
 from openfoley.flow.base import FlowCondition
 from openfoley.model import FoleyModel
-from openfoley.nn.patches import patchify
+from openfoley.training.condition_cache import cache_conditions
 from openfoley.training.ema import EMA
 
 
@@ -59,21 +60,7 @@ def build_cache(model: FoleyModel, bank: str, clips: int, seed: int, walkers: fl
     """Each clip's condition (tokens, keys, key_times, key_mask) and latent x1, stacked over clips."""
     from openfoley.data.foleyworld.live import LiveStore
 
-    store = LiveStore.for_training(bank, model.cfg, walkers=walkers, seed=seed)
-    out: dict[str, list[torch.Tensor]] = {}
-    t0 = time.perf_counter()
-    for i in range(0, clips, 8):
-        items = [store[j] for j in range(i, min(clips, i + 8))]
-        frames = torch.stack([it["frames"] for it in items])
-        with torch.no_grad():
-            c = model.video_condition(frames).flow
-            x1 = patchify(model.model_mel(torch.stack([it["mel"] for it in items])), model.cfg.encoder.audio_patch)
-        for k, v in (("tokens", c.tokens), ("keys", c.keys), ("key_times", c.key_times),
-                     ("key_mask", c.key_mask), ("x1", x1)):
-            out.setdefault(k, []).append(v)
-        if (i // 8) % 25 == 0:
-            print(f"  cached {i + len(items)} / {clips} clips, {time.perf_counter() - t0:.0f} s", flush=True)
-    return {k: torch.cat(v) for k, v in out.items()}
+    return cache_conditions(model, LiveStore.for_training(bank, model.cfg, walkers=walkers, seed=seed), clips)
 
 
 def batch_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -197,13 +184,16 @@ def main(argv=None) -> int:
 
     ema = EMA(net, args.ema) if args.ema is not None else None
 
-    def saved_state() -> dict[str, torch.Tensor]:
+    @contextlib.contextmanager
+    def averaged():
+        """The EMA weights in ``net`` for the block (nothing changes without ``--ema``), then the live ones."""
         if ema is None:
-            return model.state_dict()
+            yield
+            return
         live = {k: v.clone() for k, v in net.state_dict().items()}
         net.load_state_dict(ema.model.state_dict())
         try:
-            return {k: v.clone() for k, v in model.state_dict().items()}
+            yield
         finally:
             net.load_state_dict(live)
 
@@ -225,15 +215,12 @@ def main(argv=None) -> int:
             ema.update(net)
         running.append(float(loss.detach()))
         if args.save_every and step % args.save_every == 0 and step < args.steps:
-            save_weights(f"{args.out}-{step}", saved_state(), model.cfg, {**lw.meta, "route_fit_step": step})
+            with averaged():
+                save_weights(f"{args.out}-{step}", model.state_dict(), model.cfg, {**lw.meta, "route_fit_step": step})
         if step % args.log_every == 0 or step == args.steps:
             net.eval()
-            if ema is not None:
-                live = {k: v.clone() for k, v in net.state_dict().items()}
-                net.load_state_dict(ema.model.state_dict())
-            h = measure()
-            if ema is not None:
-                net.load_state_dict(live)
+            with averaged():
+                h = measure()
             net.train()
             print(f"step {step}: train {sum(running) / len(running):.4f}, {show(h)}, "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)

@@ -197,8 +197,8 @@ class FlowConfig:
     # cfm and ddpm: a global route for the condition. The per-token condition's mean and max over the clip,
     # projected (zero at init) and added to the flow-time embedding, so every FiLM / adaLN of the velocity
     # network reads what the whole clip shows; the U-Net's output norm is modulated by it too. Measured in
-    # docs/sync-diagnosis.md part 24: it makes the clip's spectral colour follow the condition once the
-    # start of the path is trained (time_low_share), and it did not lower FAD there.
+    # docs/sync-diagnosis.md parts 24-25: with the start of the path trained (time_low_share) the clip's
+    # spectral colour follows the condition; the built-in model has both on since step 17900.
     global_cond: bool = False
     # CFM sampling only, for models with an onset head (alignment.onset_weight > 0): at every ODE step the
     # velocity is corrected by -onset_guidance * grad of the squared difference between the onset
