@@ -36,6 +36,11 @@ steps) and ``--save-every N`` (snapshots OUT-<step>) complete a longer generator
     scripts/fit-global-route.py runs/global-17300 runs/gstage-a --params generator --lr 1e-4 --warmup 200 \
         --grad-clip 1.0 --ema 0.999 --steps 4000 --log-every 500 --save-every 1000 --clips 3000 --held-out 300
     # runs/gstage-b: the same with --t-max 0.1 --low-share 0.25
+
+Those runs were made at commit cc030f0. Since then ``--t-max`` uses ``flow.time_sampler.LowMix`` (another
+order of draws) and a held-out check no longer reseeds the global RNG, so the figures of ``gen-low``,
+``gstage-a`` and ``gstage-b`` are reproduced with that commit's script
+(``git show cc030f0:scripts/fit-global-route.py``), not this one.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import torch
 
 from openfoley.checkpoint import load_weights, save_weights
 from openfoley.flow.base import FlowCondition
+from openfoley.flow.time_sampler import LowMix
 from openfoley.model import FoleyModel
 from openfoley.training.condition_cache import cache_conditions
 from openfoley.training.ema import EMA
@@ -74,11 +80,13 @@ def held_out_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.T
     """The flow loss on ``idx`` with fixed noise, flow times and dropout draws (comparable across calls);
     ``sampler`` replaces the generator's time sampler for the measurement."""
     gen = torch.Generator().manual_seed(1234)
-    torch.manual_seed(1234)  # the network's dropout
     keep = model.generator.time_sampler
     model.generator.time_sampler = sampler or keep
     try:
-        with torch.no_grad():
+        # the network's dropout draws from the global RNG: seed it for the check alone, so a training
+        # run's own draws do not depend on how often it is measured
+        with torch.no_grad(), torch.random.fork_rng():
+            torch.manual_seed(1234)
             return float(torch.stack([batch_loss(model, data, chunk, gen) for _ in range(repeats)
                                       for chunk in idx.split(32)]).mean())
     finally:
@@ -154,19 +162,9 @@ def main(argv=None) -> int:
             torch.save({"key": key, "data": data}, args.cache)
     base = model.generator.time_sampler
     low_only = None
-    if args.t_max is not None:
-        t_max, share = args.t_max, args.low_share
-
-        def low_only(b, g, device=None):
-            return torch.rand(b, generator=g) * t_max
-
-        def sampler(b, g, device=None):
-            low = low_only(b, g)
-            if share is None:
-                return low
-            return torch.where(torch.rand(b, generator=g) < share, low, base(b, g, device))
-
-        model.generator.time_sampler = sampler
+    if args.t_max is not None:  # U[0, T) alone is the same mix with every draw replaced
+        low_only = LowMix(base, 1.0, args.t_max)
+        model.generator.time_sampler = LowMix(base, 1.0 if args.low_share is None else args.low_share, args.t_max)
     n_train = args.clips - args.held_out
     held = torch.arange(n_train, args.clips)
 
@@ -200,6 +198,7 @@ def main(argv=None) -> int:
     opt = torch.optim.Adam(route, lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) if args.warmup else 1.0)
     gen = torch.Generator().manual_seed(args.seed)
+    torch.manual_seed(args.seed)  # the network's dropout: the same draws whether the cache was built or read
     net.train()  # the frozen network's dropout as in training
     t0, running = time.perf_counter(), []
     for step in range(1, args.steps + 1):

@@ -100,3 +100,19 @@ def test_ema_saves_the_average_and_snapshots(bank, tmp_path):
         assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
             "error: --warmup must be >= 0, --grad-clip > 0 and --save-every >= 1"], flag
         assert not (tmp_path / "bad").exists()
+
+
+def test_the_held_out_checks_do_not_change_the_training_draws(bank, tmp_path):
+    """A held-out check seeds the global RNG (the network's dropout) for itself alone: the trained weights
+    do not depend on how often the run is measured (``--t-max`` path, dropout on)."""
+    w = weights(tmp_path / "w", UNET)
+    cache = tmp_path / "cache.pt"
+    common = ["--bank", bank, "--clips", 16, "--held-out", 4, "--steps", 12, "--lr", 1e-2, "--batch", 4,
+              "--params", "generator", "--t-max", 0.1, "--low-share", 0.5, "--cache", cache]
+    outs = []
+    for every in (3, 12):
+        r = run(w, tmp_path / f"out{every}", "--log-every", every, *common)
+        assert r.returncode == 0, r.stderr
+        outs.append(load_weights(tmp_path / f"out{every}").state)
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+    assert any(not torch.equal(outs[0][k], v) for k, v in load_weights(w).state.items())
