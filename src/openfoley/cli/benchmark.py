@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="print the variant and reference-row names")
     p.add_argument("--report", action="store_true",
                    help="only print the tables of what OUT/SPLIT already holds (generate nothing)")
-    p.add_argument("--split", default="test-closed", help="test-closed or test-open (default: %(default)s)")
+    p.add_argument("--split", default="test-closed",
+                   help="the rendered split under FOLEYWORLD: test-closed or test-open; a rendered train split "
+                        "gives an in-sample check (default: %(default)s)")
     p.add_argument("--foleyworld", default="data/foleyworld", help="rendered FoleyWorld folder")
     p.add_argument("--rows", "--variants", dest="rows", nargs="+", default=["full", "ground-truth", "shuffled"])
     p.add_argument("--out", default="runs/benchmark", help="where generated clips and metrics go (OUT/SPLIT/ROW)")
