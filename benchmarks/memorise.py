@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     items = [store[i] for i in range(args.clips)]
     frames = torch.stack([it["frames"] for it in items])
     real_mel = torch.stack([it["mel"] for it in items])
-    data = cache_conditions(model, store, args.clips, labels=names)
+    data = cache_conditions(model, items, args.clips, labels=names)  # the renders above, not drawn again
     ev = load_evaluators()
     vocoder = build_vocoder("griffinlim", own_cfg.audio)
     rpost, remb = embed(ev, vocoder(real_mel))
