@@ -137,15 +137,24 @@ def embed(ev, wavs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(posts), np.concatenate(embs)
 
 
-def generate(model, frames: torch.Tensor, route: OracleRoute | None, cls: torch.Tensor, vocoder) -> torch.Tensor:
+def generate_mels(model, frames: torch.Tensor, route: OracleRoute | None = None, cls: torch.Tensor | None = None,
+                  **sampler) -> torch.Tensor:
+    """frames (n, t, 3, H, W) -> generated log-mels (n, f, m), in batches of 8 seeded by their first index
+    (``FoleyModel.generate``'s stages); ``sampler``: ``FoleyModel.sample_latent``'s settings (default:
+    the model's own); with ``route``, batch [i, i + 8) gets classes ``cls[i:i + 8]``."""
     out = []
     for i in range(0, len(frames), 8):
         if route is not None:
+            assert cls is not None
             route.cls = cls[i:i + 8]
         with torch.no_grad():
-            mel, _ = model.generate(frames[i:i + 8], torch.Generator().manual_seed(i))
-            out.append(vocoder(mel))
+            c = model.video_condition(frames[i:i + 8])
+            out.append(model.latent_to_mel(model.sample_latent(c, torch.Generator().manual_seed(i), **sampler)))
     return torch.cat(out)
+
+
+def generate(model, frames: torch.Tensor, route: OracleRoute | None, cls: torch.Tensor, vocoder) -> torch.Tensor:
+    return vocoder(generate_mels(model, frames, route, cls))
 
 
 def main(argv=None) -> int:

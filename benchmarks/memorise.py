@@ -29,7 +29,6 @@ them and low values point at the sampler or the decoding.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -40,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from class_oracle import TRAIN_SEED, embed, load, train_arm  # noqa: E402
+from class_oracle import TRAIN_SEED, embed, generate_mels, load, train_arm  # noqa: E402
 
 
 def identification_rate(gen: np.ndarray, real: np.ndarray) -> float:
@@ -52,25 +51,10 @@ def identification_rate(gen: np.ndarray, real: np.ndarray) -> float:
     return float((own < others.min(1)).mean())
 
 
-def use_sampler(model, cfg, bare_steps: int | None) -> None:
-    """Set the model's sampler: ``cfg``'s own (``bare_steps`` None), or the bare one: Euler ``bare_steps``,
-    CFG 1, no Eq. 7 refinement, no onset guidance."""
-    flow = cfg.flow if bare_steps is None else dataclasses.replace(
-        cfg.flow, solver="euler", steps=bare_steps, cfg_scale=1.0, refine=False, onset_guidance=0.0)
-    model.cfg = dataclasses.replace(cfg, flow=flow)  # the onset guidance is read from the model's config
-    g = model.generator
-    g.solver, g.steps, g.cfg_scale, g.refine = flow.solver, flow.steps, flow.cfg_scale, flow.refine
-
-
-def render(model, frames: torch.Tensor, vocoder) -> tuple[torch.Tensor, torch.Tensor]:
-    """-> (log-mels (n, f, m), waveforms) generated for ``frames`` with the model's own settings."""
-    mels = []
-    for i in range(0, len(frames), 8):
-        with torch.no_grad():
-            mel, _ = model.generate(frames[i:i + 8], torch.Generator().manual_seed(i))
-        mels.append(mel)
-    mel = torch.cat(mels)
-    return mel, vocoder(mel)
+def bare(steps: int) -> dict:
+    """The bare sampler's settings for ``FoleyModel.sample_latent``: Euler ``steps``, CFG 1, no Eq. 7
+    refinement, no onset guidance."""
+    return {"steps": steps, "solver": "euler", "cfg_scale": 1.0, "refine": False, "onset_guidance": 0.0}
 
 
 def main(argv=None) -> int:
@@ -96,15 +80,14 @@ def main(argv=None) -> int:
     from openfoley.vocoder import build_vocoder
 
     model = load(args.weights)
-    own_cfg = model.cfg
     names = sorted(json.loads((Path(args.bank) / "classes.json").read_text()))
-    store = LiveStore.for_training(args.bank, own_cfg, walkers=0.5, seed=TRAIN_SEED)
+    store = LiveStore.for_training(args.bank, model.cfg, walkers=0.5, seed=TRAIN_SEED)
     items = [store[i] for i in range(args.clips)]
     frames = torch.stack([it["frames"] for it in items])
     real_mel = torch.stack([it["mel"] for it in items])
     data = cache_conditions(model, items, args.clips, labels=names)  # the renders above, not drawn again
     ev = load_evaluators()
-    vocoder = build_vocoder("griffinlim", own_cfg.audio)
+    vocoder = build_vocoder("griffinlim", model.cfg.audio)
     rpost, remb = embed(ev, vocoder(real_mel))
     record = {"weights": args.weights, "clips": args.clips, "steps": args.steps, "lr": args.lr,
               "bare_steps": args.bare_steps, "real_distinct_classes": int(len(set(rpost.argmax(1))))}
@@ -115,16 +98,14 @@ def main(argv=None) -> int:
             model.generator.net.load_state_dict(train_arm(model, data, None, args.steps, args.lr, seed=0))
             record["train_s"] = round(time.perf_counter() - t0, 1)
         for sampler in ("default", "bare"):
-            use_sampler(model, own_cfg, None if sampler == "default" else args.bare_steps)
-            mel, wav = render(model, frames, vocoder)
-            gpost, gemb = embed(ev, wav)
+            mel = generate_mels(model, frames, **({} if sampler == "default" else bare(args.bare_steps)))
+            gpost, gemb = embed(ev, vocoder(mel))
             row = {"same_class": float((gpost.argmax(1) == rpost.argmax(1)).mean()),
                    "identified": identification_rate(gemb.reshape(args.clips, -1), remb.reshape(args.clips, -1)),
                    "mel_l1": float((mel - real_mel[..., :mel.shape[-1]]).abs().mean())}
             record[f"{stage}_{sampler}"] = row
             print(f"{stage:6s} {sampler:7s}: same top class {row['same_class']:.3f}, identified {row['identified']:.3f} "
                   f"(chance {1 / args.clips:.3f}), log-mel L1 {row['mel_l1']:.3f}", flush=True)
-        use_sampler(model, own_cfg, None)
     if args.log:
         with open(args.log, "a") as f:
             f.write(json.dumps(record) + "\n")
