@@ -307,6 +307,36 @@ def test_onset_head_is_off_by_default_and_trains_when_on():
     assert losses[-1] < 0.5 * losses[0], losses
 
 
+def test_conv_onset_head_by_hand_and_its_config_checks():
+    import torch.nn.functional as F
+
+    from openfoley.alignment.mma import ConvOnsetHead, build_onset_head
+
+    assert isinstance(build_onset_head(8, 1, 64), torch.nn.Linear)  # the presets' head, its keys unchanged
+    head = build_onset_head(1, 3, 1)
+    assert isinstance(head, ConvOnsetHead)
+    with torch.no_grad():  # first conv: x[t]; GELU; second conv: the value at t - 1 (zero before the clip)
+        head.a.weight.copy_(torch.tensor([[[0.0, 1.0, 0.0]]]))
+        head.a.bias.zero_()
+        head.b.weight.copy_(torch.tensor([[[1.0, 0.0, 0.0]]]))
+        head.b.bias.fill_(0.5)
+        x = torch.tensor([[[1.0], [-2.0], [3.0], [0.0]]])  # (b=1, t=4, d=1)
+        want = torch.stack([torch.tensor(0.0), F.gelu(torch.tensor(1.0)), F.gelu(torch.tensor(-2.0)),
+                            F.gelu(torch.tensor(3.0))]) + 0.5
+        torch.testing.assert_close(head(x), want.reshape(1, 4, 1), atol=1e-6, rtol=0)  # float rounding only
+    for kernel, width in ((2, 64), (0, 64), (3, 0)):
+        with pytest.raises(ConfigError, match="onset_head_kernel"):
+            build_onset_head(8, kernel, width)
+    cfg = get_preset("tiny")
+    on = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, onset_weight=1.0, onset_head_kernel=5))
+    from openfoley.model import FoleyModel
+
+    model = FoleyModel(on)
+    assert "mma.onset_head.a.weight" in model.state_dict() and "mma.onset_head.weight" not in model.state_dict()
+    aligned = torch.randn(2, on.video_frames, on.encoder.width)
+    assert model.predicted_onset(aligned).shape == (2, on.video_frames)
+
+
 def test_neighbours_seen_by_hand():
     from openfoley.alignment.mma import neighbours_seen
 

@@ -184,6 +184,27 @@ def test_global_route_exports(cache, tmp_path, moving_square):
     compare(r, g, mel_tol=1e-3, wav_tol=5e-2)
 
 
+def test_conv_onset_head_exports(cache, tmp_path, moving_square):
+    """The built-in model with a convolutional onset head (alignment.onset_head_kernel = 3, random weights)
+    runs in the lite runtime with the torch pipeline's sound and video events: the head's two Conv1d export
+    to condition.onnx like the linear head."""
+    from openfoley.checkpoint import load_weights, save_weights
+
+    lw = load_weights(builtin_model_dir())
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, onset_head_kernel=3))
+    torch.manual_seed(0)
+    model = FoleyModel(cfg)
+    model.load_state_dict({k: v for k, v in lw.state.items() if not k.startswith("mma.onset_head.")}, strict=False)
+    weights = tmp_path / "w"
+    save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
+    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
+    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
+    assert np.abs(r.mel - plain.mel).max() > 1e-2  # another head, another guide: another sound
+    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-3, wav_tol=5e-2)  # video events included
+
+
 @pytest.mark.parametrize("t,lead", [(100, 0), (37, 0), (100, 2), (37, 3)])  # equal bins of 4 and unequal bins
 def test_onset_guide_gradient_equals_autograd(t, lead):
     cfg = get_preset("small")

@@ -103,6 +103,28 @@ def onset_target(mel: Tensor, t: int, lead: int = 0) -> Tensor:
     return F.adaptive_max_pool1d(flux[:, None, :], t)[:, 0]  # (b, t)
 
 
+class ConvOnsetHead(nn.Module):
+    """aligned (b, t, d) -> onset strength (b, t, 1): Conv1d(d -> width, k) -> GELU -> Conv1d(width -> 1, k),
+    zero-padded ('same') at the clip's ends; each output frame reads k - 1 frames on either side."""
+
+    def __init__(self, d: int, width: int, kernel: int):
+        super().__init__()
+        self.a = nn.Conv1d(d, width, kernel, padding=kernel // 2)
+        self.b = nn.Conv1d(width, 1, kernel, padding=kernel // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.b(F.gelu(self.a(x.transpose(1, 2)))).transpose(1, 2)
+
+
+def build_onset_head(d: int, kernel: int, width: int) -> nn.Module:
+    """``alignment.onset_head_kernel`` 1: ``nn.Linear(d, 1)`` (the state-dict keys of every earlier model);
+    an odd kernel > 1: ``ConvOnsetHead``. Both map (b, t, d) -> (b, t, 1)."""
+    if kernel < 1 or kernel % 2 == 0 or width < 1:
+        raise ConfigError(f"alignment.onset_head_kernel must be odd and >= 1 and onset_head_width >= 1, "
+                          f"got {kernel} and {width}")
+    return nn.Linear(d, 1) if kernel == 1 else ConvOnsetHead(d, width, kernel)
+
+
 class MMA(nn.Module):
     """The MMA network: cross-modal transformer + audio and video prediction heads. Built from ``Config``."""
 
@@ -121,7 +143,7 @@ class MMA(nn.Module):
         self.audio_head = nn.Linear(d, self.audio_dim)
         self.video_head = nn.Linear(d, self.video_dim)
         # built only when used, so weights without it keep their exact state-dict keys
-        self.onset_head = nn.Linear(d, 1) if a.onset_weight > 0 else None
+        self.onset_head = build_onset_head(d, a.onset_head_kernel, a.onset_head_width) if a.onset_weight > 0 else None
 
     def onset_loss(self, aligned: Tensor, mel: Tensor) -> Tensor:
         """Mean squared error of ``onset_head(aligned)`` (b, t) against ``onset_target(mel, t)``."""

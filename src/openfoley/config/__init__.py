@@ -158,6 +158,12 @@ class AlignmentConfig:
     # video's own estimate of when sound starts reaches the generator as an explicit track
     # (docs/sync-diagnosis.md part 8; off in the presets). 0 = off: the aligned features alone.
     onset_condition: float = 0.0
+    # the onset head's shape (with onset_weight > 0). 1: one linear map per frame (the presets). An odd
+    # k > 1: two 1-D convolutions over time, kernel k each, onset_head_width channels and a GELU between
+    # them, so a frame's onset strength reads (k - 1) frames on either side: enough to tell an object's
+    # contact from the silent touch-down after its bounce (docs/sync-diagnosis.md part 27).
+    onset_head_kernel: int = 1
+    onset_head_width: int = 64
 
 
 @dataclass(frozen=True)
