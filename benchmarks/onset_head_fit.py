@@ -24,7 +24,7 @@ video events they give (the pipeline's peak rule, ``onset_peaks`` at the thresho
   test-closed / test-open        the benchmark's 200 clips per split (``data/store-small-*``), with their events
 
 Each set is saved as soon as it is computed; a second ``collect`` with the same ``--out`` computes only the
-sets the file lacks. ``fit`` scores the model's own head and fits ``linear`` (the same head refitted: the control) and ``conv``
+sets the file lacks. ``fit`` scores the model's own head (linear or convolutional) and fits ``linear`` (the same head refitted: the control) and ``conv``
 (``alignment.onset_head_kernel`` > 1: two 1-D convolutions over time, kernel ``--kernel``,
 width ``--width``) with Adam, and prints, per set, the
 mean video-event F1 and the clips below 0.8 at each ``--threshold``.
@@ -169,6 +169,18 @@ def fit_head(head: nn.Module, feats: torch.Tensor, target: torch.Tensor, steps: 
     return head.eval()
 
 
+def head_from_state(state: dict[str, torch.Tensor], d: int) -> nn.Module:
+    """The model's own onset head from its state dict (keys without the ``mma.onset_head.`` prefix): the
+    linear head (``weight`` (1, d)) or a convolutional one (``a.weight`` (width, d, k))."""
+    if "a.weight" in state:
+        width, _, kernel = state["a.weight"].shape
+        head = build_onset_head(d, kernel, width)
+    else:
+        head = build_onset_head(d, 1, 1)
+    head.load_state_dict(state)
+    return head.eval()
+
+
 def fit(args) -> int:
     z = torch.load(args.feats, weights_only=False)
     fps = float(z["fps"])
@@ -177,13 +189,12 @@ def fit(args) -> int:
     if args.with_falling:
         feats = torch.cat([feats, z["train-falling"]["feats"]])
         target = torch.cat([target, z["train-falling"]["target"]])
-    shipped = nn.Linear(d, 1)
-    shipped.load_state_dict(z["head"])
+    shipped = head_from_state(z["head"], d)
     torch.manual_seed(args.seed)
     heads: dict[str, nn.Module] = {"shipped": shipped}
     heads["linear"] = fit_head(nn.Linear(d, 1), feats, target, args.steps, args.lr, args.batch, args.seed)
-    heads["conv"] = fit_head(build_onset_head(d, args.kernel, args.width), feats, target,
-                                                           args.steps, args.lr, args.batch, args.seed)
+    heads["conv"] = fit_head(build_onset_head(d, args.kernel, args.width), feats, target, args.steps, args.lr,
+                             args.batch, args.seed)
     names = [n for n in TRUTH_SETS if n in z]
     print(f"fitted on {len(feats)} clips ({'train-live + train-falling' if args.with_falling else 'train-live'}), "
           f"{args.steps} steps")

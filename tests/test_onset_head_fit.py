@@ -10,7 +10,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from onset_head_fit import fit_head, video_event_f1  # noqa: E402
+from onset_head_fit import fit_head, head_from_state, video_event_f1  # noqa: E402
 
 from openfoley.alignment.mma import build_onset_head  # noqa: E402
 
@@ -38,3 +38,12 @@ def test_a_conv_head_fits_what_only_neighbours_show_and_a_linear_head_cannot():
         mse_lin = float(torch.nn.functional.mse_loss(lin(feats)[..., 0], target))
         mse_conv = float(torch.nn.functional.mse_loss(conv(feats)[..., 0], target))
     assert mse_conv < 0.1 < 0.8 < mse_lin, (mse_conv, mse_lin)
+
+
+def test_the_models_own_head_is_rebuilt_from_its_state():
+    for kernel in (1, 3):
+        torch.manual_seed(kernel)
+        head = build_onset_head(8, kernel, 5)
+        again = head_from_state(head.state_dict(), 8)
+        x = torch.randn(2, 10, 8)
+        assert type(again) is type(head) and torch.equal(again(x), head(x))
