@@ -34,7 +34,6 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
 LIBRARY_SEED = 81
 
 
@@ -100,9 +99,11 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lib_file = out / f"library-{args.library}.pt"
-    if lib_file.exists():
-        lib = torch.load(lib_file)
-    else:
+    lib = torch.load(lib_file) if lib_file.exists() else None
+    if lib is not None and lib.get("weights") not in (None, args.weights):
+        print(f"error: {lib_file} was built with {lib['weights']}, not {args.weights}", file=sys.stderr)
+        return 2
+    if lib is None:
         t = time.perf_counter()
         store = LiveStore.for_training(args.bank, cfg, walkers=0.5, seed=LIBRARY_SEED)
         keys, lat = [], []
@@ -113,36 +114,40 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 keys.append(_clip_embedding(model, frames))
                 lat.append(patchify(model.model_mel(mel), p))
-        lib = {"keys": torch.cat(keys), "latents": torch.cat(lat)}
+        lib = {"keys": torch.cat(keys), "latents": torch.cat(lat), "weights": args.weights}
         torch.save(lib, lib_file)
         print(f"library: {args.library} clips in {time.perf_counter() - t:.0f} s", flush=True)
-    results = {}
-    for t0 in args.t0:
-        folder = out / f"t{t0:g}"
+    folders = {t0: out / f"t{t0:g}" for t0 in args.t0}
+    for folder in folders.values():
         folder.mkdir(exist_ok=True)
-        t = time.perf_counter()
-        for i, video in enumerate(videos):
-            dst = folder / video.name
-            if dst.exists():
-                continue
-            frames = read_video(video, cfg.video.fps, cfg.video.size, duration=cfg.seconds,
-                                resize=cfg.video.resize).frames[None]
+    t = time.perf_counter()
+    for i, video in enumerate(videos):  # each clip's frames, exemplar and condition once, for every t0
+        todo = [t0 for t0, folder in folders.items() if not (folder / video.name).exists()]
+        if not todo:
+            continue
+        frames = read_video(video, cfg.video.fps, cfg.video.size, duration=cfg.seconds,
+                            resize=cfg.video.resize).frames[None]
+        with torch.no_grad():
+            key = _clip_embedding(model, frames)  # (1, d)
+            x_ex = lib["latents"][int((lib["keys"] @ key[0]).argmax())][None]  # (1, n, p*f)
+            if args.colour:
+                x_ex = x_ex.mean(1, keepdim=True).expand_as(x_ex)
+            vc = model.video_condition(frames)
+        for t0 in todo:
             with torch.no_grad():
-                key = _clip_embedding(model, frames)  # (1, d)
-                x_ex = lib["latents"][int((lib["keys"] @ key[0]).argmax())][None]  # (1, n, p*f)
-                if args.colour:
-                    x_ex = x_ex.mean(1, keepdim=True).expand_as(x_ex)
-                vc = model.video_condition(frames)
                 x1 = sample_from(model, vc, x_ex, t0, torch.Generator().manual_seed(args.seed + i))
                 wav = pipe.vocoder(model.latent_to_mel(x1))[0]
-            mux(video, wav, cfg.audio.sample_rate, dst, force=True)
-        print(f"t0 {t0:g}: generated in {time.perf_counter() - t:.0f} s", flush=True)
-        if ref is not None:
-            js = out / f"t{t0:g}.json"
-            subprocess.run([str(ROOT / ".venv/bin/openfoley"), "evaluate", "--generated", str(folder), "--reference",
-                            str(ref), "--out", str(js), "--force"], check=True, stdout=subprocess.DEVNULL)
-            results[t0] = json.loads(js.read_text())
-            print(f"t0 {t0:g}: {json.dumps(results[t0])[:600]}", flush=True)
+            mux(video, wav, cfg.audio.sample_rate, folders[t0] / video.name, force=True)
+    print(f"generated {len(videos)} clips at {len(folders)} start times in {time.perf_counter() - t:.0f} s", flush=True)
+    if ref is None:
+        return 0
+    for t0, folder in folders.items():
+        js = out / f"t{t0:g}.json"
+        subprocess.run([sys.executable, "-m", "openfoley", "evaluate", "--generated", str(folder), "--reference",
+                        str(ref), "--out", str(js), "--force"], check=True, stdout=subprocess.DEVNULL)
+        r = json.loads(js.read_text())
+        print(f"t0 {t0:g}: FAD {r['fad']:.1f}  KLD {r['kld']:.2f}  Align Acc {r['align_acc']:.3f}  "
+              f"event-time F1 {r['event_time']['f1']:.3f}", flush=True)
     return 0
 
 

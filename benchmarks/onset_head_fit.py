@@ -37,27 +37,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from openfoley.alignment.mma import build_onset_head
-from openfoley.evaluation.metrics import event_time_error
-from openfoley.pipeline.windows import onset_peaks
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  # noqa: E402  (re-exported)
 
 TRUTH_SETS = ("falling-tune", "live-tune", "falling-check", "test-closed", "test-open")
 
 
-def video_event_f1(tracks: np.ndarray, truth, threshold: float, fps: float) -> np.ndarray:
-    """tracks (c, t), truth c arrays of event times (s) -> per-clip F1 (c,) of the peaks at or above
-    ``threshold`` (frame centres, ``(i + 0.5) / fps``) against the truth, 0.1 s tolerance."""
-    return np.asarray([event_time_error((onset_peaks(tr, threshold) + 0.5) / fps, np.asarray(tt, np.float64)).f1
-                       for tr, tt in zip(tracks, truth, strict=True)])
-
-
 def collect(args) -> int:
-    from sync_check import check_clip, kind_pool  # benchmarks/ is on the path when run as a script
-
     from openfoley.alignment.mma import onset_target
     from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.bank import load_bank
@@ -65,7 +57,6 @@ def collect(args) -> int:
     from openfoley.data.foleyworld.render import render_clip, resolve_splits, split_pool
     from openfoley.data.foleyworld.scenes import kind_of
     from openfoley.features.mel import log_mel
-    from openfoley.features.store import FeatureStore
     from openfoley.io import read_video, write_video
     from openfoley.pipeline.core import FoleyPipeline
 
@@ -108,16 +99,16 @@ def collect(args) -> int:
             feats.append(f)
             targets.append(target(torch.stack([it["mel"] for it in items]), f.shape[1]))
         save("train-live", {"feats": torch.cat(feats), "target": torch.cat(targets)})
+    def aligned_all(frames: list[torch.Tensor]) -> torch.Tensor:  # 16 clips at a time
+        return torch.cat([aligned(torch.stack(frames[i0:i0 + 16])) for i0 in range(0, len(frames), 16)])
+
     if "live-tune" not in out:
-        live = LiveStore(args.bank, cfg, split="train", seed=4242, clips=200)
-        items = [live[i] for i in range(len(live))]
-        feats = [aligned(torch.stack([it["frames"] for it in items[i0:i0 + 16]])) for i0 in range(0, len(items), 16)]
-        save("live-tune", {"feats": torch.cat(feats), "truth": [it["events"].astype(np.float64) for it in items]})
+        frames, truth = live_tune_set(args.bank, cfg, 200)
+        save("live-tune", {"feats": aligned_all(frames), "truth": truth})
     bank = load_bank(args.bank)
     rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
     train_pool = {c: ids for c, ids in split_pool(bank, resolve_splits(bank, None), "train").items()
                   if kind_of(c, bank.class_group(c)) == "impact"}
-    test_pool = kind_pool(bank, "impact")
     with tempfile.TemporaryDirectory(prefix="openfoley-onset-head-") as tmp:
         if "train-falling" not in out:
             feats, targets = [], []
@@ -132,25 +123,13 @@ def collect(args) -> int:
                 feats.append(f)
                 targets.append(target(mel[..., : cfg.mel_frames], f.shape[1]))
             save("train-falling", {"feats": torch.cat(feats), "target": torch.cat(targets)})
-        for name, seeds in (("falling-tune", range(1, 7)), ("falling-check", range(7, 13))):
-            if name in out:
-                continue
-            feats, truth = [], []
-            for seed in seeds:
-                for i in range(10):
-                    _, path, contacts = check_clip(bank, test_pool, rcfg, seed, i, Path(tmp))
-                    feats.append(aligned(read_video(path, cfg.video.fps, cfg.video.size,
-                                                    duration=cfg.seconds).frames[None]))
-                    truth.append(contacts)
-            save(name, {"feats": torch.cat(feats), "truth": truth})
+        if "falling-tune" not in out or "falling-check" not in out:
+            for name, frames, truth in falling_sets(bank, cfg, Path(tmp)):
+                save(name, {"feats": torch.cat([aligned(f[None]) for f in frames]), "truth": truth})
     for split in ("test-closed", "test-open"):
-        if split in out:
-            continue
-        store = FeatureStore(Path(args.stores) / f"store-small-{split}")
-        truth = [np.asarray([e["time"] for e in r["extra"]["events"]], np.float64) for r in store.records]
-        feats = [aligned(torch.stack([store[i]["frames"] for i in range(i0, min(len(store), i0 + 16))]))
-                 for i0 in range(0, len(store), 16)]
-        save(split, {"feats": torch.cat(feats), "truth": truth})
+        if split not in out:
+            frames, truth = store_set(args.stores, split)
+            save(split, {"feats": aligned_all(frames), "truth": truth})
     print(f"wrote {args.out}")
     return 0
 

@@ -49,6 +49,53 @@ def mask_peaks(peaks: np.ndarray, onset: np.ndarray, wait: int, ratio: float) ->
     return np.asarray(kept, np.int64)
 
 
+def video_event_f1(tracks, truth, threshold: float, fps: float, wait: int = 0, ratio: float = 1.0) -> np.ndarray:
+    """tracks (c, t), truth c arrays of event times (s) -> per-clip F1 (c,) of the peaks at or above
+    ``threshold`` (frame centres, ``(i + 0.5) / fps``; forward masking with ``wait`` frames and ``ratio``,
+    ``mask_peaks``, off at ``wait`` 0) against the truth, 0.1 s tolerance."""
+    return np.asarray([event_time_error((mask_peaks(onset_peaks(tr, threshold), tr, wait, ratio) + 0.5) / fps,
+                                        np.asarray(tt, np.float64)).f1 for tr, tt in zip(tracks, truth, strict=True)])
+
+
+def falling_sets(bank, cfg, tmp: Path):
+    """The falling-object sets: yields (name, frames, truth) for ``falling-tune`` (seeds 1-6) and
+    ``falling-check`` (seeds 7-12), 10 clips per seed as ``benchmarks/sync_check.py`` renders them, each
+    clip's frames uint8 (t, 3, H, W) decoded from its mp4 as the pipeline reads a file, and its contacts (s)."""
+    from sync_check import check_clip, kind_pool  # benchmarks/ is on the path when run as a script
+
+    from openfoley.config.tools import RenderConfig
+    from openfoley.io import read_video
+
+    pool = kind_pool(bank, "impact")
+    rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
+    for name, seeds in (("falling-tune", range(1, 7)), ("falling-check", range(7, 13))):
+        frames, truth = [], []
+        for seed in seeds:
+            for i in range(10):
+                _, path, contacts = check_clip(bank, pool, rcfg, seed, i, tmp)
+                frames.append(read_video(path, cfg.video.fps, cfg.video.size, duration=cfg.seconds).frames)
+                truth.append(contacts)
+        yield name, frames, truth
+
+
+def live_tune_set(bank_dir, cfg, clips: int):
+    """``clips`` new train-split scenes of every kind (``LiveStore``, render seed 4242) -> (frames, truth)."""
+    from openfoley.data.foleyworld.live import LiveStore
+
+    live = LiveStore(bank_dir, cfg, split="train", seed=4242, clips=clips)
+    items = [live[i] for i in range(len(live))]
+    return [x["frames"] for x in items], [x["events"].astype(np.float64) for x in items]
+
+
+def store_set(stores, split: str):
+    """The benchmark's clips of ``split`` (``STORES/store-small-<split>``) -> (frames, truth)."""
+    from openfoley.features.store import FeatureStore
+
+    store = FeatureStore(Path(stores) / f"store-small-{split}")
+    truth = [np.asarray([e["time"] for e in r["extra"]["events"]], np.float64) for r in store.records]
+    return [store[i]["frames"] for i in range(len(store))], truth
+
+
 def _tracks(model, frames_list) -> list[np.ndarray]:
     out = []
     for frames in frames_list:
@@ -59,13 +106,7 @@ def _tracks(model, frames_list) -> list[np.ndarray]:
 
 
 def collect(args) -> int:
-    from sync_check import check_clip, kind_pool  # benchmarks/ is on the path when run as a script
-
-    from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.bank import load_bank
-    from openfoley.data.foleyworld.live import LiveStore
-    from openfoley.features.store import FeatureStore
-    from openfoley.io import read_video
     from openfoley.pipeline.core import FoleyPipeline
 
     torch.set_num_threads(args.threads)
@@ -76,26 +117,16 @@ def collect(args) -> int:
         return 2
     sets: dict[str, tuple[list, list]] = {}
     bank = load_bank(args.bank)
-    pool = kind_pool(bank, "impact")
-    rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
     with tempfile.TemporaryDirectory(prefix="openfoley-peak-rules-") as tmp:
-        for name, seeds in (("falling-tune", range(1, 7)), ("falling-check", range(7, 13))):
-            frames, truth = [], []
-            for seed in seeds:
-                for i in range(10):
-                    _, path, contacts = check_clip(bank, pool, rcfg, seed, i, Path(tmp))
-                    frames.append(read_video(path, cfg.video.fps, cfg.video.size, duration=cfg.seconds).frames)
-                    truth.append(contacts)
+        for name, frames, truth in falling_sets(bank, cfg, Path(tmp)):
             sets[name] = (_tracks(model, frames), truth)
             print(f"{name}: {len(truth)} clips", flush=True)
-    live = LiveStore(args.bank, cfg, split="train", seed=4242, clips=args.live_clips)
-    items = [live[i] for i in range(len(live))]
-    sets["live-tune"] = (_tracks(model, [x["frames"] for x in items]), [x["events"].astype(np.float64) for x in items])
-    print(f"live-tune: {len(items)} clips", flush=True)
+    frames, truth = live_tune_set(args.bank, cfg, args.live_clips)
+    sets["live-tune"] = (_tracks(model, frames), truth)
+    print(f"live-tune: {len(truth)} clips", flush=True)
     for split in ("test-closed", "test-open"):
-        store = FeatureStore(Path(args.stores) / f"store-small-{split}")
-        truth = [np.asarray([e["time"] for e in r["extra"]["events"]], np.float64) for r in store.records]
-        sets[split] = (_tracks(model, [store[i]["frames"] for i in range(len(store))]), truth)
+        frames, truth = store_set(args.stores, split)
+        sets[split] = (_tracks(model, frames), truth)
         print(f"{split}: {len(truth)} clips", flush=True)
     save = {"fps": np.float64(cfg.video.fps), "threshold": np.float64(cfg.flow.onset_peak_threshold)}
     for name, (tracks, truth) in sets.items():
@@ -120,12 +151,7 @@ def score(args) -> int:
     for thr, wait, ratio in rules:
         cells = []
         for n in names:
-            tracks, truth = z[f"{n}/tracks"], z[f"{n}/truth"]
-            f1 = []
-            for tr, tt in zip(tracks, truth, strict=True):
-                ev = (mask_peaks(onset_peaks(tr, thr), tr, round(wait * fps), ratio) + 0.5) / fps
-                f1.append(event_time_error(ev, np.asarray(tt, np.float64)).f1)
-            f1 = np.asarray(f1)
+            f1 = video_event_f1(z[f"{n}/tracks"], z[f"{n}/truth"], thr, fps, round(wait * fps), ratio)
             cells.append(f"{f1.mean():.3f} ({int((f1 < 0.8).sum()):3d} <0.8)")
         label = f"thr {thr:.2f}" + ("" if wait == 0 else f" wait {wait:.2f}s ratio {ratio:.2f}")
         print(label.ljust(34) + "".join(f"{c:>22s}" for c in cells))
