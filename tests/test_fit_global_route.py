@@ -116,3 +116,47 @@ def test_the_held_out_checks_do_not_change_the_training_draws(bank, tmp_path):
         outs.append(load_weights(tmp_path / f"out{every}").state)
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
     assert any(not torch.equal(outs[0][k], v) for k, v in load_weights(w).state.items())
+
+
+def test_a_stopped_run_continues_from_its_checkpoint_bit_for_bit(bank, tmp_path):
+    """--checkpoint: 6 steps, then the same command with --steps 12, gives the weights (and the average) of
+    12 steps run straight; a changed setting or a finished run is refused in one line."""
+    w = weights(tmp_path / "w", UNET)
+    common = ["--bank", bank, "--clips", 16, "--held-out", 4, "--lr", 1e-2, "--batch", 4, "--log-every", 3,
+              "--params", "generator", "--t-max", 0.1, "--low-share", 0.5, "--ema", 0.9, "--warmup", 4,
+              "--cache", tmp_path / "cache.pt"]
+    straight = run(w, tmp_path / "straight", "--steps", 12, *common)
+    assert straight.returncode == 0, straight.stderr
+    ck = tmp_path / "run.ck"
+    half = run(w, tmp_path / "split", "--steps", 6, "--checkpoint", ck, *common)
+    assert half.returncode == 0, half.stderr and ck.is_file()
+    rest = run(w, tmp_path / "split", "--steps", 12, "--checkpoint", ck, *common)
+    assert rest.returncode == 0, rest.stderr
+    assert f"{ck}: continuing from step 6" in rest.stdout
+    a, b = load_weights(tmp_path / "straight"), load_weights(tmp_path / "split")
+    assert all(torch.equal(a.state[k], b.state[k]) for k in a.state)
+    assert b.meta["route_fit"]["start_step"] == 6 and a.meta["route_fit"]["start_step"] == 0
+    again = run(w, tmp_path / "other", "--steps", 12, "--checkpoint", ck, *common)
+    assert again.returncode == 2 and again.stderr.strip().splitlines() == [
+        f"error: {ck}: already at step 12; give --steps above it to go on"]
+    changed = run(w, tmp_path / "other", "--steps", 20, "--checkpoint", ck, *common[:-4], "--warmup", 2,
+                  *common[-2:])
+    assert changed.returncode == 2 and changed.stderr.strip().splitlines() == [
+        f"error: {ck}: made by another run (differs in warmup)"]
+    assert not (tmp_path / "other").exists()
+
+
+def test_bf16_steps_train_and_are_recorded(bank, tmp_path):
+    """--precision bf16: the steps run under bfloat16 autocast (other weights than fp32's from the same
+    draws), the held-out loss still falls, and the weights' meta says how they were trained."""
+    w = weights(tmp_path / "w", UNET)
+    common = [w, "--bank", bank, "--clips", 24, "--held-out", 8, "--steps", 40, "--lr", 1e-2, "--batch", 8,
+              "--log-every", 40, "--cache", tmp_path / "cache.pt"]
+    fp32 = run(common[0], tmp_path / "fp32", *common[1:])
+    bf16 = run(common[0], tmp_path / "bf16", *common[1:], "--precision", "bf16")
+    assert fp32.returncode == 0 and bf16.returncode == 0, bf16.stderr
+    result = json.loads(bf16.stdout.strip().splitlines()[-1])
+    assert result["held_out_loss_after"] < result["held_out_loss_before"]
+    a, b = load_weights(tmp_path / "fp32"), load_weights(tmp_path / "bf16")
+    assert b.meta["route_fit"]["precision"] == "bf16" and a.meta["route_fit"]["precision"] == "fp32"
+    assert any(not torch.equal(a.state[k], b.state[k]) for k in a.state)

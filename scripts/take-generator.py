@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""A model with the velocity network of a generator stage and everything else of the model it came from.
+
+    scripts/take-generator.py STAGE BASE OUT [SECTION.KEY=VALUE ...]
+    scripts/take-generator.py runs/gfit2-20000 builtin runs/cand-20000 flow.cfg_scale=3
+
+STAGE: weights written by ``scripts/fit-global-route.py --params generator`` (a snapshot or its end).
+BASE: the model whose video side that stage froze, possibly with another onset head since (the built-in
+model got its convolutional head after the stage had started: docs/sync-diagnosis.md part 27). OUT:
+BASE's config and tensors with STAGE's ``generator.net.*`` tensors, and the sampler settings given
+(``flow.cfg_scale=3``...; a setting that changes a tensor's shape is refused by the strict load).
+
+Refused in one line, with nothing written, unless every tensor outside the velocity network and the onset
+head is the same in STAGE and BASE (the stage trained on the conditions BASE computes) and the two
+configs agree on the flow and encoder sections apart from sampler settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import torch
+
+from openfoley.checkpoint import load_weights, save_weights
+from openfoley.config import apply_overrides
+from openfoley.errors import OpenFoleyError
+from openfoley.model import FoleyModel
+from openfoley.pipeline.folders import resolve_model_dir
+
+NET = "generator.net."
+HEAD = "mma.onset_head."
+# flow settings that only steer sampling; the rest of the section shapes or trains the network
+SAMPLER = {"steps", "solver", "cfg_scale", "refine", "refine_neighbors", "refine_scale", "onset_guidance",
+           "onset_guide", "onset_guide_lead", "onset_peak_threshold", "time_steps"}
+
+
+def take(stage_dir: str, base_dir: str, out: str, settings: list[str]) -> None:
+    from pathlib import Path
+
+    if Path(out).resolve() in {resolve_model_dir(stage_dir).resolve(), resolve_model_dir(base_dir).resolve()}:
+        raise OpenFoleyError(f"{out}: is one of the inputs; give a new folder")
+    stage, base = load_weights(resolve_model_dir(stage_dir)), load_weights(resolve_model_dir(base_dir))
+    if set(stage.state) - {k for k in stage.state if k.startswith(HEAD)} != \
+            set(base.state) - {k for k in base.state if k.startswith(HEAD)}:
+        raise OpenFoleyError(f"{stage_dir} and {base_dir} are different models (their tensors are not the same set)")
+    other = [k for k in base.state if not k.startswith((NET, HEAD))
+             and not torch.equal(base.state[k], stage.state[k])]
+    if other:
+        raise OpenFoleyError(f"{stage_dir} was not trained on {base_dir}'s conditions ({len(other)} tensors "
+                             f"outside the velocity network differ, e.g. {other[0]})")
+    sf = {k: v for k, v in dataclasses.asdict(stage.config.flow).items() if k not in SAMPLER}
+    bf = {k: v for k, v in dataclasses.asdict(base.config.flow).items() if k not in SAMPLER}
+    if sf != bf or stage.config.encoder != base.config.encoder:
+        diff = sorted(k for k in sf if sf[k] != bf.get(k)) or ["encoder"]
+        raise OpenFoleyError(f"{stage_dir} and {base_dir} differ in their network settings ({', '.join(diff)})")
+    cfg = apply_overrides(base.config, settings)
+    state = {k: (stage.state[k] if k.startswith(NET) else v) for k, v in base.state.items()}
+    FoleyModel(cfg).load_state_dict(state)  # strict: the config and the tensors agree
+    meta = {**base.meta, "generator_from": {"stage": str(stage_dir), "stage_meta": stage.meta,
+                                            "settings": list(settings)}}
+    save_weights(out, state, cfg, meta)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage")
+    ap.add_argument("base")
+    ap.add_argument("out")
+    ap.add_argument("settings", nargs="*", metavar="SECTION.KEY=VALUE")
+    args = ap.parse_args(argv)
+    try:
+        take(args.stage, args.base, args.out, args.settings)
+    except (OpenFoleyError, RuntimeError) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {args.base} with the velocity network of {args.stage}"
+          + (f" and {' '.join(args.settings)}" if args.settings else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

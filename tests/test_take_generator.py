@@ -1,0 +1,76 @@
+"""scripts/take-generator.py: a model with a generator stage's velocity network and the rest of its base
+model (another onset head included), sampler settings applied; mismatched models refused in one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from openfoley.checkpoint import load_weights, save_weights
+from openfoley.config import get_preset
+from openfoley.model import FoleyModel
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "take-generator.py"
+TINY = get_preset("tiny")
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def models(tmp_path: Path, conv_head: bool = True):
+    """base: a random tiny model with a 3-frame onset head; stage: the same model with a linear head and
+    a changed velocity network (what the generator stage writes from the model before the head changed)."""
+    torch.manual_seed(0)
+    stage_model = FoleyModel(TINY)
+    stage_model.set_latent_stats(torch.zeros(TINY.audio.n_mels), torch.ones(TINY.audio.n_mels))
+    base_cfg = dataclasses.replace(TINY, alignment=dataclasses.replace(TINY.alignment, onset_head_kernel=3)) \
+        if conv_head else TINY
+    torch.manual_seed(1)
+    base_state = FoleyModel(base_cfg).state_dict()
+    stage_state = stage_model.state_dict()
+    for k in base_state:  # share everything but the onset head
+        if not k.startswith("mma.onset_head."):
+            base_state[k] = stage_state[k].clone()
+    with torch.no_grad():
+        for k, v in stage_state.items():
+            if k.startswith("generator.net.") and v.is_floating_point():
+                v.add_(0.01)
+    save_weights(tmp_path / "stage", stage_state, TINY, {"route_fit_step": 5})
+    save_weights(tmp_path / "base", base_state, base_cfg, {"step": 9})
+    return stage_state, base_state
+
+
+def test_the_velocity_network_comes_from_the_stage_and_the_rest_from_the_base(tmp_path):
+    stage, base = models(tmp_path)
+    r = run(tmp_path / "stage", tmp_path / "base", tmp_path / "out", "flow.cfg_scale=3")
+    assert r.returncode == 0, r.stderr
+    out = load_weights(tmp_path / "out")
+    assert set(out.state) == set(base)
+    for k, v in out.state.items():
+        want = stage[k] if k.startswith("generator.net.") else base[k]
+        assert torch.equal(v, want), k
+    assert any(not torch.equal(stage[k], base[k]) for k in base if k.startswith("generator.net."))
+    assert out.config.flow.cfg_scale == 3.0 and out.config.alignment.onset_head_kernel == 3
+    assert out.meta["step"] == 9 and out.meta["generator_from"]["settings"] == ["flow.cfg_scale=3"]
+
+
+def test_mismatched_models_and_an_input_as_output_are_refused(tmp_path):
+    stage, base = models(tmp_path)
+    r = run(tmp_path / "stage", tmp_path / "base", tmp_path / "base")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'base'}: is one of the inputs; give a new folder"]
+    key = next(k for k in base if k.startswith("mma.") and not k.startswith("mma.onset_head.")
+               and base[k].is_floating_point())
+    changed = dict(base)
+    changed[key] = base[key] + 1
+    save_weights(tmp_path / "other", changed, load_weights(tmp_path / "base").config)
+    r = run(tmp_path / "stage", tmp_path / "other", tmp_path / "out")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'stage'} was not trained on {tmp_path / 'other'}'s conditions "
+        f"(1 tensors outside the velocity network differ, e.g. {key})"]
+    assert not (tmp_path / "out").exists()
