@@ -42,7 +42,9 @@ optimiser, the schedule and the random states there at every snapshot (and at th
 command run again continues from it, bit for bit as if it had not stopped (a larger ``--steps`` extends a
 finished run; any other changed setting is refused). ``--precision bf16`` runs the training steps under
 bfloat16 autocast (the held-out checks stay in fp32): 1.2x faster on a CPU with AVX-512 BF16
-(``benchmarks/generator_step.py``), no faster without it.
+(``benchmarks/generator_step.py``), no faster without it. ``--ema-full`` starts the average at its full
+decay, for a stage continued from a snapshot that is already an average (the usual warm-up would let the
+live weights' noise into it).
 
 Those runs were made at commit cc030f0. Since then ``--t-max`` uses ``flow.time_sampler.LowMix`` (another
 order of draws) and a held-out check no longer reseeds the global RNG, so the figures of ``gen-low``,
@@ -130,6 +132,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=None, help="a .pt file: read the cached clips from it, or write them there")
     ap.add_argument("--ema", type=float, default=None,
                     help="keep an exponential moving average of the trained network (this decay) and save it")
+    ap.add_argument("--ema-full", action="store_true",
+                    help="with --ema: the full decay from the first step (no warm-up of the average), for "
+                         "weights that are already an average, such as a snapshot of an earlier stage")
     ap.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this")
     ap.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up over this many steps")
     ap.add_argument("--save-every", type=int, default=None,
@@ -150,6 +155,9 @@ def main(argv=None) -> int:
         return 2
     if args.ema is not None and not 0 < args.ema < 1:
         print("error: --ema must be in (0, 1)", file=sys.stderr)
+        return 2
+    if args.ema_full and args.ema is None:
+        print("error: --ema-full needs --ema", file=sys.stderr)
         return 2
     if args.warmup < 0 or (args.grad_clip is not None and not args.grad_clip > 0) or (
             args.save_every is not None and args.save_every < 1):
@@ -199,7 +207,7 @@ def main(argv=None) -> int:
     before = measure()
     print(f"before: {show(before)}", flush=True)
 
-    ema = EMA(net, args.ema) if args.ema is not None else None
+    ema = EMA(net, args.ema, warmup=not args.ema_full) if args.ema is not None else None
 
     @contextlib.contextmanager
     def averaged():
@@ -220,7 +228,8 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)  # the network's dropout: the same draws whether the cache was built or read
     # what a checkpoint must share with the command that continues it (--steps may grow)
     run_key = {**key, **{k: getattr(args, k) for k in ("lr", "batch", "params", "t_max", "low_share", "ema",
-                                                          "grad_clip", "warmup", "held_out", "precision")}}
+                                                          "grad_clip", "warmup", "held_out", "precision",
+                                                          "ema_full")}}
     first = 1
     if args.checkpoint and Path(args.checkpoint).is_file():
         ck = torch.load(args.checkpoint, weights_only=False)
@@ -286,6 +295,7 @@ def main(argv=None) -> int:
                                      "low_share": args.low_share, "params": args.params, "ema": args.ema,
                                      "grad_clip": args.grad_clip, "warmup": args.warmup,
                                      "held_out": args.held_out, "precision": args.precision,
+                                     "ema_full": args.ema_full,
                                      "start_step": first - 1, "loss_before": before, "loss_after": after}}
     save_weights(args.out, model.state_dict(), model.cfg, meta)
     print(json.dumps({"held_out_loss_before": round(before["held_out"], 4),

@@ -92,6 +92,13 @@ def test_ema_saves_the_average_and_snapshots(bank, tmp_path):
     for k2 in base.state:  # the video side never trains
         if not k2.startswith("generator."):
             assert torch.equal(mean.state[k2], base.state[k2]), k2
+    full = run(common[0], tmp_path / "full", *common[1:], "--ema", 0.9, "--ema-full")
+    assert full.returncode == 0, full.stderr
+    # without the warm-up the first updates weigh the live weights less: the average sits nearer the start
+    fk = load_weights(tmp_path / "full").state[k]
+    assert (fk - base.state[k]).norm() < (mean.state[k] - base.state[k]).norm()
+    bad = run(common[0], tmp_path / "bad", *common[1:], "--ema-full")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --ema-full needs --ema"]
     bad = run(common[0], tmp_path / "bad", *common[1:], "--ema", 1.5)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --ema must be in (0, 1)"]
     assert not (tmp_path / "bad").exists()

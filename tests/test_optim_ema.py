@@ -34,3 +34,17 @@ def test_ema_exact():
     ema2 = EMA(net, decay=0.1)
     ema2.load_state_dict(state)
     assert ema2.step == 101 and ema2.model.weight.item() == pytest.approx(0.95)
+
+
+def test_ema_without_warmup_uses_the_full_decay_from_the_start():
+    net = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    ema = EMA(net, decay=0.5, warmup=False)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update(net)  # decay 0.5 at step 0 -> 0.5
+    assert ema.model.weight.item() == pytest.approx(0.5)
+    ema2 = EMA(net, decay=0.5)
+    ema2.load_state_dict(ema.state_dict())
+    assert ema2.warmup is False and ema2.current_decay() == 0.5

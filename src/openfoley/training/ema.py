@@ -2,7 +2,9 @@
 
 ``ema = decay * ema + (1 - decay) * param`` after every optimiser step. Buffers are copied. The
 effective decay is warmed up as ``min(decay, (1 + step) / (10 + step))`` so early EMA weights are not
-dominated by the random initialisation (a common choice; the paper does not specify one).
+dominated by the random initialisation (a common choice; the paper does not specify one). ``warmup=False``
+uses the full decay from the first update, for weights that are already an average (a generator stage
+continued from an EMA snapshot: docs/sync-diagnosis.md part 28).
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ M = TypeVar("M", bound=torch.nn.Module)
 
 
 class EMA(Generic[M]):
-    def __init__(self, model: M, decay: float):
+    def __init__(self, model: M, decay: float, warmup: bool = True):
         self.decay = decay
+        self.warmup = warmup
         self.model: M = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.step = 0
 
     def current_decay(self) -> float:
+        if not self.warmup:
+            return self.decay
         return min(self.decay, (1 + self.step) / (10 + self.step))
 
     @torch.no_grad()
@@ -36,9 +41,10 @@ class EMA(Generic[M]):
         self.step += 1
 
     def state_dict(self) -> dict:
-        return {"decay": self.decay, "step": self.step, "model": self.model.state_dict()}
+        return {"decay": self.decay, "step": self.step, "warmup": self.warmup, "model": self.model.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.decay = state["decay"]
         self.step = state["step"]
+        self.warmup = state.get("warmup", True)  # states saved before the switch warmed up
         self.model.load_state_dict(state["model"])
