@@ -170,6 +170,10 @@ def test_another_sampler_remakes_the_clips_and_is_recorded(parts, tmp_path):
     stamp = clip.stat().st_mtime_ns
     third = run_benchmark(parts["split"], out, ["full"], steps=2, solver="midpoint", **kw)
     assert third["full"] == again["full"] and clip.stat().st_mtime_ns == stamp  # same settings: kept
+    third_bytes = clip.read_bytes()
+    cfg = run_benchmark(parts["split"], out, ["full"], steps=2, solver="midpoint", cfg_scale=4.0, **kw)
+    assert cfg["full"][0]["made_by"]["sampler"] == {"steps": 2, "solver": "midpoint", "cfg_scale": 4.0}
+    assert clip.read_bytes() != third_bytes  # another guidance scale: remade
     with pytest.raises(ConfigError, match="solver"):
         run_benchmark(parts["split"], tmp_path / "bad", ["full"], solver="rk45", **kw)
 

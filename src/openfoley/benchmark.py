@@ -206,14 +206,14 @@ def retrieval_sources(weights: Path | str, train_store: Path, train_videos: Path
 
 
 def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | str | None = None,
-               steps: int | None = None, solver: str | None = None, seed: int = 0, audio_cfg=None,
-               progress: bool = True, sources: list[Path] | None = None) -> Path:
+               steps: int | None = None, solver: str | None = None, cfg_scale: float | None = None, seed: int = 0,
+               audio_cfg=None, progress: bool = True, sources: list[Path] | None = None) -> Path:
     """Write ``out_dir/<clip>.mp4`` for every clip: the clip's video with the row's audio.
 
     Rows: a model (``weights``), ``ground-truth`` (real audio -> log-mel -> vocoder), ``shuffled`` (the
     real audio of the next clip in the list), ``retrieval`` (the real audio of ``sources[i]``).
-    ``steps`` and ``solver`` override a model's sampler (default: its config). Existing outputs are kept
-    (resumable).
+    ``steps``, ``solver`` and ``cfg_scale`` override a model's sampler (default: its config). Existing
+    outputs are kept (resumable).
     """
     from openfoley.io import mux, read_audio
 
@@ -236,7 +236,7 @@ def render_row(row: str, videos: list[Path], out_dir: Path, *, weights: Path | s
         if out.exists():
             continue
         if pipe is not None:
-            res = pipe(video, steps=steps, solver=solver, seed=seed + i)
+            res = pipe(video, steps=steps, solver=solver, cfg_scale=cfg_scale, seed=seed + i)
             wav, sr = res.wav, res.sample_rate
         elif row == "ground-truth":
             sr = audio_cfg.sample_rate
@@ -362,7 +362,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                   base_preset: str = "small", model_root: str | Path = "runs/benchmark/models",
                   full_model: str | None = "builtin", train_store: str | Path | None = None,
                   train_steps: int = 1500, steps: int | None = None, solver: str | None = None,
-                  seeds: list[int] | tuple[int, ...] = (0,),
+                  cfg_scale: float | None = None, seeds: list[int] | tuple[int, ...] = (0,),
                   evaluators=None, limit: int | None = None, progress: bool = True,
                   retrieval_videos: str | Path | None = None, train_live: str | Path | None = None,
                   train_walkers: float = LIVE_WALKER_SHARE) -> dict[str, dict[int | None, dict]]:
@@ -371,7 +371,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
     Each (row, seed) writes its clips and ``metrics.json`` to ``row_dir(out_root, row, seed)``; a finished one
     (same clip count, same weights and sampler, same evaluator versions) is not redone, so cut-off runs resume and
     several processes can share one ``out_root`` if they take different rows or seeds. New evaluators rescore the
-    existing clips; new weights, ``steps`` or ``solver`` remake them. ``full_model`` None trains ``full`` like
+    existing clips; new weights, ``steps``, ``solver`` or ``cfg_scale`` remake them. ``full_model`` None trains ``full`` like
     every other variant (MODEL_ROOT/full-seed<k>); ``base_cfg`` (default: the ``base_preset``) is the config the
     variants' overrides apply to. The ``retrieval`` row needs ``train_store`` (the training features) and
     ``retrieval_videos`` (the training clips' mp4 folder); it retrieves with the seed's ``full`` model.
@@ -421,8 +421,10 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             made_by: dict[str, object] | None = None
             if weights is not None:
                 made_by = {"weights": str(weights), "step": _weights_step_of(weights)}
-                if row != "retrieval" and (steps is not None or solver is not None):  # other settings, other clips
-                    made_by["sampler"] = {"steps": steps, "solver": solver}
+                if row != "retrieval" and (steps is not None or solver is not None or cfg_scale is not None):
+                    made_by["sampler"] = {"steps": steps, "solver": solver}  # other settings, other clips
+                    if cfg_scale is not None:
+                        made_by["sampler"]["cfg_scale"] = cfg_scale
             stale = False
             if metrics_path.is_file():
                 done = json.loads(metrics_path.read_text())
@@ -444,7 +446,7 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
                 assert weights is not None  # set above for the retrieval row
                 sources = retrieval_sources(weights, store, Path(retrieval_videos), videos)
             render_row(row, videos, out, weights=None if row == "retrieval" else weights, steps=steps, solver=solver,
-                       seed=seed, audio_cfg=base_cfg.audio, progress=progress, sources=sources)
+                       cfg_scale=cfg_scale, seed=seed, audio_cfg=base_cfg.audio, progress=progress, sources=sources)
             res = evaluate_dirs(out, ref_dir, ev, reference_cache=ref_cache)
             res["row"], res["seed"], res["made_by"] = row, key, made_by
             with atomic_output(metrics_path, force=True) as tmp:

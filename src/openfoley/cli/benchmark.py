@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: each model's config)")
     p.add_argument("--solver", default=None,
                    help="ODE solver for the model rows: euler, midpoint or heun (default: each model's config)")
+    p.add_argument("--cfg-scale", type=float, default=None,
+                   help="classifier-free guidance scale for the model rows (default: each model's config)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: %(default)s)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds: SEED .. SEED+N-1 (default: %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips")
@@ -70,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
                       model_root=args.model_root or Path(args.out) / "models",
                       full_model=None if args.full_model == "train" else args.full_model,
                       train_store=args.train_store, train_steps=args.train_steps, steps=args.steps, solver=args.solver,
-                      seeds=list(range(args.seed, args.seed + args.seeds)), evaluators=args.evaluators,
+                      cfg_scale=args.cfg_scale, seeds=list(range(args.seed, args.seed + args.seeds)), evaluators=args.evaluators,
                       limit=args.limit,
                       retrieval_videos=args.retrieval_videos or Path(args.foleyworld) / "train",
                       train_live=args.train_live, train_walkers=args.train_walkers)
