@@ -74,3 +74,23 @@ def test_mismatched_models_and_an_input_as_output_are_refused(tmp_path):
         f"error: {tmp_path / 'stage'} was not trained on {tmp_path / 'other'}'s conditions "
         f"(1 tensors outside the velocity network differ, e.g. {key})"]
     assert not (tmp_path / "out").exists()
+
+
+def test_mix_interpolates_the_velocity_network_only(tmp_path):
+    stage, base = models(tmp_path)
+    r = run(tmp_path / "stage", tmp_path / "base", tmp_path / "half", "--mix", 0.25)
+    assert r.returncode == 0, r.stderr
+    out = load_weights(tmp_path / "half")
+    for k, v in out.state.items():
+        if k.startswith("generator.net.") and v.is_floating_point():
+            want = (0.25 * stage[k].double() + 0.75 * base[k].double()).to(v.dtype)
+            assert torch.equal(v, want), k
+        elif not k.startswith("generator.net."):
+            assert torch.equal(v, base[k]), k
+    assert out.meta["generator_from"]["mix"] == 0.25
+    r = run(tmp_path / "stage", tmp_path / "base", tmp_path / "none", "--mix", 0)
+    assert r.returncode == 0, r.stderr  # mix 0: the base model's network, with the stage's provenance
+    assert all(torch.equal(v, base[k]) for k, v in load_weights(tmp_path / "none").state.items())
+    bad = run(tmp_path / "stage", tmp_path / "base", tmp_path / "bad", "--mix", 1.5)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --mix must be in [0, 1], not 1.5"]
+    assert not (tmp_path / "bad").exists()
