@@ -422,9 +422,10 @@ def run_benchmark(split_dir: str | Path, out_root: str | Path, rows: list[str], 
             if weights is not None:
                 made_by = {"weights": str(weights), "step": _weights_step_of(weights)}
                 if row != "retrieval" and (steps is not None or solver is not None or cfg_scale is not None):
-                    made_by["sampler"] = {"steps": steps, "solver": solver}  # other settings, other clips
+                    sampler: dict[str, object] = {"steps": steps, "solver": solver}  # other settings, other clips
                     if cfg_scale is not None:
-                        made_by["sampler"]["cfg_scale"] = cfg_scale
+                        sampler["cfg_scale"] = cfg_scale
+                    made_by["sampler"] = sampler
             stale = False
             if metrics_path.is_file():
                 done = json.loads(metrics_path.read_text())
