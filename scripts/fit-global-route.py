@@ -69,6 +69,7 @@ from openfoley.flow.time_sampler import LowMix
 from openfoley.model import FoleyModel
 from openfoley.training.condition_cache import cache_conditions
 from openfoley.training.ema import EMA
+from openfoley.training.loop import precision_autocast
 
 
 def build_cache(model: FoleyModel, bank: str, clips: int, seed: int, walkers: float) -> dict[str, torch.Tensor]:
@@ -81,7 +82,7 @@ def build_cache(model: FoleyModel, bank: str, clips: int, seed: int, walkers: fl
 def batch_loss(model: FoleyModel, data: dict[str, torch.Tensor], idx: torch.Tensor, gen: torch.Generator,
                precision: str = "fp32") -> torch.Tensor:
     """The flow loss of clips ``idx`` (fp32; under bfloat16 autocast with ``precision="bf16"``)."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+    with precision_autocast(precision, torch.device("cpu")):
         return _loss(model, data, idx, gen).float()
 
 

@@ -58,7 +58,9 @@ def micro_seed(seed: int, step: int, micro: int) -> int:
     return (seed * 1_000_003 + step * 9_973 + micro * 101 + 17) % (2**63 - 1)
 
 
-def _autocast(precision: str, device: torch.device):
+def precision_autocast(precision: str, device: torch.device):
+    """The autocast context of ``train.precision`` (fp32: autocast off; bf16 / fp16: that dtype) on
+    ``device``; also used by the generator stage (``scripts/fit-global-route.py --precision``)."""
     if precision == "fp32":
         return torch.autocast(device.type, enabled=False)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
@@ -189,7 +191,7 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
             gen = torch.Generator(device=info.device).manual_seed(seed + 1)
             sync = micro == tc.grad_accum - 1 or not info.distributed
             ctx = ddp_model.no_sync() if not sync and isinstance(ddp_model, DDP) else contextlib.nullcontext()
-            with ctx, _autocast(tc.precision, info.device):
+            with ctx, precision_autocast(tc.precision, info.device):
                 out = loss_fn(ddp_model, batch, gen, cfg)
             scaler.scale(out.loss / tc.grad_accum).backward()
             for k, v in out.parts.items():
