@@ -285,3 +285,26 @@ def test_frames_input_and_bad_frames(cache, moving_square):
         lite(moving_square(30, 48), seed=0)
     with pytest.raises(ConfigError):
         lite(moving_square(30, 64), onset_guidance=-1.0)
+
+
+def test_event_path_exports(cache, tmp_path, moving_square):
+    """The built-in model with an event path (alignment.event_path, a changed copy of its video side) runs in
+    the lite runtime with the torch pipeline's sound and video events: the path's track is what
+    condition.onnx returns as the onset and what onset guidance pulls to."""
+    from openfoley.checkpoint import load_weights, save_weights
+
+    lw = load_weights(builtin_model_dir())
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True))
+    model = FoleyModel(cfg)
+    model.load_state_dict(lw.state, strict=False)
+    model.event_path.copy_from(model)
+    with torch.no_grad():
+        model.event_path.onset_head.b.bias.add_(0.2)  # another track than the onset head's
+    weights = tmp_path / "w"
+    save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
+    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
+    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
+    assert np.abs(r.mel - plain.mel).max() > 1e-2  # another track, another guide: another sound
+    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-3, wav_tol=5e-2)  # video events included

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from openfoley.alignment.event_path import EventPath
 from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
 from openfoley.alignment.masks import sample_masks
 from openfoley.alignment.mma import MMA, onset_target, run_mma
@@ -95,6 +96,9 @@ class FoleyModel(nn.Module):
         self.cfg = cfg
         self.video_encoder = build_video_encoder(cfg)
         self.mma = MMA(cfg) if cfg.alignment.enabled else None
+        # the onset track's own video side (alignment.event_path); built only when on, so other weights
+        # keep their exact state-dict keys
+        self.event_path = EventPath(cfg) if cfg.alignment.event_path else None
         self.audio_encoder = build_audio_encoder(cfg) if cfg.alignment.enabled else None
         self.generator = build_generator(cfg)
         self.appearance: AppearanceEncoder | None = None
@@ -151,6 +155,14 @@ class FoleyModel(nn.Module):
             return None
         return self.mma.onset_head(aligned)[..., 0].detach()
 
+    def onset_track(self, frames: Tensor, aligned: Tensor, times: Tensor | None = None) -> Tensor | None:
+        """The video's onset track (b, t), detached, from frames (b, t, 3, H, W) and their aligned features
+        (b, t, d): the event path's (``alignment.event_path``) when there is one, else the onset head's
+        (``predicted_onset``); None without either. Its peaks are the events onset guidance pulls to."""
+        if self.event_path is None:
+            return self.predicted_onset(aligned)
+        return self.event_path(frames, times).detach()
+
     def condition_features(self, aligned: Tensor, onset: Tensor | None) -> Tensor:
         """aligned (b, t, d) -> what the generator is conditioned on per frame, (b, t, dc).
 
@@ -168,7 +180,7 @@ class FoleyModel(nn.Module):
     def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> VideoCondition:
         """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens (vectors of cfg.cond_dim)."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
-        onset = self.predicted_onset(aligned)  # (b, t) or None, once for the channel and for guidance
+        onset = self.onset_track(frames, aligned, times)  # (b, t) or None, once for the channel and for guidance
         feats = self.condition_features(aligned, onset)  # (b, t, dc)
         if self.appearance is not None:
             assert self.appearance_proj is not None
@@ -219,6 +231,8 @@ class FoleyModel(nn.Module):
         onset = None
         if self.mma is not None and self.mma.onset_head is not None:
             onset = self.mma.onset_loss(aligned, x)
+            if self.event_path is not None:  # the same target, through the event path's own video side
+                onset = onset + self.event_path.loss(frames, x, times)
         return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v, flow=flow,
                            loss_onset=onset)
 

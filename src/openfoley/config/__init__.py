@@ -164,6 +164,11 @@ class AlignmentConfig:
     # contact from the silent touch-down after its bounce (docs/sync-diagnosis.md part 27).
     onset_head_kernel: int = 1
     onset_head_width: int = 64
+    # True (with onset_weight > 0): a second video encoder, MMA transformer (video only) and onset head,
+    # trained for the onset track alone (``openfoley.alignment.event_path``, ``scripts/fit-event-path.py``):
+    # its track replaces the onset head's for onset guidance and the predicted events, while the generator
+    # keeps reading the shared video side (docs/sync-diagnosis.md part 29). Off in the presets.
+    event_path: bool = False
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,10 @@ class Config:
         p = self.encoder.audio_patch
         if self.flow.net == "unet" and p & (p - 1):
             raise ConfigError(f"flow.net = unet needs encoder.audio_patch a power of two, got {p}")
+        a = self.alignment
+        if a.event_path and not (a.enabled and a.onset_weight > 0):
+            raise ConfigError("alignment.event_path needs alignment.enabled and alignment.onset_weight > 0 (it is a "
+                              "second onset head's video side)")
         per_frame = self.model_mel_frames // self.video_frames
         if not 0 <= self.flow.onset_guide_lead < max(1, per_frame):
             raise ConfigError(f"flow.onset_guide_lead must be 0 to {max(1, per_frame) - 1} mel frames (less than one "

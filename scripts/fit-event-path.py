@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Fine-tune a copy of the video side for the onset track alone: the event path.
+
+    scripts/fit-event-path.py builtin runs/event-a --steps 1500     # OUT: WEIGHTS with a trained event path
+    scripts/fit-event-path.py builtin runs/event-0 --steps 0        # WEIGHTS' own onset track, scored
+
+Why: the onset head's peaks are the events onset guidance pulls the sound to (``FoleyResult.video_events``).
+It reads MMA's aligned features, which also condition the generator, so the model's joint training
+shares one video side between two jobs. Part 27 fitted heads on the frozen features: a convolutional
+head halved the falling-object failures but left three clips (arrows) lost on the video side. This asks
+whether the video side itself, trained for the onset track alone, finds them: the event path
+(``openfoley.alignment.event_path``, ``alignment.event_path``), a copy of WEIGHTS' video encoder, MMA
+transformer (video only, as at inference) and onset head, trained on the onset target of the clip's
+audio (MSE, as in training), with the generator's own video side left as it is. OUT is WEIGHTS with
+``alignment.event_path = true`` and the trained path (its EMA); when WEIGHTS already has an event path,
+training continues from it (with a new optimiser).
+
+Data, fresh at every step (no clip is drawn twice): ``--batch`` clips, a share ``--falling-share`` of them
+falling-object scenes (one impact source of the train split, ``render_clip(n_sources=1)``, seeds from
+``--seed``) and the rest live train renders as ``openfoley train --live`` draws them (walkers 0.5), both at
+the model's frame grid and size (``frames_on_grid``). Adam at ``--lr`` after ``--warmup`` linear steps,
+cosine to zero, grad clip 1, dropout as in the model; an EMA (``--ema``) of the path is what is scored
+and saved.
+
+Scored (the pipeline's peak rule at the model's ``flow.onset_peak_threshold`` and ``--threshold``,
+0.1 s, ``benchmarks/peak_rules.video_event_f1``: mean video-event F1 and clips below 0.8), every
+``--eval-every`` steps on falling-tune and live-tune, and at the end on every set:
+
+  falling-tune / falling-check   ``benchmarks/sync_check.py``'s clips, seeds 1-6 / 7-12 (H.264 mp4 decoded
+                                 as the pipeline reads a file), with their contacts
+  live-tune                      200 new train-split scenes of every kind (render seed 4242)
+  test-closed / test-open        the benchmark's 200 clips per split (``--stores``)
+
+The sets are cached in ``--eval-cache`` (built once, 5 minutes); ``--no-eval`` scores nothing.
+``--checkpoint PATH`` saves the run's state (the path, its EMA, Adam, the step) at every ``--eval-every``,
+and the same command continues from it, bit for bit: the clips of step s and its dropout draws are
+functions of (``--seed``, s) alone. Any other setting is refused. ``--stop-after N`` stops at step N
+(a session's end) with the schedule of ``--steps`` kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  # noqa: E402
+
+from openfoley.alignment.event_path import EventPath  # noqa: E402
+from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
+from openfoley.config import apply_overrides  # noqa: E402
+from openfoley.errors import OpenFoleyError  # noqa: E402
+from openfoley.model import FoleyModel  # noqa: E402
+from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
+from openfoley.training.ema import EMA  # noqa: E402
+
+SETS = ("falling-tune", "falling-check", "live-tune", "test-closed", "test-open")
+
+
+def eval_sets(path: Path, bank_dir: str, stores: str, cfg) -> dict:
+    """The scored sets: name -> {"frames": list of (t, 3, h, w) uint8, "truth": list of (e,) s}."""
+    if path.is_file():
+        return torch.load(path, weights_only=False)
+    from openfoley.data.foleyworld.bank import load_bank
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="openfoley-event-path-") as tmp:
+        for name, frames, truth in falling_sets(load_bank(bank_dir), cfg, Path(tmp)):
+            out[name] = {"frames": frames, "truth": truth}
+    frames, truth = live_tune_set(bank_dir, cfg, 200)
+    out["live-tune"] = {"frames": frames, "truth": truth}
+    for split in ("test-closed", "test-open"):
+        frames, truth = store_set(stores, split)
+        out[split] = {"frames": frames, "truth": truth}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, path)
+    return out
+
+
+@torch.no_grad()
+def tracks_of(path: nn.Module, frames: list[torch.Tensor]) -> np.ndarray:
+    path.eval()
+    out = [path(torch.stack(frames[i:i + 16])).float() for i in range(0, len(frames), 16)]
+    return torch.cat(out).numpy()
+
+
+def score(path: nn.Module, sets: dict, names, thresholds, fps: float) -> dict[str, dict[float, tuple[float, int]]]:
+    res: dict[str, dict[float, tuple[float, int]]] = {}
+    for n in names:
+        tr = tracks_of(path, sets[n]["frames"])
+        res[n] = {}
+        for thr in thresholds:
+            f1 = video_event_f1(tr, sets[n]["truth"], thr, fps)
+            res[n][thr] = (float(f1.mean()), int((f1 < 0.8).sum()))
+    return res
+
+
+def show(label: str, res: dict) -> None:
+    for thr in next(iter(res.values())):
+        cells = "".join(f"  {n} {res[n][thr][0]:.3f} ({res[n][thr][1]})" for n in res)
+        print(f"{label} thr {thr:.2f}:{cells}", flush=True)
+
+
+class Draws:
+    """The training clips of step s: a function of (seed, s) alone."""
+
+    def __init__(self, bank_dir: str, cfg, seed: int, batch: int, falling_share: float):
+        from openfoley.config.tools import RenderConfig
+        from openfoley.data.foleyworld.bank import load_bank
+        from openfoley.data.foleyworld.live import LiveStore
+        from openfoley.data.foleyworld.render import resolve_splits, split_pool
+        from openfoley.data.foleyworld.scenes import kind_of
+
+        self.cfg = cfg
+        self.live = LiveStore.for_training(bank_dir, cfg, walkers=0.5, seed=seed)
+        self.bank = load_bank(bank_dir)
+        self.pool = {c: ids for c, ids in split_pool(self.bank, resolve_splits(self.bank, None), "train").items()
+                     if kind_of(c, self.bank.class_group(c)) == "impact"}
+        self.rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
+        self.seed = seed
+        self.n_fall = int(round(batch * falling_share))
+        self.n_live = batch - self.n_fall
+
+    def falling(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from openfoley.data.foleyworld.live import frames_on_grid
+        from openfoley.data.foleyworld.render import render_clip
+        from openfoley.features.mel import log_mel
+
+        v = self.cfg.video
+        step = round(self.rcfg.fps / v.fps)
+        clip = render_clip(self.bank, self.pool, self.rcfg, seed=self.seed + 1, split="train", index=i, n_sources=1,
+                           frame_step=step)
+        frames = frames_on_grid(clip.frames, self.rcfg.fps / step, v.fps, v.size)
+        mel = log_mel(torch.from_numpy(clip.audio), self.cfg.audio).half().float()
+        return torch.from_numpy(frames), mel
+
+    def __call__(self, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """frames (b, t, 3, h, w) uint8, mel (b, f, m)."""
+        items = [self.live[s * self.n_live + j] for j in range(self.n_live)]
+        frames = [it["frames"] for it in items]
+        mels = [it["mel"] for it in items]
+        for j in range(self.n_fall):
+            f, m = self.falling(s * self.n_fall + j)
+            frames.append(f)
+            mels.append(m)
+        return torch.stack(frames), torch.stack(mels)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("weights")
+    ap.add_argument("out")
+    ap.add_argument("--bank", default="data/bank")
+    ap.add_argument("--stores", default="data")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--falling-share", type=float, default=0.25)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--ema", type=float, default=0.998)
+    ap.add_argument("--seed", type=int, default=301)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--eval-cache", default="runs/event-eval.pt")
+    ap.add_argument("--threshold", type=float, nargs="*", default=[])
+    ap.add_argument("--no-eval", action="store_true", help="score nothing (no --eval-cache is built)")
+    ap.add_argument("--checkpoint", default=None,
+                    help="a .pt file: the run's state, written at every --eval-every; the same command continues")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="stop at this step (its checkpoint written) without finishing the schedule of --steps")
+    ap.add_argument("--train", choices=("all", "head"), default="all",
+                    help="what trains: the whole copied video side, or the onset head alone (the control)")
+    args = ap.parse_args(argv)
+    if args.steps < 0 or args.batch < 1 or not 0 <= args.falling_share <= 1 or not 0 < args.ema < 1 \
+            or args.eval_every < 1 or args.warmup < 0:
+        print("error: --steps >= 0, --batch >= 1, --falling-share in [0, 1], --ema in (0, 1), --eval-every >= 1 "
+              "and --warmup >= 0", file=sys.stderr)
+        return 2
+    if args.stop_after is not None and (args.checkpoint is None or not 0 < args.stop_after < args.steps):
+        print("error: --stop-after needs --checkpoint and a step between 0 and --steps", file=sys.stderr)
+        return 2
+    try:
+        weights_dir = resolve_model_dir(args.weights)
+        if Path(args.out).resolve() == weights_dir.resolve():
+            raise OpenFoleyError(f"{args.out}: is WEIGHTS; give a new folder")
+        lw = load_weights(weights_dir)
+        cfg = apply_overrides(lw.config, ["alignment.event_path=true"])
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    model = FoleyModel(cfg)
+    missing, unexpected = model.load_state_dict(lw.state, strict=False)
+    if unexpected or any(not k.startswith("event_path.") for k in missing) or (missing and lw.config.alignment.event_path):
+        print(f"error: {args.weights}: its tensors do not match its config", file=sys.stderr)
+        return 2
+    if not lw.config.alignment.event_path:
+        model.event_path.copy_from(model)  # the model's own video side, to the last bit
+    model.eval()
+    thresholds = sorted({float(cfg.flow.onset_peak_threshold), *args.threshold})
+    fps = float(cfg.video.fps)
+    path: EventPath = model.event_path
+    sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg)
+
+    def report(label: str, model_: nn.Module, names) -> None:
+        if sets:
+            show(label, score(model_, sets, names, thresholds, fps))
+    trained = list(path.parameters()) if args.train == "all" else list(path.onset_head.parameters())
+    path.requires_grad_(False)
+    for p in trained:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(trained, lr=args.lr)
+    ema = EMA(path, args.ema)
+    step = 0
+    if args.checkpoint and Path(args.checkpoint).is_file():
+        ck = torch.load(args.checkpoint, weights_only=False)
+        if ck["settings"] | {"stop_after": None} != vars(args) | {"stop_after": None}:
+            print(f"error: {args.checkpoint} was written with other settings (the same command continues it)",
+                  file=sys.stderr)
+            return 2
+        path.load_state_dict(ck["path"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        print(f"continued from {args.checkpoint} at step {step}", flush=True)
+    else:
+        report("step 0", path, ("falling-tune", "live-tune"))
+    draws = Draws(args.bank, cfg, args.seed, args.batch, args.falling_share)
+
+    def lr_at(s: int) -> float:
+        if s < args.warmup:
+            return args.lr * (s + 1) / args.warmup
+        return args.lr * 0.5 * (1 + math.cos(math.pi * (s - args.warmup) / max(1, args.steps - args.warmup)))
+
+    t0, losses = time.perf_counter(), []
+    while step < args.steps:
+        frames, mel = draws(step)
+        with torch.no_grad():
+            x = model.model_mel(mel)  # (b, f, m), normalised as the model's
+        path.train()
+        torch.manual_seed(args.seed * 100003 + step)  # dropout of step s, whatever came before
+        loss = path.loss(frames, x)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(trained, 1.0)
+        opt.step()
+        ema.update(path)
+        losses.append(float(loss.detach()))
+        step += 1
+        if step % args.eval_every == 0 or step in (args.steps, args.stop_after):
+            print(f"step {step}: loss {np.mean(losses):.5f}, {time.perf_counter() - t0:.0f} s", flush=True)
+            losses = []
+            report(f"step {step} ema", ema.model, ("falling-tune", "live-tune"))
+            if args.checkpoint:
+                tmp_file = Path(args.checkpoint).with_suffix(".tmp")
+                torch.save({"settings": vars(args), "path": path.state_dict(), "ema": ema.state_dict(),
+                            "opt": opt.state_dict(), "step": step}, tmp_file)
+                tmp_file.replace(args.checkpoint)
+        if step == args.stop_after:
+            print(f"stopped at step {step} of {args.steps}; the same command without --stop-after continues", flush=True)
+            return 0
+    final = ema.model if args.steps > 0 else path
+    report(f"final (step {step})", final, SETS)
+    model.event_path = final
+    save_weights(args.out, {k: v.detach().clone() for k, v in model.state_dict().items()}, cfg,
+                 {**lw.meta, "event_path": {"from": args.weights, "steps": step, "settings": vars(args)}})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""alignment.event_path: a copy of the video side for the onset track alone (openfoley.alignment.event_path)
+and scripts/fit-event-path.py, which trains it on live renders with the generator left as it is."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from openfoley.alignment.event_path import EventPath
+from openfoley.alignment.mma import onset_target
+from openfoley.checkpoint import load_weights, save_weights
+from openfoley.config import Config, get_preset
+from openfoley.data.foleyworld.synthbank import make_synth_bank
+from openfoley.errors import ConfigError
+from openfoley.model import Batch, FoleyModel
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fit-event-path.py"
+TINY = get_preset("tiny")  # 2 s, 8 kHz
+HEAD = dataclasses.replace(TINY, alignment=dataclasses.replace(TINY.alignment, onset_weight=1.0, onset_head_kernel=3))
+PATHED = dataclasses.replace(HEAD, alignment=dataclasses.replace(HEAD.alignment, event_path=True))
+
+
+def model_of(cfg: Config, seed: int = 0) -> FoleyModel:
+    torch.manual_seed(seed)
+    return FoleyModel(cfg).eval()
+
+
+def frames(b: int = 2, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (b, TINY.video_frames, 3, TINY.video.size, TINY.video.size), generator=g,
+                         dtype=torch.uint8)
+
+
+def test_the_switch_needs_an_onset_head():
+    with pytest.raises(ConfigError, match="event_path needs"):
+        dataclasses.replace(TINY, alignment=dataclasses.replace(TINY.alignment, event_path=True))
+    assert not any(k.startswith("event_path.") for k in model_of(HEAD).state_dict())  # off: the old keys
+
+
+def test_a_copy_gives_the_onset_heads_track_and_a_changed_path_moves_only_the_track():
+    base = model_of(HEAD)
+    pathed = FoleyModel(PATHED).eval()
+    missing, unexpected = pathed.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("event_path.") for k in missing)
+    pathed.event_path.copy_from(base)
+    fr = frames()
+    with torch.no_grad():
+        a, b = base.video_condition(fr), pathed.video_condition(fr)
+    assert torch.equal(a.onset, b.onset)  # the same track, to the last bit
+    with torch.no_grad():
+        pathed.event_path.onset_head.b.bias.add_(0.25)
+        c = pathed.video_condition(fr)
+    torch.testing.assert_close(c.onset, a.onset + 0.25, rtol=0, atol=1e-6)
+    assert torch.equal(c.flow.tokens, a.flow.tokens) and torch.equal(c.flow.keys, a.flow.keys)  # the generator's
+
+
+def test_training_adds_the_event_paths_loss_on_the_same_target():
+    base = model_of(HEAD)
+    pathed = FoleyModel(PATHED).eval()
+    pathed.load_state_dict(base.state_dict(), strict=False)
+    with torch.no_grad():
+        for p in pathed.event_path.parameters():
+            p.add_(torch.randn(p.shape) * 0.02)
+    g = torch.Generator().manual_seed(0)
+    fr = frames()
+    mel = torch.randn(2, TINY.audio.n_mels, TINY.mel_frames, generator=g)
+    out_a = base(Batch(fr, mel), torch.Generator().manual_seed(3))
+    out_b = pathed(Batch(fr, mel), torch.Generator().manual_seed(3))
+    x = base.model_mel(mel)
+    expected = torch.nn.functional.mse_loss(pathed.event_path(fr), onset_target(x, TINY.video_frames))
+    torch.testing.assert_close(out_b.loss_onset - out_a.loss_onset, expected, rtol=1e-5, atol=1e-7)
+    out_b.loss_onset.backward()
+    grads = [p.grad for p in pathed.event_path.parameters()]
+    assert all(gr is not None for gr in grads) and sum(float(gr.abs().sum()) for gr in grads) > 0
+
+
+def test_event_path_loss_is_the_squared_error_against_the_onset_target():
+    path = EventPath(HEAD).eval()
+    fr = frames(1)
+    x = torch.zeros(1, TINY.audio.n_mels, TINY.mel_frames)
+    x[..., 10:] = 1.0  # one rise of 1 at mel frame 10: a target of 1 in one frame and 0 elsewhere
+    target = onset_target(x, TINY.video_frames)
+    assert float(target.sum()) == 1.0
+    with torch.no_grad():
+        track = path(fr)
+        assert float(path.loss(fr, x)) == pytest.approx(float(((track - target) ** 2).mean()), rel=1e-6)
+
+
+# --- scripts/fit-event-path.py -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    return make_synth_bank(tmp_path_factory.mktemp("event") / "bank", seed=0, sample_rate=8000)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("event") / "w"
+    model = model_of(HEAD)
+    model.set_latent_stats(torch.zeros(TINY.audio.n_mels), torch.ones(TINY.audio.n_mels))
+    save_weights(folder, model.state_dict(), HEAD, {"step": 7})
+    return folder
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+COMMON = ["--steps", 4, "--batch", 2, "--falling-share", 0.5, "--warmup", 1, "--eval-every", 2, "--lr", 1e-3,
+          "--no-eval"]
+
+
+def test_the_script_trains_the_path_alone_and_continues_bit_for_bit(bank, weights, tmp_path):
+    r = run(weights, tmp_path / "out", "--bank", bank, *COMMON)
+    assert r.returncode == 0, r.stderr
+    old, new = load_weights(weights), load_weights(tmp_path / "out")
+    assert new.config.alignment.event_path and new.meta["step"] == 7 and new.meta["event_path"]["steps"] == 4
+    assert all(torch.equal(old.state[k], new.state[k]) for k in old.state)  # everything else as it was
+    changed = [k for k in new.state if k.startswith("event_path.")
+               and not torch.equal(new.state[k], old.state[k.replace("event_path.transformer.", "mma.transformer.")
+                                   .replace("event_path.onset_head.", "mma.onset_head.")
+                                   .replace("event_path.video_encoder.", "video_encoder.")])]
+    assert len(changed) > 10  # the copy trained
+    ck = tmp_path / "ck.pt"
+    half = run(weights, tmp_path / "split", "--bank", bank, *COMMON, "--checkpoint", ck, "--stop-after", 2)
+    assert half.returncode == 0 and "stopped at step 2" in half.stdout and not (tmp_path / "split").exists()
+    rest = run(weights, tmp_path / "split", "--bank", bank, *COMMON, "--checkpoint", ck)
+    assert rest.returncode == 0 and "continued from" in rest.stdout, rest.stderr
+    split = load_weights(tmp_path / "split")
+    assert all(torch.equal(split.state[k], new.state[k]) for k in new.state)
+    other = run(weights, tmp_path / "other", "--bank", bank, *COMMON[:-1], "--checkpoint", ck)  # scoring on
+    assert other.returncode == 2 and "other settings" in other.stderr and not (tmp_path / "other").exists()
+
+
+def test_the_script_refuses_bad_input_in_one_line(bank, weights, tmp_path):
+    for args, says in ([[weights, weights], "is WEIGHTS"],
+                       [[tmp_path / "none", tmp_path / "o"], "not found"],
+                       [[weights, tmp_path / "o", "--falling-share", 2], "--falling-share"],
+                       [[weights, tmp_path / "o", "--stop-after", 2], "--stop-after"]):
+        r = run(*args, "--bank", bank, "--no-eval")
+        assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o").exists()
+    nohead = tmp_path / "nohead"
+    save_weights(nohead, model_of(TINY).state_dict(), TINY, {})
+    r = run(nohead, tmp_path / "o", "--bank", bank, "--no-eval")
+    assert r.returncode == 2 and "event_path needs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
