@@ -191,10 +191,13 @@ def test_conv_onset_head_exports(cache, tmp_path, moving_square):
     from openfoley.checkpoint import load_weights, save_weights
 
     lw = load_weights(builtin_model_dir())
-    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, onset_head_kernel=3))
+    # the head on the shared video side: without the built-in model's event path, whose track would replace it
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, onset_head_kernel=3,
+                                                                       event_path=False))
     torch.manual_seed(0)
     model = FoleyModel(cfg)
-    model.load_state_dict({k: v for k, v in lw.state.items() if not k.startswith("mma.onset_head.")}, strict=False)
+    model.load_state_dict({k: v for k, v in lw.state.items() if not k.startswith(("mma.onset_head.", "event_path."))},
+                          strict=False)
     weights = tmp_path / "w"
     save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
     v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
