@@ -65,6 +65,10 @@ def collect(args) -> int:
     if not pipe.has_onset_head:
         print(f"error: {args.model} has no onset head", file=sys.stderr)
         return 2
+    if model.event_path is not None:  # its track is the event path's: a head fitted here would change nothing
+        print(f"error: {args.model} takes its onset track from its event path (alignment.event_path); this fits heads "
+              "on the shared aligned features (scripts/fit-event-path.py trains the path)", file=sys.stderr)
+        return 2
 
     def aligned(frames: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

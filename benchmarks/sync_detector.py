@@ -301,7 +301,7 @@ def part_model(args) -> dict:
 
     def scores(frames: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
-            return torch.cat([model.mma.onset_head(model.align(frames[i: i + 16]))[..., 0]
+            return torch.cat([model.onset_track(frames[i: i + 16], model.align(frames[i: i + 16]))
                               for i in range(0, frames.shape[0], 16)]).numpy()
 
     ap, chance, f1, count, th = score(scores(tr["frames"][:150]), tr["events"][:150], scores(te["frames"]),
@@ -359,7 +359,8 @@ def part_kinds(args) -> list[dict]:
         all_s, all_ev, all_k = [], [], []
         for frames, times, kinds in clips:
             with torch.no_grad():
-                s = model.mma.onset_head(model.align(torch.as_tensor(frames)[None]))[0, :, 0].numpy()
+                fr = torch.as_tensor(frames)[None]
+                s = model.onset_track(fr, model.align(fr))[0].numpy()
             step = cfg.seconds / len(s)
             all_s.append(s)
             all_ev.append(torch.as_tensor(np.asarray(times, dtype=np.float32)))
@@ -402,7 +403,7 @@ def part_walkap(args) -> dict:
     items = eval_items(args.bank, model.cfg, args.clips)
     frames = torch.stack([it["frames"] for it in items])
     with torch.no_grad():
-        s = torch.cat([model.mma.onset_head(model.align(frames[i: i + 8]))[..., 0]
+        s = torch.cat([model.onset_track(frames[i: i + 8], model.align(frames[i: i + 8]))
                        for i in range(0, len(items), 8)]).numpy()
     rec = {"part": "walkap", "weights": args.weights, "clips": args.clips,
            **frame_aps(s, items, model.cfg.video.fps, average_precision)}

@@ -295,7 +295,7 @@ def part_oracle(args) -> None:
         if frozen is not None:  # "onset": the frozen model's onset head on its aligned features, one channel
             with torch.no_grad():
                 fr = torch.stack([it["frames"] for it in items])
-                pred = frozen.mma.onset_head(frozen.align(fr))[..., 0]  # (b, t)
+                pred = frozen.onset_track(fr, frozen.align(fr))  # (b, t): the head's, or the event path's
                 pred = F.interpolate(pred[:, None], size=n, mode="linear", align_corners=False)[:, 0]
             tokens[:, :, 0] = pred * 3.0
         for j, ev in enumerate(events_list if frozen is None else []):

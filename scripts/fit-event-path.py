@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Fine-tune a copy of the video side for the onset track alone: the event path.
 
-    scripts/fit-event-path.py builtin runs/event-a --steps 1500     # OUT: WEIGHTS with a trained event path
-    scripts/fit-event-path.py builtin runs/event-0 --steps 0        # WEIGHTS' own onset track, scored
+    scripts/fit-event-path.py WEIGHTS OUT --steps 1500      # OUT: WEIGHTS with a trained event path
+    scripts/fit-event-path.py builtin runs/event-c --steps 1500 --falling-share 0.5 --seed 501   # trains it on
+    scripts/fit-event-path.py WEIGHTS runs/event-0 --steps 0        # WEIGHTS' own onset track, scored
+
+The built-in model's path came from two runs (docs/sync-diagnosis.md part 29, docs/training.md).
 
 Why: the onset head's peaks are the events onset guidance pulls the sound to (``FoleyResult.video_events``).
 It reads MMA's aligned features, which also condition the generator, so the model's joint training
@@ -59,7 +62,7 @@ from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  #
 from openfoley.alignment.event_path import EventPath  # noqa: E402
 from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
-from openfoley.errors import OpenFoleyError  # noqa: E402
+from openfoley.errors import DataError, OpenFoleyError  # noqa: E402
 from openfoley.model import FoleyModel  # noqa: E402
 from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
 from openfoley.training.ema import EMA  # noqa: E402
@@ -130,6 +133,9 @@ class Draws:
         self.seed = seed
         self.n_fall = int(round(batch * falling_share))
         self.n_live = batch - self.n_fall
+        if self.n_fall and not self.pool:
+            raise DataError(f"{bank_dir}: no impact class in the train split to draw falling objects from "
+                            "(give --falling-share 0)")
 
     def falling(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         from openfoley.data.foleyworld.live import frames_on_grid
@@ -208,7 +214,12 @@ def main(argv=None) -> int:
     thresholds = sorted({float(cfg.flow.onset_peak_threshold), *args.threshold})
     fps = float(cfg.video.fps)
     path: EventPath = model.event_path
-    sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg)
+    try:
+        draws = Draws(args.bank, cfg, args.seed, args.batch, args.falling_share)
+        sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg)
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     def report(label: str, model_: nn.Module, names) -> None:
         if sets:
@@ -233,8 +244,6 @@ def main(argv=None) -> int:
         print(f"continued from {args.checkpoint} at step {step}", flush=True)
     else:
         report("step 0", path, ("falling-tune", "live-tune"))
-    draws = Draws(args.bank, cfg, args.seed, args.batch, args.falling_share)
-
     def lr_at(s: int) -> float:
         if s < args.warmup:
             return args.lr * (s + 1) / args.warmup

@@ -144,6 +144,8 @@ def test_the_script_refuses_bad_input_in_one_line(bank, weights, tmp_path):
                        [[weights, tmp_path / "o", "--stop-after", 2], "--stop-after"]):
         r = run(*args, "--bank", bank, "--no-eval")
         assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run(weights, tmp_path / "o", "--bank", tmp_path, "--no-eval")  # a folder that is not a sound bank
+    assert r.returncode == 2 and "not a sound bank" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "o").exists()
     nohead = tmp_path / "nohead"
     save_weights(nohead, model_of(TINY).state_dict(), TINY, {})
