@@ -183,8 +183,6 @@ def main(argv=None) -> int:
                     help="a .pt file: the run's state, written at every --eval-every; the same command continues")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop at this step (its checkpoint written) without finishing the schedule of --steps")
-    ap.add_argument("--train", choices=("all", "head"), default="all",
-                    help="what trains: the whole copied video side, or the onset head alone (the control)")
     args = ap.parse_args(argv)
     if args.steps < 0 or args.batch < 1 or not 0 <= args.falling_share <= 1 or not 0 < args.ema < 1 \
             or args.eval_every < 1 or args.warmup < 0:
@@ -209,8 +207,15 @@ def main(argv=None) -> int:
         print(f"error: {args.weights}: its tensors do not match its config", file=sys.stderr)
         return 2
     if not lw.config.alignment.event_path:
-        model.event_path.copy_from(model)  # the model's own video side, to the last bit
+        model.event_path.copy_from(model.video_encoder, model.mma)  # the model's own video side, to the last bit
     model.eval()
+    ck = None
+    if args.checkpoint and Path(args.checkpoint).is_file():
+        ck = torch.load(args.checkpoint, weights_only=False)
+        if ck["settings"] | {"stop_after": None} != vars(args) | {"stop_after": None}:
+            print(f"error: {args.checkpoint} was written with other settings (the same command continues it)",
+                  file=sys.stderr)
+            return 2
     thresholds = sorted({float(cfg.flow.onset_peak_threshold), *args.threshold})
     fps = float(cfg.video.fps)
     path: EventPath = model.event_path
@@ -224,19 +229,12 @@ def main(argv=None) -> int:
     def report(label: str, model_: nn.Module, names) -> None:
         if sets:
             show(label, score(model_, sets, names, thresholds, fps))
-    trained = list(path.parameters()) if args.train == "all" else list(path.onset_head.parameters())
-    path.requires_grad_(False)
-    for p in trained:
-        p.requires_grad_(True)
+
+    trained = list(path.parameters())
     opt = torch.optim.Adam(trained, lr=args.lr)
     ema = EMA(path, args.ema)
     step = 0
-    if args.checkpoint and Path(args.checkpoint).is_file():
-        ck = torch.load(args.checkpoint, weights_only=False)
-        if ck["settings"] | {"stop_after": None} != vars(args) | {"stop_after": None}:
-            print(f"error: {args.checkpoint} was written with other settings (the same command continues it)",
-                  file=sys.stderr)
-            return 2
+    if ck is not None:
         path.load_state_dict(ck["path"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
@@ -244,6 +242,7 @@ def main(argv=None) -> int:
         print(f"continued from {args.checkpoint} at step {step}", flush=True)
     else:
         report("step 0", path, ("falling-tune", "live-tune"))
+
     def lr_at(s: int) -> float:
         if s < args.warmup:
             return args.lr * (s + 1) / args.warmup

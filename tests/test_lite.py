@@ -300,7 +300,7 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True))
     model = FoleyModel(cfg)
     model.load_state_dict(lw.state, strict=False)
-    model.event_path.copy_from(model)
+    model.event_path.copy_from(model.video_encoder, model.mma)
     with torch.no_grad():
         model.event_path.onset_head.b.bias.add_(0.2)  # another track than the onset head's
     weights = tmp_path / "w"

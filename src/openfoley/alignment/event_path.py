@@ -17,20 +17,15 @@ measures it on the falling-object contacts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from openfoley.alignment.mma import build_onset_head, onset_target
+from openfoley.alignment.mma import MMA, build_onset_head, onset_target
 from openfoley.alignment.transformer import CrossModalTransformer
 from openfoley.config import Config
 from openfoley.encoders import build_video_encoder
-from openfoley.encoders.video import default_times
-
-if TYPE_CHECKING:
-    from openfoley.model import FoleyModel
+from openfoley.encoders.video import VideoEncoder, default_times
 
 
 class EventPath(nn.Module):
@@ -59,10 +54,11 @@ class EventPath(nn.Module):
         return F.mse_loss(track.float(), onset_target(mel, track.shape[1]).float())
 
     @torch.no_grad()
-    def copy_from(self, model: FoleyModel) -> None:
-        """Take the model's own video encoder, MMA transformer and onset head (the same architecture)."""
-        if model.mma is None or model.mma.onset_head is None:
+    def copy_from(self, video_encoder: VideoEncoder, mma: MMA) -> None:
+        """Take a model's own video encoder, MMA transformer and onset head (``FoleyModel.video_encoder``,
+        ``FoleyModel.mma``; the same architecture)."""
+        if mma.onset_head is None:
             raise ValueError("the model has no onset head to copy")
-        self.video_encoder.load_state_dict(model.video_encoder.state_dict())
-        self.transformer.load_state_dict(model.mma.transformer.state_dict())
-        self.onset_head.load_state_dict(model.mma.onset_head.state_dict())
+        self.video_encoder.load_state_dict(video_encoder.state_dict())
+        self.transformer.load_state_dict(mma.transformer.state_dict())
+        self.onset_head.load_state_dict(mma.onset_head.state_dict())
