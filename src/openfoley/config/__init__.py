@@ -166,8 +166,9 @@ class AlignmentConfig:
     onset_head_width: int = 64
     # True (with onset_weight > 0): a second video encoder, MMA transformer (video only) and onset head,
     # trained for the onset track alone (``openfoley.alignment.event_path``, ``scripts/fit-event-path.py``):
-    # its track replaces the onset head's for onset guidance and the predicted events, while the generator
-    # keeps reading the shared video side (docs/sync-diagnosis.md part 29). Off in the presets.
+    # its track replaces the onset head's for onset guidance, the predicted events and (with onset_condition
+    # > 0) the onset channel, while the generator keeps reading the shared video side's aligned features
+    # (docs/sync-diagnosis.md part 29). Off in the presets; on in the built-in model.
     event_path: bool = False
 
 
