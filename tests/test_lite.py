@@ -184,11 +184,27 @@ def test_global_route_exports(cache, tmp_path, moving_square):
     compare(r, g, mel_tol=1e-3, wav_tol=5e-2)
 
 
+
+def changed_track_matches(model, cfg, meta, tmp_path, moving_square) -> None:
+    """``model`` (the built-in model with another onset track) saved and run by both runtimes: its sound differs
+    from the built-in model's (another track, another guide) and the lite runtime gives the torch pipeline's
+    sound and video events."""
+    from openfoley.checkpoint import save_weights
+
+    weights = tmp_path / "w"
+    save_weights(weights, model.state_dict(), cfg, dict(meta))
+    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
+    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
+    assert np.abs(r.mel - plain.mel).max() > 1e-2
+    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-3, wav_tol=5e-2)  # video events included
+
 def test_conv_onset_head_exports(cache, tmp_path, moving_square):
     """The built-in model with a convolutional onset head (alignment.onset_head_kernel = 3, random weights)
     runs in the lite runtime with the torch pipeline's sound and video events: the head's two Conv1d export
     to condition.onnx like the linear head."""
-    from openfoley.checkpoint import load_weights, save_weights
+    from openfoley.checkpoint import load_weights
 
     lw = load_weights(builtin_model_dir())
     # the head on the shared video side: without the built-in model's event path, whose track would replace it
@@ -198,14 +214,7 @@ def test_conv_onset_head_exports(cache, tmp_path, moving_square):
     model = FoleyModel(cfg)
     model.load_state_dict({k: v for k, v in lw.state.items() if not k.startswith(("mma.onset_head.", "event_path."))},
                           strict=False)
-    weights = tmp_path / "w"
-    save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
-    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
-    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
-    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
-    assert np.abs(r.mel - plain.mel).max() > 1e-2  # another head, another guide: another sound
-    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
-    compare(r, g, mel_tol=1e-3, wav_tol=5e-2)  # video events included
+    changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
 
 
 @pytest.mark.parametrize("t,lead", [(100, 0), (37, 0), (100, 2), (37, 3)])  # equal bins of 4 and unequal bins
@@ -294,7 +303,7 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     """The built-in model with an event path (alignment.event_path, a changed copy of its video side) runs in
     the lite runtime with the torch pipeline's sound and video events: the path's track is what
     condition.onnx returns as the onset and what onset guidance pulls to."""
-    from openfoley.checkpoint import load_weights, save_weights
+    from openfoley.checkpoint import load_weights
 
     lw = load_weights(builtin_model_dir())
     cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True))
@@ -303,11 +312,4 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     model.event_path.copy_from(model.video_encoder, model.mma)
     with torch.no_grad():
         model.event_path.onset_head.b.bias.add_(0.2)  # another track than the onset head's
-    weights = tmp_path / "w"
-    save_weights(weights, model.state_dict(), cfg, dict(lw.meta))
-    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
-    r = FoleyPipeline.from_pretrained(weights, device="cpu")(v, seed=5)
-    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
-    assert np.abs(r.mel - plain.mel).max() > 1e-2  # another track, another guide: another sound
-    g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
-    compare(r, g, mel_tol=1e-3, wav_tol=5e-2)  # video events included
+    changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
