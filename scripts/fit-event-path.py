@@ -62,7 +62,7 @@ from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  #
 from openfoley.alignment.event_path import EventPath  # noqa: E402
 from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
-from openfoley.errors import DataError, OpenFoleyError  # noqa: E402
+from openfoley.errors import OpenFoleyError  # noqa: E402
 from openfoley.model import FoleyModel  # noqa: E402
 from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
 from openfoley.training.ema import EMA  # noqa: E402
@@ -119,36 +119,21 @@ class Draws:
 
     def __init__(self, bank_dir: str, cfg, seed: int, batch: int, falling_share: float):
         from openfoley.config.tools import RenderConfig
-        from openfoley.data.foleyworld.bank import load_bank
         from openfoley.data.foleyworld.live import LiveStore
-        from openfoley.data.foleyworld.render import resolve_splits, split_pool
-        from openfoley.data.foleyworld.scenes import kind_of
 
-        self.cfg = cfg
         self.live = LiveStore.for_training(bank_dir, cfg, walkers=0.5, seed=seed)
-        self.bank = load_bank(bank_dir)
-        self.pool = {c: ids for c, ids in split_pool(self.bank, resolve_splits(self.bank, None), "train").items()
-                     if kind_of(c, self.bank.class_group(c)) == "impact"}
-        self.rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
-        self.seed = seed
+        # falling objects: one impact source of a train recording per clip
+        rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
+        self.fall = LiveStore(bank_dir, cfg, split="train", seed=seed + 1, render=rcfg, clips=2**31 - 1,
+                              n_sources=1, kind="impact")
         self.n_fall = int(round(batch * falling_share))
         self.n_live = batch - self.n_fall
-        if self.n_fall and not self.pool:
-            raise DataError(f"{bank_dir}: no impact class in the train split to draw falling objects from "
-                            "(give --falling-share 0)")
+        if self.n_fall:
+            self.fall._ready()  # DataError when the train split has no impact class
 
     def falling(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from openfoley.data.foleyworld.live import frames_on_grid
-        from openfoley.data.foleyworld.render import render_clip
-        from openfoley.features.mel import log_mel
-
-        v = self.cfg.video
-        step = round(self.rcfg.fps / v.fps)
-        clip = render_clip(self.bank, self.pool, self.rcfg, seed=self.seed + 1, split="train", index=i, n_sources=1,
-                           frame_step=step)
-        frames = frames_on_grid(clip.frames, self.rcfg.fps / step, v.fps, v.size)
-        mel = log_mel(torch.from_numpy(clip.audio), self.cfg.audio).half().float()
-        return torch.from_numpy(frames), mel
+        it = self.fall[i]
+        return it["frames"], it["mel"]
 
     def __call__(self, s: int) -> tuple[torch.Tensor, torch.Tensor]:
         """frames (b, t, 3, h, w) uint8, mel (b, f, m)."""

@@ -282,6 +282,26 @@ def test_onset_target_by_hand():
         onset_target(mel, 4, lead=-1)
 
 
+def test_mel_flux_and_sharp_guide_target_by_hand():
+    from openfoley.alignment.mma import mel_flux, sharp_guide_target
+
+    mel = torch.zeros(1, 2, 8)
+    mel[0, 0, 3:] = 4.0  # bin 0 rises by 4 into frame 3
+    mel[0, 1, 6] = 2.0  # bin 1 rises by 2 into frame 6, falls at 7
+    torch.testing.assert_close(mel_flux(mel), torch.tensor([[0.0, 0, 0, 2.0, 0, 0, 1.0, 0]]), atol=0, rtol=0)
+    onset = torch.tensor([[0.8, 0.1, 0.7, 0.2]])  # 4 video frames of 2 mel frames: first mel frames 0, 2, 4, 6
+    want = torch.tensor([[0.8, 0.5, 0.1, 0.5, 0.7, 0.5, 0.2, 0.5]])
+    torch.testing.assert_close(sharp_guide_target(onset, 8, 0, 0.5), want, atol=0, rtol=0)
+    # lead 1: each value one mel frame earlier; frame 0's would fall before the start and is dropped
+    want = torch.tensor([[0.5, 0.1, 0.5, 0.7, 0.5, 0.2, 0.5, 0.5]])
+    torch.testing.assert_close(sharp_guide_target(onset, 8, 1, 0.5), want, atol=0, rtol=0)
+    # unequal intervals (adaptive pooling's starts): 3 frames over 8 mel frames start at 0, 2, 5
+    want = torch.tensor([[0.8, 0.0, 0.1, 0.0, 0.0, 0.7, 0.0, 0.0]])
+    torch.testing.assert_close(sharp_guide_target(onset[:, :3], 8, 0, 0.0), want, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="lead"):
+        sharp_guide_target(onset, 8, -1, 0.5)
+
+
 def test_onset_head_is_off_by_default_and_trains_when_on():
     from openfoley.model import Batch, FoleyModel
 

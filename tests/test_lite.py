@@ -217,17 +217,33 @@ def test_conv_onset_head_exports(cache, tmp_path, moving_square):
     changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
 
 
+def test_other_onset_guide_matches(cache, tmp_path, moving_square):
+    """The built-in model with the other of the "peaks" and "sharp" onset guides: the lite runtime's
+    written-out gradient gives the torch pipeline's sound."""
+    from openfoley.checkpoint import load_weights
+
+    lw = load_weights(builtin_model_dir())
+    other = "peaks" if lw.config.flow.onset_guide == "sharp" else "sharp"
+    cfg = dataclasses.replace(lw.config, flow=dataclasses.replace(lw.config.flow, onset_guide=other))
+    model = FoleyModel(cfg)
+    model.load_state_dict(lw.state)
+    changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
+
+
+@pytest.mark.parametrize("guide", ["peaks", "sharp"])
 @pytest.mark.parametrize("t,lead", [(100, 0), (37, 0), (100, 2), (37, 3)])  # equal bins of 4 and unequal bins
-def test_onset_guide_gradient_equals_autograd(t, lead):
+def test_onset_guide_gradient_equals_autograd(t, lead, guide):
     cfg = get_preset("small")
-    cfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, onset_guide_lead=lead))
+    cfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, onset_guide_lead=lead, onset_guide=guide,
+                                                            onset_floor=0.3))
     model = FoleyModel(cfg)
     g = torch.Generator().manual_seed(t)
     x1 = torch.randn(2, cfg.audio_tokens, cfg.audio_token_dim, generator=g)
     target = torch.rand(2, t, generator=g)
     x = x1.clone().requires_grad_(True)
     (ref,) = torch.autograd.grad(model.onset_guide(target)(x), x)
-    got = onset_guide_grad(x1.numpy(), target.numpy(), cfg.encoder.audio_patch, cfg.audio.n_mels, lead)
+    got = onset_guide_grad(x1.numpy(), target.numpy(), cfg.encoder.audio_patch, cfg.audio.n_mels, lead,
+                           guide == "sharp", 0.3)
     assert got.shape == tuple(x1.shape) and np.abs(ref.numpy()).max() > 0.1
     np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-6)
 

@@ -75,6 +75,28 @@ def test_live_store_is_deterministic_and_mel_matches(bank):
         LiveStore(bank, CFG, render=dataclasses.replace(RENDER, sample_rate=16000))
 
 
+def test_one_source_of_one_kind(bank):
+    """``n_sources`` and ``kind``: each clip is ``render_clip``'s with that many sources, drawn from the split's
+    classes of that kind only; a kind the split lacks is a DataError."""
+    from openfoley.data.foleyworld.bank import load_bank
+    from openfoley.data.foleyworld.render import render_clip, resolve_splits, split_pool
+    from openfoley.data.foleyworld.scenes import kind_of
+    from openfoley.errors import DataError
+
+    live = LiveStore(bank, CFG, split="train", seed=2, render=RENDER, clips=6, n_sources=1, kind="impact")
+    b = load_bank(bank)
+    pool = {c: ids for c, ids in split_pool(b, resolve_splits(b, None), "train").items()
+            if kind_of(c, b.class_group(c)) == "impact"}
+    for i in range(6):
+        clip = live.clip(i)
+        want = render_clip(b, pool, RENDER, 2, "train", i, n_sources=1)
+        assert np.array_equal(clip.frames, want.frames) and np.array_equal(clip.audio, want.audio)
+        assert len(clip.truth["sources"]) == 1 and clip.truth["sources"][0]["class"] in pool
+        assert torch.equal(live.mel(i), live[i]["mel"])
+    with pytest.raises(DataError, match="kind 'nothing'"):
+        LiveStore(bank, CFG, split="train", render=RENDER, kind="nothing")[0]
+
+
 def test_prefetching_workers_give_the_same_batches(bank):
     live = LiveStore(bank, CFG, split="train", seed=0, render=RENDER, clips=12)
     plain = StoreBatches(live, 4, 2, seed=0)

@@ -11,6 +11,7 @@ from openfoley.config import apply_overrides, get_preset
 from openfoley.errors import ConfigError
 from openfoley.features.store import FeatureStore
 from openfoley.model import Batch, FoleyModel
+from openfoley.nn.patches import patchify
 from openfoley.training.data import collate
 from openfoley.training.loop import train
 from openfoley.training.objective import loss_fn
@@ -101,8 +102,42 @@ def test_peaks_guide_target_marks_the_local_maxima_above_the_threshold_and_nothi
     soft = FoleyModel(apply_overrides(cfg, {"flow.onset_guide": "soft"}))
     assert torch.equal(soft.guide_target(onset), onset)
     with pytest.raises(ConfigError, match="flow.onset_guide"):
-        FoleyModel(apply_overrides(cfg, {"flow.onset_guide": "sharp"}))
+        FoleyModel(apply_overrides(cfg, {"flow.onset_guide": "spiky"}))
+    sharp = FoleyModel(apply_overrides(cfg, {"flow.onset_guide": "sharp"}))
+    assert torch.equal(sharp.guide_target(onset), want)  # the same events as "peaks"
     # sampling steers towards the peaks track: the guide of the sampled latent is below the unguided one's
+    c = model.video_condition(_batch(cfg).frames)
+    guide = model.onset_guide(model.guide_target(c.onset))
+    plain = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.0)
+    guided = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.5)
+    assert float(guide(guided)) < 0.75 * float(guide(plain))
+
+
+def test_sharp_guide_by_hand():
+    """The "sharp" guide: f * sum over mel frames of (rise into the frame - what it is asked)^2, the event
+    frames' values asked of their first mel frame (less the lead) and the floor of every other."""
+    cfg = apply_overrides(get_preset("tiny"), {"alignment.onset_weight": 1.0, "flow.onset_guide": "sharp",
+                                               "flow.onset_floor": 0.5})
+    model = FoleyModel(cfg)
+    p, f = cfg.encoder.audio_patch, cfg.audio.n_mels
+    n = cfg.audio_tokens
+    m = n * p
+    mel = torch.zeros(1, f, m)
+    mel[0, :, 1:] = 3.0  # every bin rises by 3 into mel frame 1, nothing else
+    x1 = patchify(mel, p)
+    target = torch.tensor([[2.0, 1.0]])  # video frame 0 starts at mel frame 0, frame 1 at m // 2
+    rise = torch.zeros(m)
+    rise[1] = 3.0
+    asked = torch.full((m,), 0.5)
+    asked[0], asked[m // 2] = 2.0, 1.0
+    want = f * float((rise - asked).pow(2).sum())
+    assert float(model.onset_guide(target)(x1)) == pytest.approx(want, rel=1e-6)
+    # lead 1 moves frame 1's ask to mel frame m // 2 - 1 and drops frame 0's
+    led = FoleyModel(apply_overrides(cfg, {"flow.onset_guide_lead": 1}))
+    asked = torch.full((m,), 0.5)
+    asked[m // 2 - 1] = 1.0
+    assert float(led.onset_guide(target)(x1)) == pytest.approx(f * float((rise - asked).pow(2).sum()), rel=1e-6)
+    # sampling steers towards it, as the other guides do
     c = model.video_condition(_batch(cfg).frames)
     guide = model.onset_guide(model.guide_target(c.onset))
     plain = model.sample_latent(c, torch.Generator().manual_seed(1), steps=4, onset_guidance=0.0)

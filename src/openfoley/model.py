@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from openfoley.alignment.event_path import EventPath
 from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
 from openfoley.alignment.masks import sample_masks
-from openfoley.alignment.mma import MMA, onset_target, run_mma
+from openfoley.alignment.mma import MMA, mel_flux, onset_target, run_mma, sharp_guide_target
 from openfoley.config import Config
 from openfoley.encoders import build_audio_encoder, build_video_encoder
 from openfoley.encoders.appearance import AppearanceEncoder
@@ -81,7 +81,7 @@ class VideoCondition:
     onset: Tensor | None = None  # (b, t) the onset head's predicted onset strength, for models that have one
 
 
-ONSET_GUIDES = ("soft", "peaks")  # flow.onset_guide
+ONSET_GUIDES = ("soft", "peaks", "sharp")  # flow.onset_guide
 
 
 class FoleyModel(nn.Module):
@@ -269,8 +269,8 @@ class FoleyModel(nn.Module):
     def guide_target(self, onset: Tensor) -> Tensor:
         """The onset track the guide pulls towards: onset (b, t), the onset head's prediction -> (b, t).
 
-        ``flow.onset_guide = "soft"``: ``onset`` itself. ``"peaks"``: ``flow.onset_peak_height`` at every
-        local maximum of ``onset`` (above its left neighbour, at least its right one) at or above
+        ``flow.onset_guide = "soft"``: ``onset`` itself. ``"peaks"`` and ``"sharp"``: ``flow.onset_peak_height``
+        at every local maximum of ``onset`` (above its left neighbour, at least its right one) at or above
         ``flow.onset_peak_threshold``, and ``flow.onset_floor`` everywhere else."""
         fc = self.cfg.flow
         if fc.onset_guide == "soft":
@@ -281,15 +281,33 @@ class FoleyModel(nn.Module):
         return torch.where(peak, torch.full_like(onset, fc.onset_peak_height), torch.full_like(onset, fc.onset_floor))
 
     def onset_guide(self, onset: Tensor):
-        """The guide of onset guidance: x1 (b, n, p*f) -> f times the sum over clips and frames of the
-        squared difference between the onset strength of x1's normalised log-mel (``onset_target``, the
-        onset head's training target) and ``onset`` (b, t), the video's predicted onset strength.
+        """The guide of onset guidance: x1 (b, n, p*f) -> f times the sum of squared differences between
+        the onset strength of x1's normalised log-mel and what ``onset`` (b, t), the track the guide pulls
+        towards (``guide_target``), asks for.
+
+        ``flow.onset_guide`` "soft" and "peaks": per video frame, the onset strength is ``onset_target``
+        (the onset head's training target: the strongest rise of energy during the frame) and the
+        difference is to ``onset`` itself. "sharp": per mel frame, the strength is the rise into that
+        frame (``mel_flux``); the first mel frame of video frame i (``(i * m) // t``, moved
+        ``flow.onset_guide_lead`` earlier) is asked for ``onset[:, i]``, and every other mel frame for
+        ``flow.onset_floor``. So an event's energy rises within one mel frame at a set instant and stays
+        flat after it, where the per-frame maximum leaves the other mel frames of the frame free (an
+        attack spread over the frame, read as two onsets; docs/sync-diagnosis.md part 30).
 
         The onset strength averages over the f mel bins; the factor f makes the gradient on each bin
         of a frame 2 x (that frame's error), independent of f, so a guidance scale means the same for
         any mel size."""
         p, f, t = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels, onset.shape[1]
-        lead = self.cfg.flow.onset_guide_lead
+        fc = self.cfg.flow
+        lead = fc.onset_guide_lead
+        if fc.onset_guide == "sharp":
+
+            def sharp(x1: Tensor) -> Tensor:
+                flux = mel_flux(unpatchify(x1, p, f))  # (b, m)
+                target = sharp_guide_target(onset.to(x1.dtype), flux.shape[1], lead, fc.onset_floor)
+                return f * (flux - target).pow(2).sum()
+
+            return sharp
 
         def guide(x1: Tensor) -> Tensor:
             return f * (onset_target(unpatchify(x1, p, f), t, lead) - onset.to(x1.dtype)).pow(2).sum()

@@ -98,9 +98,31 @@ def onset_target(mel: Tensor, t: int, lead: int = 0) -> Tensor:
     if lead < 0:
         raise ValueError(f"onset_target: lead must be >= 0 mel frames, got {lead}")
     m = mel.shape[-1]
-    flux = F.relu(mel[..., 1:] - mel[..., :-1]).mean(dim=1)  # (b, m - 1)
-    flux = F.pad(flux, (1 + lead, 0))[:, :m]  # (b, m): the rise into mel frame j sits at j + lead
+    flux = F.pad(mel_flux(mel), (lead, 0))[:, :m]  # (b, m): the rise into mel frame j sits at j + lead
     return F.adaptive_max_pool1d(flux[:, None, :], t)[:, 0]  # (b, t)
+
+
+def mel_flux(mel: Tensor) -> Tensor:
+    """Normalised log-mel (b, f, m) -> (b, m): the rise into each mel frame, ``relu(mel[..., j] -
+    mel[..., j-1])`` averaged over the f bins; 0 for the first frame."""
+    return F.pad(F.relu(mel[..., 1:] - mel[..., :-1]).mean(dim=1), (1, 0))
+
+
+def sharp_guide_target(onset: Tensor, m: int, lead: int, floor: float) -> Tensor:
+    """What the "sharp" onset guide asks of each mel frame's rise (``mel_flux``): onset (b, t), one value
+    per video frame -> (b, m).
+
+    Video frame i's value goes to its first mel frame, ``(i * m) // t`` (the start of
+    ``adaptive_max_pool1d``'s interval), moved ``lead`` >= 0 mel frames earlier; a frame whose mel frame
+    would fall before the clip's start is dropped. Every other mel frame gets ``floor``."""
+    b, t = onset.shape
+    if lead < 0 or m < t:
+        raise ValueError(f"sharp_guide_target: need lead >= 0 and m >= t, got lead {lead}, m {m}, t {t}")
+    pos = torch.arange(t, device=onset.device) * m // t - lead  # (t,)
+    keep = pos >= 0
+    target = torch.full((b, m), floor, dtype=onset.dtype, device=onset.device)
+    target[:, pos[keep]] = onset[:, keep]
+    return target
 
 
 class ConvOnsetHead(nn.Module):

@@ -218,13 +218,17 @@ class FlowConfig:
     onset_guidance: float = 0.0
     # What the guide pulls towards: "soft" = the onset head's prediction as it is; "peaks" = a sharpened
     # track, onset_peak_height at the prediction's local maxima at or above onset_peak_threshold and
-    # onset_floor everywhere else: an onset at each predicted event and none in between (docs/flow.md).
+    # onset_floor everywhere else: an onset at each predicted event and none in between (docs/flow.md);
+    # "sharp" = the same track asked of single mel frames: the rise into an event frame's first mel frame
+    # is pulled to onset_peak_height and the rise into every other mel frame to onset_floor, so each event
+    # is one sharp attack at a set instant, not a rise spread over the frame (docs/sync-diagnosis.md part 30).
     onset_guide: str = "soft"
     onset_peak_threshold: float = 0.23
     onset_peak_height: float = 0.8
     onset_floor: float = 0.09
     # Mel frames by which the guide's frame intervals move earlier: an onset asked for at video frame i
-    # is measured over mel frames [i*w - lead, (i+1)*w - lead) (w mel frames per video frame). The head
+    # is measured over mel frames [i*w - lead, (i+1)*w - lead) (w mel frames per video frame; "sharp":
+    # at mel frame i*w - lead alone). The head
     # fires on the frame an event first shows in, which often starts after the sound (docs/flow.md).
     onset_guide_lead: int = 0
     sigma_min: float = 0.0  # floor of the CFM path: x_1 = x1 + sigma_min x0 (openfoley.flow.path)

@@ -75,8 +75,14 @@ def _pool_bins(m: int, t: int) -> list[tuple[int, int]]:
     return [(j * m // t, -(-(j + 1) * m // t)) for j in range(t)]
 
 
-def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int, lead: int = 0) -> np.ndarray:
+def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int, lead: int = 0, sharp: bool = False,
+                     floor: float = 0.0) -> np.ndarray:
     """Gradient of ``FoleyModel.onset_guide`` with respect to x1 (b, n, p*f), written out.
+
+    ``sharp`` (``flow.onset_guide = "sharp"``, with ``floor`` = ``flow.onset_floor``): guide(x1) = f * sum_{b,j}
+    (flux_j - s_j)^2 over mel frames, flux_j the rise into mel frame j averaged over bins and s the track
+    placed on mel frames (``sharp_guide_target``); its gradient goes through the ReLU to the two mel
+    frames of each rise. Otherwise (below):
 
     guide(x1) = f * sum_{b,j} (o_j - target_j)^2 with o = ``onset_target(unpatchify(x1), t, lead)``: the
     positive spectral flux averaged over bins, delayed by ``lead`` mel frames, max-pooled into t bins.
@@ -88,6 +94,14 @@ def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int, lead: i
     b, _, m = mel.shape
     t = target.shape[1]
     d = mel[..., 1:] - mel[..., :-1]  # (b, f, m-1)
+    if sharp:
+        flux = np.concatenate([np.zeros((b, 1), mel.dtype), np.maximum(d, 0).mean(axis=1)], 1)  # (b, m)
+        ask = np.full((b, m), floor, np.float32)
+        pos = np.arange(t) * m // t - lead
+        keep = pos >= 0
+        ask[:, pos[keep]] = target[:, keep]
+        dflux = 2 * f * (flux - ask)
+        return _flux_back(d, dflux, f, p, x1.dtype)
     flux = np.concatenate([np.zeros((b, 1 + lead), mel.dtype), np.maximum(d, 0).mean(axis=1)], 1)[:, :m]  # (b, m)
     dflux = np.zeros_like(flux)
     bins = _pool_bins(m, t)
@@ -103,11 +117,18 @@ def onset_guide_grad(x1: np.ndarray, target: np.ndarray, p: int, f: int, lead: i
             dflux[np.arange(b), arg] += 2 * f * (o - target[:, j])
     if lead:  # the delayed track's value j is the rise into mel frame j - lead
         dflux = np.concatenate([dflux[:, lead:], np.zeros((b, lead), dflux.dtype)], 1)
+    return _flux_back(d, dflux, f, p, x1.dtype)
+
+
+def _flux_back(d: np.ndarray, dflux: np.ndarray, f: int, p: int, dtype) -> np.ndarray:
+    """The guide's gradient with respect to the rise into each mel frame, dflux (b, m), back to the tokens:
+    d (b, f, m-1) are the mel differences -> (b, n, p*f)."""
     dd = (d > 0) * (dflux[:, None, 1:] / f)  # (b, f, m-1): d flux_j / d rise_{j-1} = 1/f where it is positive
-    dmel = np.zeros_like(mel)
+    b, _, m1 = d.shape
+    dmel = np.zeros((b, f, m1 + 1), d.dtype)
     dmel[..., 1:] += dd
     dmel[..., :-1] -= dd
-    return patchify(dmel.astype(x1.dtype), p)
+    return patchify(dmel.astype(dtype), p)
 
 
 def integrate(fn: Callable[[np.ndarray, float], np.ndarray], x0: np.ndarray, steps: int, solver: str) -> np.ndarray:
@@ -250,11 +271,13 @@ class LiteModel:
         if onset_guidance > 0:
             target = guide_target(cond.onset, self.cfg)
             p, f, lead = self.cfg.encoder.audio_patch, self.cfg.audio.n_mels, fc.onset_guide_lead
+            sharp = fc.onset_guide == "sharp"
 
             def velocity(x: np.ndarray, t: float) -> np.ndarray:
                 v = fn(x, t)
                 x1 = x + np.float32(1 - t) * v
-                return v - np.float32(onset_guidance) * onset_guide_grad(x1, target, p, f, lead)
+                return v - np.float32(onset_guidance) * onset_guide_grad(x1, target, p, f, lead, sharp,
+                                                                         fc.onset_floor)
 
         if known is None or known_mask is None:
             return integrate(velocity, x0, steps, solver)

@@ -34,7 +34,7 @@ from openfoley.config import Config
 from openfoley.config.tools import RenderConfig
 from openfoley.data.foleyworld.bank import Bank, load_bank
 from openfoley.data.foleyworld.render import clip_id, clip_rng, render_clip, resolve_splits, split_pool
-from openfoley.data.foleyworld.scenes import build_scene, mix
+from openfoley.data.foleyworld.scenes import build_scene, kind_of, mix
 from openfoley.errors import ConfigError, DataError
 from openfoley.features.mel import log_mel
 
@@ -81,8 +81,12 @@ class LiveStore:
 
     def __init__(self, bank_dir: str | Path, cfg: Config, split: str = "train", seed: int = 0,
                  render: RenderConfig | None = None, clips: int = DEFAULT_CLIPS,
-                 splits: str | Path | None = None):
+                 splits: str | Path | None = None, n_sources: int | None = None, kind: str | None = None):
+        """``n_sources``: every clip's number of sounding sources (None: the renderer's draw of 1 to 3);
+        ``kind``: only the split's classes of that visual event kind (``scenes.kind_of``, e.g. "impact":
+        falling objects)."""
         self.bank_dir, self.cfg, self.split, self.seed, self.clips = str(bank_dir), cfg, split, int(seed), int(clips)
+        self.n_sources, self.kind = n_sources, kind
         self.render = render or RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
         if abs(self.render.seconds - cfg.seconds) > 1e-9 or self.render.sample_rate != cfg.audio.sample_rate:
             raise ConfigError(f"live rendering: render seconds/sample rate ({self.render.seconds}, "
@@ -108,7 +112,13 @@ class LiveStore:
         if self._bank is None:
             self._bank = load_bank(self.bank_dir)
             sp = resolve_splits(self._bank, self._splits)  # None: BANK/splits.json, else the rule
-            self._pool = split_pool(self._bank, sp, self.split)
+            pool = split_pool(self._bank, sp, self.split)
+            if self.kind is not None:
+                bank = self._bank
+                pool = {c: ids for c, ids in pool.items() if kind_of(c, bank.class_group(c)) == self.kind}
+                if not pool:
+                    raise DataError(f"{self.bank_dir}: no {self.split} class of kind {self.kind!r}")
+            self._pool = pool
         return self._bank, self._pool
 
     def __len__(self) -> int:
@@ -119,7 +129,8 @@ class LiveStore:
         if not 0 <= i < self.clips:
             raise IndexError(i)
         bank, pool = self._ready()
-        return render_clip(bank, pool, self.render, self.seed, self.split, int(i), frame_step=frame_step)
+        return render_clip(bank, pool, self.render, self.seed, self.split, int(i), n_sources=self.n_sources,
+                           frame_step=frame_step)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         v = self.cfg.video
@@ -140,7 +151,8 @@ class LiveStore:
         if not 0 <= i < self.clips:
             raise IndexError(i)
         bank, pool = self._ready()
-        audio = mix(build_scene(clip_rng(self.seed, self.split, int(i)), self.render, bank, pool))
+        audio = mix(build_scene(clip_rng(self.seed, self.split, int(i)), self.render, bank, pool,
+                                n_sources=self.n_sources))
         return log_mel(torch.from_numpy(audio), self.cfg.audio).half().float()
 
     def check_compatible(self, cfg: Config) -> None:
@@ -153,4 +165,5 @@ class LiveStore:
         return d
 
     def __repr__(self) -> str:
-        return f"LiveStore({self.bank_dir!r}, split={self.split!r}, seed={self.seed}, clips={self.clips})"
+        extra = "".join(f", {k}={v!r}" for k, v in (("n_sources", self.n_sources), ("kind", self.kind)) if v is not None)
+        return f"LiveStore({self.bank_dir!r}, split={self.split!r}, seed={self.seed}, clips={self.clips}{extra})"
