@@ -58,9 +58,15 @@ def torch_noise(seed: int):
     return lambda shape: torch.randn(shape, generator=g).numpy()
 
 
-def compare(ref, got, mel_tol: float, wav_tol: float) -> None:
+def compare(ref, got, mel_tol: float, wav_tol: float, kinks: float = 0.0) -> None:
+    """``kinks``: the share of mel values allowed beyond ``mel_tol`` (but within 0.1), for the "sharp" onset
+    guide. Its gradient jumps wherever a mel frame's rise in a bin crosses zero, at every mel frame and bin
+    (the "peaks" guide only at each frame's largest rise), so a rounding difference between the runtimes
+    changes a step's correction in some bins and the next steps carry it on. A wrong guide or vocoder is
+    off by order 1 nearly everywhere."""
     assert got.wav.shape == ref.wav.shape and got.mel.shape == ref.mel.shape
-    assert np.abs(got.mel - ref.mel).max() < mel_tol
+    err = np.abs(got.mel - ref.mel)
+    assert err.max() < (0.1 if kinks else mel_tol) and np.mean(err >= mel_tol) <= kinks
     assert np.linalg.norm(got.wav - ref.wav) / np.linalg.norm(ref.wav) < wav_tol
     np.testing.assert_array_equal(got.key_times, ref.key_times)
     np.testing.assert_array_equal(got.onsets, ref.onsets)
@@ -82,10 +88,13 @@ def test_builtin_model_matches_the_torch_pipeline(cache, video):
     # onset guidance the waveform differs by 0.031 relative (spectrum magnitude by 0.014, same onsets):
     # Griffin-Lim's phase iteration on that clip is that sensitive to rounding. Hence 5e-2 for the wave;
     # a wrong vocoder or a wrong mel is off by order 1.
+    # With the "sharp" onset guide (2026-12-05, docs/sync-diagnosis.md part 30) and its default scale 2:
+    # 232 of 32,000 mel values beyond 1e-4, 2 beyond 1e-3 (1.4e-2, the last two mel frames), the rest within
+    # 1e-5; with guidance 0 or 0.5 all within 1.3e-5. Hence a share of 1% allowed beyond 1e-4 there.
     for kw in ({}, {"cfg_scale": 1.0, "onset_guidance": 0.0}, {"solver": "heun", "steps": 3, "onset_guidance": 0.5}):
         r, g = ref(video, seed=3, **kw), lite(video, seed=3, noise=torch_noise(3), **kw)
         assert r.windows == 2
-        compare(r, g, mel_tol=1e-4, wav_tol=5e-2)
+        compare(r, g, mel_tol=1e-4, wav_tol=5e-2, kinks=0.01 if not kw else 0.0)
         assert g.settings["runtime"] == "lite" and g.settings["lanes"] in (1, 2)
         assert {k: v for k, v in g.settings.items() if k not in ("runtime", "lanes")} == {
             k: v for k, v in r.settings.items() if k != "runtime"}
@@ -322,7 +331,11 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     from openfoley.checkpoint import load_weights
 
     lw = load_weights(builtin_model_dir())
-    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True))
+    # the "peaks" guide: with the built-in "sharp" one and this track's many events, the runtimes' rounding
+    # differences at the guide's kinks (``compare``) reach 6.5% of the mel values beyond 1e-4 (at most 0.069)
+    # and Griffin-Lim makes another waveform of nearly the same mel; the export is what is tested here
+    flow = dataclasses.replace(lw.config.flow, onset_guide="peaks", onset_peak_height=0.8, onset_guide_lead=1)
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True), flow=flow)
     model = FoleyModel(cfg)
     model.load_state_dict(lw.state, strict=False)
     model.event_path.copy_from(model.video_encoder, model.mma)
