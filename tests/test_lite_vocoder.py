@@ -136,7 +136,9 @@ def test_mel_to_linear_matches_torch(name, monkeypatch):
     monkeypatch.setattr(lite, "_pinv", _torch_pinv)  # then the rest is the same float32 arithmetic
     lite._inverse_parts.cache_clear()  # the pseudo-inverse is cached per audio setting
     got = lite.mel_to_linear(mel, SMALL)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-7 * float(want.max()))  # measured: equal
+    # measured: equal on the machines until 2026-12-04; on the 2026-12-05 machine up to 3.6e-7 x the maximum
+    # (3.8e-5 at 161, 3.7e-4 at 1640): numpy's and torch's float32 matrix products sum in another order there
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * float(want.max()))
 
 
 @pytest.mark.parametrize("name", CASES)
