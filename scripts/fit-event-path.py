@@ -62,7 +62,7 @@ from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  #
 from openfoley.alignment.event_path import EventPath  # noqa: E402
 from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
-from openfoley.errors import OpenFoleyError  # noqa: E402
+from openfoley.errors import DataError, OpenFoleyError  # noqa: E402
 from openfoley.model import FoleyModel  # noqa: E402
 from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
 from openfoley.training.ema import EMA  # noqa: E402
@@ -129,7 +129,10 @@ class Draws:
         self.n_fall = int(round(batch * falling_share))
         self.n_live = batch - self.n_fall
         if self.n_fall:
-            self.fall._ready()  # DataError when the train split has no impact class
+            try:
+                self.fall._ready()
+            except DataError as e:  # the train split has no impact class
+                raise DataError(f"{e} to draw falling objects from (give --falling-share 0)") from None
 
     def falling(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         it = self.fall[i]
