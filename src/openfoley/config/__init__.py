@@ -532,13 +532,13 @@ def _small() -> Config:
     # (benchmarks/generate.py measures the real-time factor at 4-25 steps). The conv U-Net velocity
     # network replaced the token transformer, the local-motion video encoder (3 temporal layers) the
     # conv stem, and the onset target (weight 10) and onset guidance in sampling (scale 2) were added,
-    # after docs/sync-diagnosis.md; the guide is "sharp" (height 1.2, lead 0) since part 30.
+    # after docs/sync-diagnosis.md; the guide is "sharp" (lead 0) since part 30, height 1.6 since part 31.
     return Config(
         name="small",
         encoder=EncoderConfig(width=128, video="motion", video_channels=(16, 32, 64), temporal_layers=3),
         alignment=AlignmentConfig(depth=3, heads=4, mlp_ratio=2.0, onset_weight=10.0),
         flow=FlowConfig(width=192, depth=2, heads=4, steps=8, net="unet", onset_guidance=2.0, onset_guide="sharp",
-                        onset_peak_height=1.2, onset_guide_lead=0),
+                        onset_peak_height=1.6, onset_guide_lead=0),
         train=TrainConfig(batch_size=16, warmup_steps=100, max_steps=1500, ema_decay=0.995, log_every=10,
                           val_every=250, sample_every=500, ckpt_every=100, keep_last=2),
     )
