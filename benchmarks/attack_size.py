@@ -70,9 +70,21 @@ def main(argv=None) -> int:
     if args.every < 1:
         print(f"error: --every must be >= 1, got {args.every}", file=sys.stderr)
         return 2
+    from openfoley.errors import OpenFoleyError
+
+    try:
+        store = FeatureStore(args.store)
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    missing = [g / f"{store.ids[i]}.mp4" for g in folders for i in range(0, len(store), args.every)
+               if not (g / f"{store.ids[i]}.mp4").is_file()]
+    if missing:
+        print(f"error: {missing[0]} not found ({len(missing)} clips of the store missing in the folders)",
+              file=sys.stderr)
+        return 2
     model = FoleyPipeline.from_pretrained(args.model, device="cpu").model
     cfg = model.cfg
-    store = FeatureStore(args.store)
     track_v: list[np.ndarray] = []
     real: list[tuple[np.ndarray, np.ndarray]] = []
     made: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {g: [] for g in folders}

@@ -38,6 +38,6 @@ def test_rises_at_the_guides_mel_frame_and_near_it():
 
 def test_missing_folders_are_refused_in_one_line(tmp_path):
     for args in (["--store", str(tmp_path / "nope")], ["--store", str(tmp_path), str(tmp_path / "gone")],
-                 ["--store", str(tmp_path), "--every", "0"]):
+                 ["--store", str(tmp_path), "--every", "0"], ["--store", str(tmp_path)]):  # not a store
         r = subprocess.run([sys.executable, str(PATH), *args], capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), r.stderr
