@@ -92,11 +92,12 @@ def test_builtin_model_matches_the_torch_pipeline(cache, video):
     # at height 1.2, 232 of 32,000 mel values beyond 1e-4, 2 beyond 1e-3 (1.4e-2, the last two mel frames),
     # the rest within 1e-5; at height 1.6 (part 31) 400 beyond 1e-4 (1.25%), 31 beyond 1e-3, at most 3.2e-2,
     # the waveform 3.2% apart, the same onsets; with guidance 0 or 0.5 all within 1.3e-5. Hence a share
-    # of 2% allowed beyond 1e-4 there.
+    # of 2% allowed beyond 1e-4 there, and 10% for the waveform (Griffin-Lim turned 0.5% into 3.2% when the
+    # mel differences grew from 1.2 to 1.6; the margin is for other CPUs' rounding).
     for kw in ({}, {"cfg_scale": 1.0, "onset_guidance": 0.0}, {"solver": "heun", "steps": 3, "onset_guidance": 0.5}):
         r, g = ref(video, seed=3, **kw), lite(video, seed=3, noise=torch_noise(3), **kw)
         assert r.windows == 2
-        compare(r, g, mel_tol=1e-4, wav_tol=5e-2, kinks=0.02 if not kw else 0.0)
+        compare(r, g, mel_tol=1e-4, wav_tol=0.1 if not kw else 5e-2, kinks=0.02 if not kw else 0.0)
         assert g.settings["runtime"] == "lite" and g.settings["lanes"] in (1, 2)
         assert {k: v for k, v in g.settings.items() if k not in ("runtime", "lanes")} == {
             k: v for k, v in r.settings.items() if k != "runtime"}
