@@ -28,14 +28,6 @@ import numpy as np
 import torch
 
 
-def event_frames(track: torch.Tensor, threshold: float) -> torch.Tensor:
-    """track (t,) -> indices of its local maxima (above the left neighbour, at least the right one) at or
-    above ``threshold``: the pipeline's and the guide's events (``FoleyModel.guide_target``)."""
-    lo = torch.tensor([-float("inf")])
-    left, right = torch.cat([lo, track[:-1]]), torch.cat([track[1:], lo])
-    return ((track >= threshold) & (track > left) & (track >= right)).nonzero()[:, 0]
-
-
 def rises(flux: torch.Tensor, frames: torch.Tensor, t: int) -> tuple[np.ndarray, np.ndarray]:
     """flux (m,) per mel frame, event video frames (e,) of t -> (at the guide's mel frame, the largest within
     two mel frames of it), each (e,)."""
@@ -57,10 +49,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from openfoley.alignment.mma import mel_flux
+    from openfoley.errors import OpenFoleyError
     from openfoley.features.mel import log_mel
     from openfoley.features.store import FeatureStore
     from openfoley.io import read_audio
     from openfoley.pipeline import FoleyPipeline
+    from openfoley.pipeline.windows import onset_peaks
 
     folders = [Path(g) for g in args.generated]
     for g in [Path(args.store), *folders]:
@@ -70,8 +64,6 @@ def main(argv=None) -> int:
     if args.every < 1:
         print(f"error: --every must be >= 1, got {args.every}", file=sys.stderr)
         return 2
-    from openfoley.errors import OpenFoleyError
-
     try:
         store = FeatureStore(args.store)
     except OpenFoleyError as e:
@@ -83,8 +75,15 @@ def main(argv=None) -> int:
         print(f"error: {missing[0]} not found ({len(missing)} clips of the store missing in the folders)",
               file=sys.stderr)
         return 2
-    model = FoleyPipeline.from_pretrained(args.model, device="cpu").model
-    cfg = model.cfg
+    try:
+        pipe = FoleyPipeline.from_pretrained(args.model, device="cpu")
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not pipe.has_onset_head:
+        print(f"error: {args.model} has no onset head, so no events to measure at", file=sys.stderr)
+        return 2
+    model, cfg = pipe.model, pipe.model.cfg
     track_v: list[np.ndarray] = []
     real: list[tuple[np.ndarray, np.ndarray]] = []
     made: dict[Path, list[tuple[np.ndarray, np.ndarray]]] = {g: [] for g in folders}
@@ -93,7 +92,7 @@ def main(argv=None) -> int:
         it = store[i]
         with torch.no_grad():
             track = model.video_condition(it["frames"][None]).onset[0].float()  # (t,)
-            ev = event_frames(track, cfg.flow.onset_peak_threshold)
+            ev = torch.from_numpy(onset_peaks(track.numpy(), cfg.flow.onset_peak_threshold))  # the guide's events
             t = track.shape[0]
             track_v.append(track[ev].numpy())
             real.append(rises(mel_flux(model.model_mel(it["mel"][None]))[0], ev, t))

@@ -78,13 +78,22 @@ def main(argv=None) -> int:
 
     from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.bank import load_bank
+    from openfoley.errors import OpenFoleyError
     from openfoley.evaluation.metrics import event_time_error
     from openfoley.io import read_video
     from openfoley.pipeline import FoleyPipeline
     from openfoley.pipeline.windows import onset_peaks
 
-    model = FoleyPipeline.from_pretrained(args.model, device="cpu").model
-    cfg = model.cfg
+    try:
+        pipe = FoleyPipeline.from_pretrained(args.model, device="cpu")
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not pipe.has_onset_head:
+        print(f"error: {args.model} has no onset head, so it predicts no video events", file=sys.stderr)
+        return 2
+    model, cfg = pipe.model, pipe.model.cfg
+    read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
     bank = load_bank(args.bank)
     pool = kind_pool(bank, "impact")
     rc = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=bank.sample_rate)
@@ -96,7 +105,6 @@ def main(argv=None) -> int:
         for seed in seeds:
             for i in range(args.clips):
                 clip, path, truth = check_clip(bank, pool, rc, seed, i, Path(tmp))
-                read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
                 base_f = read_video(path, fps, **read).frames[None]  # (1, t, 3, h, w), as the pipeline reads it
                 odd_f = read_video(path, 2 * fps, **read).frames[None, 1::2]
                 with torch.no_grad():

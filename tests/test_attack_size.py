@@ -16,15 +16,6 @@ ak = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ak)
 
 
-def test_event_frames_are_the_guides_peaks():
-    # local maxima above the left neighbour and at least the right one, at or above the threshold:
-    # frame 1 (0.5), frame 4 (the first of a 0.7 plateau), not frame 6 (0.2, below 0.32)
-    track = torch.tensor([0.1, 0.5, 0.3, 0.3, 0.7, 0.7, 0.2, 0.1])
-    assert ak.event_frames(track, 0.32).tolist() == [1, 4]
-    assert ak.event_frames(track, 0.6).tolist() == [4]
-    assert ak.event_frames(torch.zeros(5), 0.32).tolist() == []
-
-
 def test_rises_at_the_guides_mel_frame_and_near_it():
     # 4 video frames over 16 mel frames: frame k's first mel frame is 4 k
     flux = torch.zeros(16)
