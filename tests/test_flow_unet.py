@@ -140,5 +140,35 @@ def test_global_route_is_the_projection_of_mean_and_max():
         proj.bias.copy_(torch.tensor([0.5, -1.0]))
     assert global_route(proj, tokens, 2).tolist() == [[2.5, 8.0]]  # 2 + 0.5; 1 + 3 + 5 - 1
     assert global_route(None, tokens, 7).tolist() == [[0.0] * 7]
+    # flow.global_gain: bias + gain * W [mean, max]; W [mean, max] = (2, 9)
+    assert global_route(proj, tokens, 2, gain=2.0).tolist() == [[4.5, 17.0]]
+    assert global_route(proj, tokens, 2, gain=0.0).tolist() == [[0.5, -1.0]]
+    assert global_route(None, tokens, 3, gain=2.0).tolist() == [[0.0] * 3]
     with pytest.raises(ConfigError, match="global_cond needs"):
         dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, kind="coupling", global_cond=True))
+    for bad in ({"global_gain": 2.0}, {"global_gain": -1.0, "global_cond": True},
+                {"global_gain": float("nan"), "global_cond": True}):
+        with pytest.raises(ConfigError, match="global_gain"):
+            dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, **bad))
+
+
+@pytest.mark.parametrize("net", ["unet", "transformer"])
+def test_global_gain_acts_in_sampling_only(net):
+    """flow.global_gain scales the route in eval mode (sampling, the lite export) and not in training."""
+    base = dataclasses.replace(CFG.flow, net=net, dropout=0.0, global_cond=True)
+    torch.manual_seed(0)
+    one = build_generator(dataclasses.replace(CFG, flow=base))
+    two = build_generator(dataclasses.replace(CFG, flow=dataclasses.replace(base, global_gain=2.0)))
+    with torch.no_grad():
+        torch.nn.init.normal_(one.net.global_proj.weight, std=0.5)
+        torch.nn.init.normal_(one.net.global_proj.bias, std=0.5)
+    two.load_state_dict(one.state_dict())
+    c = make_cond()
+    for gen in (one, two):
+        gen.train()
+    assert torch.equal(one.net.prepare(c).glob, two.net.prepare(c).glob)
+    for gen in (one, two):
+        gen.eval()
+    g1, g2, bias = one.net.prepare(c).glob, two.net.prepare(c).glob, one.net.global_proj.bias
+    torch.testing.assert_close(g2, bias + 2 * (g1 - bias))
+    assert (g2 - g1).abs().max() > 1e-2

@@ -194,6 +194,13 @@ def test_global_route_exports(cache, tmp_path, moving_square):
     assert np.abs(r.mel - plain.mel).max() > 1e-2  # the route is on and changes the sound
     g = LitePipeline.from_pretrained(weights)(v, seed=5, noise=torch_noise(5))
     compare(r, g, mel_tol=1e-3, wav_tol=5e-2)
+    # flow.global_gain (sampling only) is in the exported condition: another sound, the same in both runtimes
+    gained = tmp_path / "g"
+    save_weights(gained, model.state_dict(), dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, global_gain=2.5)),
+                 dict(lw.meta))
+    r2 = FoleyPipeline.from_pretrained(gained, device="cpu")(v, seed=5)
+    assert np.abs(r2.mel - r.mel).max() > 1e-2
+    compare(r2, LitePipeline.from_pretrained(gained)(v, seed=5, noise=torch_noise(5)), mel_tol=1e-3, wav_tol=5e-2)
 
 
 

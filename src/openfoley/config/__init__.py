@@ -212,6 +212,10 @@ class FlowConfig:
     # docs/sync-diagnosis.md parts 24-25: with the start of the path trained (time_low_share) the clip's
     # spectral colour follows the condition; the built-in model has both on since step 17900.
     global_cond: bool = False
+    # Sampling only (eval mode): the global route's clip-dependent part scaled by this gain, bias + gain * W
+    # [mean, max] (flow.velocity.global_route); 1 = as trained. Needs global_cond. docs/sync-diagnosis.md
+    # part 31: above 1 each clip's sound follows its own condition more (test-closed FAD falls).
+    global_gain: float = 1.0
     # CFM sampling only, for models with an onset head (alignment.onset_weight > 0): at every ODE step the
     # velocity is corrected by -onset_guidance * grad of the squared difference between the onset
     # strength of the predicted data and the video's predicted onset strength (docs/flow.md). 0 = off.
@@ -300,6 +304,10 @@ class Config:
         if not (0.0 <= self.flow.time_low_share <= 1.0 and 0.0 < self.flow.time_low_max <= 1.0):
             raise ConfigError(f"flow.time_low_share must be in [0, 1] and flow.time_low_max in (0, 1], got "
                               f"{self.flow.time_low_share} and {self.flow.time_low_max}")
+        g = self.flow.global_gain
+        if not (math.isfinite(g) and g >= 0) or (g != 1.0 and not self.flow.global_cond):
+            raise ConfigError(f"flow.global_gain must be a finite number >= 0, and other than 1 only with "
+                              f"flow.global_cond, got {g} (global_cond {self.flow.global_cond})")
         if self.flow.global_cond and self.flow.kind not in ("cfm", "ddpm"):
             raise ConfigError(f"flow.global_cond needs flow.kind cfm or ddpm (a velocity network), got {self.flow.kind!r}")
         p = self.encoder.audio_patch

@@ -97,7 +97,7 @@ class ConvVelocityNet(nn.Module):
 
     def __init__(self, token_dim: int, cond_dim: int, width: int, depth: int, heads: int, patch: int,
                  mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08,
-                 global_cond: bool = False):
+                 global_cond: bool = False, global_gain: float = 1.0):
         super().__init__()
         if patch < 1 or patch & (patch - 1) or token_dim % patch:
             raise ValueError(f"unet velocity needs encoder.audio_patch a power of two dividing p*f, got p={patch}, "
@@ -141,6 +141,7 @@ class ConvVelocityNet(nn.Module):
             self.global_proj = nn.Linear(2 * cond_dim, width)
             self.out_mod = nn.Linear(width, 2 * c)
             zero_init(self.global_proj, self.out_mod)
+        self.global_gain = float(global_gain)  # sampling only: eval mode (``global_route``)
 
     def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedUNetCondition:
         """Everything that depends only on the condition (once per sample, not per ODE step)."""
@@ -169,7 +170,8 @@ class ConvVelocityNet(nn.Module):
             always = torch.ones(b, 1, dtype=torch.bool, device=add.device)
         return PreparedUNetCondition(levels=tuple(levels), add=add, context=context,
                                      context_mask=torch.cat([always, visible], -1),
-                                     glob=global_route(self.global_proj, tokens, self.width))
+                                     glob=global_route(self.global_proj, tokens, self.width,
+                                                       1.0 if self.training else self.global_gain))
 
     def forward(self, x: Tensor, t: Tensor, cond: FlowCondition, key_visibility: Tensor | None = None) -> Tensor:
         """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f):
@@ -220,9 +222,11 @@ def build_velocity_net(cfg: Config) -> VelocityNet | ConvVelocityNet:
     if f.net == "unet":
         return ConvVelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads,
                                cfg.encoder.audio_patch, f.mlp_ratio, f.dropout,
-                               token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond)
+                               token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond,
+                               global_gain=f.global_gain)
     return VelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads, f.mlp_ratio, f.dropout,
-                       token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond)
+                       token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond,
+                       global_gain=f.global_gain)
 
 
 __all__ = ["ConvVelocityNet", "PreparedUNetCondition", "ResBlock1d", "build_velocity_net"]

@@ -57,12 +57,18 @@ class PreparedFlowCondition:
     glob: Tensor
 
 
-def global_route(proj: nn.Linear | None, tokens: Tensor, width: int) -> Tensor:
+def global_route(proj: nn.Linear | None, tokens: Tensor, width: int, gain: float = 1.0) -> Tensor:
     """tokens (b, n, dc), the condition after CFG's null replacement -> (b, width): ``proj`` of their mean
-    and max over the n tokens, concatenated (2 dc inputs); zeros when ``proj`` is None (no global route)."""
+    and max over the n tokens, concatenated (2 dc inputs); zeros when ``proj`` is None (no global route).
+
+    ``gain`` (``flow.global_gain``, sampling only) scales the part that depends on the clip:
+    ``bias + gain * W [mean, max]``; 1 is the trained route."""
     if proj is None:
         return tokens.new_zeros(tokens.shape[0], width)
-    return proj(torch.cat([tokens.mean(1), tokens.amax(1)], -1))
+    out = proj(torch.cat([tokens.mean(1), tokens.amax(1)], -1))
+    if gain == 1.0:
+        return out
+    return proj.bias + gain * (out - proj.bias)
 
 
 def token_times(n: int, token_seconds: float, device: torch.device | str | None = None) -> Tensor:
@@ -75,7 +81,7 @@ class VelocityNet(nn.Module):
 
     def __init__(self, token_dim: int, cond_dim: int, width: int, depth: int, heads: int,
                  mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08,
-                 global_cond: bool = False):
+                 global_cond: bool = False, global_gain: float = 1.0):
         super().__init__()
         self.token_dim, self.cond_dim, self.width = token_dim, cond_dim, width
         self.token_seconds = float(token_seconds)
@@ -105,6 +111,7 @@ class VelocityNet(nn.Module):
         if global_cond:
             self.global_proj = nn.Linear(2 * cond_dim, width)
             zero_init(self.global_proj)
+        self.global_gain = float(global_gain)  # sampling only: eval mode (``global_route``)
 
     def prepare(self, cond: FlowCondition, key_visibility: Tensor | None = None) -> PreparedFlowCondition:
         """The part of the network that depends only on the condition: run once per sample, not per
@@ -130,7 +137,8 @@ class VelocityNet(nn.Module):
             always = torch.ones(b, 1, dtype=torch.bool, device=add.device)
         context_mask = torch.cat([always, visible], -1)  # (b, 1+k) or (b, n, 1+k)
         return PreparedFlowCondition(add=add, context=context, context_mask=context_mask,
-                                     glob=global_route(self.global_proj, tokens, self.width))
+                                     glob=global_route(self.global_proj, tokens, self.width,
+                                                       1.0 if self.training else self.global_gain))
 
     def forward(self, x: Tensor, t: Tensor, cond: FlowCondition, key_visibility: Tensor | None = None) -> Tensor:
         """x (b, n, p*f), t (b,), cond, key_visibility (b, n, k) | None -> v (b, n, p*f):

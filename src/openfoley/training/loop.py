@@ -316,7 +316,7 @@ RESUMABLE_CHANGES = ("max_steps", "log_every", "val_every", "sample_every", "ckp
 
 # Sampling-only settings of the flow section: training never reads them.
 SAMPLING_ONLY = ("onset_guidance", "onset_guide", "onset_peak_threshold", "onset_peak_height", "onset_floor",
-                 "onset_guide_lead")
+                 "onset_guide_lead", "global_gain")
 
 
 # Vocoder settings of the audio section: only synthesis reads them, never the training step.
