@@ -48,12 +48,13 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=1, help="use every k-th clip of the store (default: all)")
     args = ap.parse_args(argv)
 
+    from sync_check import load_onset_model
+
     from openfoley.alignment.mma import mel_flux
     from openfoley.errors import OpenFoleyError
     from openfoley.features.mel import log_mel
     from openfoley.features.store import FeatureStore
     from openfoley.io import read_audio
-    from openfoley.pipeline import FoleyPipeline
     from openfoley.pipeline.windows import onset_peaks
 
     folders = [Path(g) for g in args.generated]
@@ -75,13 +76,8 @@ def main(argv=None) -> int:
         print(f"error: {missing[0]} not found ({len(missing)} clips of the store missing in the folders)",
               file=sys.stderr)
         return 2
-    try:
-        pipe = FoleyPipeline.from_pretrained(args.model, device="cpu")
-    except OpenFoleyError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not pipe.has_onset_head:
-        print(f"error: {args.model} has no onset head, so no events to measure at", file=sys.stderr)
+    pipe = load_onset_model(args.model, "no events to measure at")
+    if pipe is None:
         return 2
     model, cfg = pipe.model, pipe.model.cfg
     track_v: list[np.ndarray] = []

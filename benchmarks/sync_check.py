@@ -51,6 +51,23 @@ def check_clip(bank, pool: dict[str, list[str]], cfg: RenderConfig, seed: int, i
     return clip, path, np.asarray([e["time"] for e in clip.truth["events"]], dtype=np.float64)
 
 
+def load_onset_model(name: str, why: str):
+    """``FoleyPipeline`` of ``name`` with an onset head, or None after a one-line error on stderr (a missing
+    model, or one without an onset head: ``why`` says what it would have been needed for)."""
+    from openfoley.errors import OpenFoleyError
+    from openfoley.pipeline import FoleyPipeline
+
+    try:
+        pipe = FoleyPipeline.from_pretrained(name, device="cpu")
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+    if not pipe.has_onset_head:
+        print(f"error: {name} has no onset head, so {why}", file=sys.stderr)
+        return None
+    return pipe
+
+
 def _near(times, t: float, tol: float = 0.1) -> bool:
     """Whether any of ``times`` (s) lies within ``tol`` of ``t``."""
     return bool(len(times)) and float(np.min(np.abs(np.asarray(times) - t))) <= tol

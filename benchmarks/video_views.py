@@ -74,23 +74,16 @@ def main(argv=None) -> int:
         return 2
 
     import torch
-    from sync_check import check_clip, kind_pool
+    from sync_check import check_clip, kind_pool, load_onset_model
 
     from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.bank import load_bank
-    from openfoley.errors import OpenFoleyError
     from openfoley.evaluation.metrics import event_time_error
     from openfoley.io import read_video
-    from openfoley.pipeline import FoleyPipeline
     from openfoley.pipeline.windows import onset_peaks
 
-    try:
-        pipe = FoleyPipeline.from_pretrained(args.model, device="cpu")
-    except OpenFoleyError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not pipe.has_onset_head:
-        print(f"error: {args.model} has no onset head, so it predicts no video events", file=sys.stderr)
+    pipe = load_onset_model(args.model, "it predicts no video events")
+    if pipe is None:
         return 2
     model, cfg = pipe.model, pipe.model.cfg
     read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
