@@ -95,10 +95,14 @@ def test_builtin_model_matches_the_torch_pipeline(cache, video):
     # of 2% allowed beyond 1e-4 there, and 10% for the waveform (Griffin-Lim turned 0.5% into 3.2% when the
     # mel differences grew from 1.2 to 1.6; the margin is for other CPUs' rounding). With the built-in
     # model's flow.global_gain 1.5 (part 31): 111 beyond 1e-4 (0.35%), at most 1.4e-2, the waveform 0.1% apart.
+    # With gain 2.0 (part 32): the default case all within 7.1e-5; Heun 3 with guidance 0.5 now crosses the
+    # guide's kinks too (83 beyond 1e-4, 0.26%, at most 1.9e-2, the same onsets), so every guided case gets
+    # the share; without guidance all within 1.4e-5 (the waveform 3.6% apart, Griffin-Lim's phase).
     for kw in ({}, {"cfg_scale": 1.0, "onset_guidance": 0.0}, {"solver": "heun", "steps": 3, "onset_guidance": 0.5}):
         r, g = ref(video, seed=3, **kw), lite(video, seed=3, noise=torch_noise(3), **kw)
         assert r.windows == 2
-        compare(r, g, mel_tol=1e-4, wav_tol=0.1 if not kw else 5e-2, kinks=0.02 if not kw else 0.0)
+        guided = kw.get("onset_guidance", 1.0) > 0
+        compare(r, g, mel_tol=1e-4, wav_tol=0.1 if not kw else 5e-2, kinks=0.02 if guided else 0.0)
         assert g.settings["runtime"] == "lite" and g.settings["lanes"] in (1, 2)
         assert {k: v for k, v in g.settings.items() if k not in ("runtime", "lanes")} == {
             k: v for k, v in r.settings.items() if k != "runtime"}
