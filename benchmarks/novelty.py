@@ -19,13 +19,15 @@ is distance: how close a clip is to its nearest training clip in the model's own
 - AUC: the probability that a random test-closed clip is nearer the library than a random test-open one
   (ties count half). 0.5: the score cannot tell the splits apart; 1: it always can.
 
-Embeddings are cached in ``--out`` (the library's renders are the slow part, ~7 min on one thread).
+The library's embeddings are cached in ``--out``, keyed by the weights' bytes (its renders are the slow
+part, ~7 min on one thread); a cache of other weights is refused.
 Prints one line per embedding, folder and score.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -52,7 +54,29 @@ def nearest_similarity(library: torch.Tensor, queries: torch.Tensor, k: int) -> 
     return (qs @ lib.T).topk(k, dim=1).values
 
 
+def weights_digest(folder: Path) -> str:
+    """16 hex digits of sha256 over a weights folder's model.safetensors: what the embeddings depend on (the
+    sampling settings in config.json do not change them)."""
+    from openfoley.checkpoint import WEIGHTS_FILE
+
+    h = hashlib.sha256()
+    with open(folder / WEIGHTS_FILE, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - fh is the loop's own file
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
 def main(argv=None) -> int:
+    from openfoley.errors import OpenFoleyError
+
+    try:
+        return run(argv)
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def run(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default="builtin")
     ap.add_argument("--bank", default="data/bank")
@@ -76,8 +100,10 @@ def main(argv=None) -> int:
     from openfoley.encoders.video import as_unit_frames
     from openfoley.io import read_video
     from openfoley.pipeline import FoleyPipeline
+    from openfoley.pipeline.folders import resolve_model_dir
 
-    model = FoleyPipeline.from_pretrained(args.weights, device="cpu").model
+    folder = resolve_model_dir(args.weights)
+    model = FoleyPipeline.from_pretrained(folder, device="cpu").model
     cfg = model.cfg
     if model.appearance is None:
         print(f"error: {args.weights} has no appearance path (encoder.appearance)", file=sys.stderr)
@@ -90,9 +116,10 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lib_file = out / f"library-{args.library}.pt"
+    digest = weights_digest(folder)
     lib = torch.load(lib_file) if lib_file.exists() else None
-    if lib is not None and lib.get("weights") != str(args.weights):
-        print(f"error: {lib_file} was built with {lib.get('weights')}, not {args.weights}", file=sys.stderr)
+    if lib is not None and lib.get("weights") != digest:
+        print(f"error: {lib_file} was built with other weights ({lib.get('weights')}, not {digest})", file=sys.stderr)
         return 2
     if lib is None:
         t = time.perf_counter()
@@ -101,7 +128,7 @@ def main(argv=None) -> int:
         for i0 in range(0, args.library, 16):
             items = [store[i] for i in range(i0, min(args.library, i0 + 16))]
             parts.append(embed(torch.stack([it["frames"] for it in items])))
-        lib = {k: torch.cat([p[k] for p in parts]) for k in KINDS} | {"weights": str(args.weights)}
+        lib = {k: torch.cat([p[k] for p in parts]) for k in KINDS} | {"weights": digest}
         torch.save(lib, lib_file)
         print(f"library: {args.library} clips in {time.perf_counter() - t:.0f} s", flush=True)
     for (fw, split), vids in sets.items():

@@ -38,3 +38,19 @@ def test_nearest_similarity_standardises_by_the_library():
 def test_refusals_are_one_line(tmp_path, args, msg):
     r = subprocess.run([sys.executable, str(PATH), *args], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_weights_digest_is_sha256_of_the_weights_file(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"abc")
+    (tmp_path / "config.json").write_text("{}")  # not part of the digest
+    assert nov.weights_digest(tmp_path) == "ba7816bf8f01cfea"  # sha256("abc")
+
+
+def test_missing_weights_are_one_line(tmp_path):
+    for split in ("test-closed", "test-open"):
+        (tmp_path / "fw" / split).mkdir(parents=True)
+        (tmp_path / "fw" / split / "a.mp4").write_bytes(b"")
+    r = subprocess.run([sys.executable, str(PATH), "--weights", str(tmp_path / "nope"), "--foleyworld",
+                        str(tmp_path / "fw"), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
