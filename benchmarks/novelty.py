@@ -59,11 +59,7 @@ def weights_digest(folder: Path) -> str:
     sampling settings in config.json do not change them)."""
     from openfoley.checkpoint import WEIGHTS_FILE
 
-    h = hashlib.sha256()
-    with open(folder / WEIGHTS_FILE, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - fh is the loop's own file
-            h.update(block)
-    return h.hexdigest()[:16]
+    return hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
 
 
 def main(argv=None) -> int:

@@ -301,11 +301,14 @@ class FoleyModel(nn.Module):
         fc = self.cfg.flow
         lead = fc.onset_guide_lead
         if fc.onset_guide == "sharp":
+            targets: dict = {}  # (m, dtype) -> (b, m): built at the first ODE step, reused by the others
 
             def sharp(x1: Tensor) -> Tensor:
                 flux = mel_flux(unpatchify(x1, p, f))  # (b, m)
-                target = sharp_guide_target(onset.to(x1.dtype), flux.shape[1], lead, fc.onset_floor)
-                return f * (flux - target).pow(2).sum()
+                key = (flux.shape[1], x1.dtype)
+                if key not in targets:
+                    targets[key] = sharp_guide_target(onset.to(x1.dtype), flux.shape[1], lead, fc.onset_floor)
+                return f * (flux - targets[key]).pow(2).sum()
 
             return sharp
 
