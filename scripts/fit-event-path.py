@@ -44,6 +44,7 @@ functions of (``--seed``, s) alone. Any other setting is refused. ``--stop-after
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import tempfile
@@ -62,7 +63,7 @@ from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  #
 from openfoley.alignment.event_path import EventPath  # noqa: E402
 from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
-from openfoley.errors import DataError, OpenFoleyError  # noqa: E402
+from openfoley.errors import ConfigError, DataError, OpenFoleyError  # noqa: E402
 from openfoley.model import FoleyModel  # noqa: E402
 from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
 from openfoley.training.ema import EMA  # noqa: E402
@@ -70,8 +71,9 @@ from openfoley.training.ema import EMA  # noqa: E402
 SETS = ("falling-tune", "falling-check", "live-tune", "test-closed", "test-open")
 
 
-def eval_sets(path: Path, bank_dir: str, stores: str, cfg) -> dict:
-    """The scored sets: name -> {"frames": list of (t, 3, h, w) uint8, "truth": list of (e,) s}."""
+def eval_sets(path: Path, bank_dir: str, stores: str, cfg, with_stores: bool = True) -> dict:
+    """The scored sets: name -> {"frames": list of (t, 3, h, w) uint8, "truth": list of (e,) s}, at
+    ``cfg.video.fps``; without ``with_stores`` no test-closed / test-open (the stores hold 12.5 fps frames)."""
     if path.is_file():
         return torch.load(path, weights_only=False)
     from openfoley.data.foleyworld.bank import load_bank
@@ -82,7 +84,7 @@ def eval_sets(path: Path, bank_dir: str, stores: str, cfg) -> dict:
             out[name] = {"frames": frames, "truth": truth}
     frames, truth = live_tune_set(bank_dir, cfg, 200)
     out["live-tune"] = {"frames": frames, "truth": truth}
-    for split in ("test-closed", "test-open"):
+    for split in ("test-closed", "test-open") if with_stores else ():
         frames, truth = store_set(stores, split)
         out[split] = {"frames": frames, "truth": truth}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +168,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--eval-cache", default="runs/event-eval.pt")
     ap.add_argument("--threshold", type=float, nargs="*", default=[])
+    ap.add_argument("--fps", type=float, default=None,
+                    help="the path's frame rate (default: the model's video.fps); at another rate it reads its own "
+                         "frames (alignment.event_fps) and test-closed / test-open are not scored")
     ap.add_argument("--no-eval", action="store_true", help="score nothing (no --eval-cache is built)")
     ap.add_argument("--checkpoint", default=None,
                     help="a .pt file: the run's state, written at every --eval-every; the same command continues")
@@ -205,11 +210,27 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
     thresholds = sorted({float(cfg.flow.onset_peak_threshold), *args.threshold})
-    fps = float(cfg.video.fps)
+    # the path's frame rate: --fps, else WEIGHTS' own (alignment.event_fps, else video.fps)
+    fps = float(cfg.video.fps * cfg.event_rate) if args.fps is None else float(args.fps)
+    try:  # what OUT's config says about it, and a config whose frames are the path's
+        cfg_out = dataclasses.replace(cfg, alignment=dataclasses.replace(
+            cfg.alignment, event_fps=None if fps == cfg.video.fps else fps))
+        cfg_ev = cfg if fps == cfg.video.fps else dataclasses.replace(
+            cfg_out, video=dataclasses.replace(cfg.video, fps=fps),
+            alignment=dataclasses.replace(cfg.alignment, event_fps=None))
+    except ConfigError as e:
+        print(f"error: --fps {args.fps}: {e}", file=sys.stderr)
+        return 2
+    if cfg_ev is not cfg:  # the same tensors, reading frames at another rate
+        assert model.event_path is not None
+        other = EventPath(cfg_ev)
+        other.load_state_dict(model.event_path.state_dict())
+        model.event_path = other
     path: EventPath = model.event_path
     try:
-        draws = Draws(args.bank, cfg, args.seed, args.batch, args.falling_share)
-        sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg)
+        draws = Draws(args.bank, cfg_ev, args.seed, args.batch, args.falling_share)
+        sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg_ev,
+                                                 with_stores=cfg_ev is cfg)
     except OpenFoleyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -266,9 +287,9 @@ def main(argv=None) -> int:
             print(f"stopped at step {step} of {args.steps}; the same command without --stop-after continues", flush=True)
             return 0
     final = ema.model if args.steps > 0 else path
-    report(f"final (step {step})", final, SETS)
+    report(f"final (step {step})", final, SETS if cfg_ev is cfg else SETS[:3])
     model.event_path = final
-    save_weights(args.out, {k: v.detach().clone() for k, v in model.state_dict().items()}, cfg,
+    save_weights(args.out, {k: v.detach().clone() for k, v in model.state_dict().items()}, cfg_out,
                  {**lw.meta, "event_path": {"from": args.weights, "steps": step, "settings": vars(args)}})
     print(f"wrote {args.out}")
     return 0

@@ -8,15 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from openfoley.alignment.event_path import EventPath
-from openfoley.alignment.mma import onset_target
+from openfoley.alignment.mma import onset_target, sharp_guide_target
 from openfoley.checkpoint import load_weights, save_weights
 from openfoley.config import Config, get_preset
 from openfoley.data.foleyworld.synthbank import make_synth_bank
-from openfoley.errors import ConfigError
+from openfoley.errors import ConfigError, MediaError
 from openfoley.model import Batch, FoleyModel
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fit-event-path.py"
@@ -151,3 +152,96 @@ def test_the_script_refuses_bad_input_in_one_line(bank, weights, tmp_path):
     save_weights(nohead, model_of(TINY).state_dict(), TINY, {})
     r = run(nohead, tmp_path / "o", "--bank", bank, "--no-eval")
     assert r.returncode == 2 and "event_path needs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# --- alignment.event_fps: the event path reads frames of its own at k times the model's rate ---------------
+
+FAST = dataclasses.replace(PATHED, alignment=dataclasses.replace(PATHED.alignment, event_fps=25.0))
+
+
+def test_the_event_rate_is_a_whole_multiple_of_the_models_and_needs_the_path():
+    assert (FAST.event_rate, FAST.event_frames, PATHED.event_rate, PATHED.event_frames) == (2, 50, 1, 25)
+    for bad in (20.0, 6.25, 0.0, float("nan")):
+        with pytest.raises(ConfigError, match="event_fps"):
+            dataclasses.replace(FAST, alignment=dataclasses.replace(FAST.alignment, event_fps=bad))
+    with pytest.raises(ConfigError, match="event_fps"):
+        dataclasses.replace(HEAD, alignment=dataclasses.replace(HEAD.alignment, event_fps=25.0))
+    with pytest.raises(ConfigError, match="onset channel"):
+        dataclasses.replace(FAST, alignment=dataclasses.replace(FAST.alignment, onset_condition=0.5))
+    same = dataclasses.replace(PATHED, alignment=dataclasses.replace(PATHED.alignment, event_fps=12.5))
+    assert same.event_rate == 1  # the model's own rate: the path reads the model's frames
+
+
+def test_a_faster_event_path_reads_its_own_frames_and_leaves_the_generators_condition():
+    slow = model_of(PATHED)
+    fast = FoleyModel(FAST).eval()
+    fast.load_state_dict(slow.state_dict())  # the same tensors: the rate is not in the weights
+    fr = frames()
+    g = torch.Generator().manual_seed(5)
+    ev = torch.randint(0, 256, (2, 50, 3, TINY.video.size, TINY.video.size), generator=g, dtype=torch.uint8)
+    with torch.no_grad():
+        a = slow.video_condition(fr)
+        b = fast.video_condition(fr, event_frames=ev)
+        # the path at 25 fps: frame j at (j + 0.5) / 25 s
+        times = (torch.arange(50, dtype=torch.float32) + 0.5) / 25.0
+        expected = fast.event_path(ev.float() / 255.0, times.expand(2, -1))
+    assert b.onset.shape == (2, 50)
+    torch.testing.assert_close(b.onset, expected, rtol=0, atol=1e-6)
+    assert torch.equal(b.flow.tokens, a.flow.tokens) and torch.equal(b.flow.keys, a.flow.keys)
+    with pytest.raises(ValueError, match="event_frames"):
+        fast.video_condition(fr)
+    with pytest.raises(ValueError, match="event_frames"):
+        fast.video_condition(fr, event_frames=ev[:, :49])
+    with pytest.raises(ValueError, match="fit-event-path"):  # training batches have the model's frames only
+        fast(Batch(fr, torch.zeros(2, TINY.audio.n_mels, TINY.mel_frames)), torch.Generator().manual_seed(0))
+
+
+def test_the_sharp_guide_puts_a_faster_tracks_peaks_on_their_own_mel_frames():
+    cfg = dataclasses.replace(FAST, flow=dataclasses.replace(FAST.flow, onset_guide="sharp"))
+    m = model_of(cfg)
+    onset = torch.full((1, 50), 0.1)
+    onset[0, 7] = 0.9  # a peak in event frame 7: the second half of model frame 3
+    target = m.guide_target(onset)
+    placed = sharp_guide_target(target, 100, 0, cfg.flow.onset_floor)  # 100 mel frames, 2 per event frame
+    assert float(placed[0, 14]) == pytest.approx(cfg.flow.onset_peak_height)
+    assert int((placed[0] > cfg.flow.onset_floor).sum()) == 1
+
+
+def test_the_pipeline_decodes_the_event_paths_frames_and_takes_them_as_frames_too(tmp_path, moving_square):
+    """A file and the same file's frames at 25 fps give the same sound and the same video events, the events
+    on the 25 fps grid; frames at the model's rate alone are not enough."""
+    from openfoley.io import read_video, write_video
+    from openfoley.pipeline import FoleyPipeline
+
+    model = model_of(FAST)
+    model.set_latent_stats(torch.zeros(TINY.audio.n_mels), torch.ones(TINY.audio.n_mels))
+    with torch.no_grad():
+        model.event_path.onset_head.b.bias.add_(1.0)  # a track above the threshold, so peaks become events
+    save_weights(tmp_path / "w", model.state_dict(), FAST, {"step": 1})
+    v = write_video(tmp_path / "v.mp4", moving_square(75, 48, fps=25), 25, preset="ultrafast")  # 3 s: 2 windows
+    pipe = FoleyPipeline.from_pretrained(tmp_path / "w", device="cpu")
+    a = pipe(v, seed=3)
+    fr = read_video(v, 25.0, TINY.video.size, resize=TINY.video.resize).frames
+    b = pipe(fr, seed=3)
+    assert a.windows == b.windows == 2 and a.wav.shape == b.wav.shape
+    np.testing.assert_array_equal(a.wav, b.wav)
+    np.testing.assert_array_equal(a.video_events, b.video_events)
+    grid = a.video_events * 25 - 0.5
+    assert len(grid) > 2 and np.allclose(grid, np.round(grid), atol=1e-6)
+    with pytest.raises(MediaError, match="fps"):
+        pipe(fr[:, :, :16, :16], seed=3)
+
+
+def test_the_script_trains_a_path_at_another_rate(bank, weights, tmp_path):
+    r = run(weights, tmp_path / "fast", "--bank", bank, *COMMON, "--fps", 25)
+    assert r.returncode == 0, r.stderr
+    new = load_weights(tmp_path / "fast")
+    assert new.config.alignment.event_fps == 25.0 and new.config.event_rate == 2
+    old = load_weights(weights)
+    assert all(torch.equal(old.state[k], new.state[k]) for k in old.state)  # the path alone trained
+    again = run(tmp_path / "fast", tmp_path / "again", "--bank", bank, *COMMON)  # continues at its own rate
+    assert again.returncode == 0, again.stderr
+    assert load_weights(tmp_path / "again").config.alignment.event_fps == 25.0
+    bad = run(weights, tmp_path / "bad", "--bank", bank, *COMMON, "--fps", 20)
+    assert bad.returncode == 2 and "--fps" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

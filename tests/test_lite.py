@@ -360,3 +360,22 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     with torch.no_grad():
         model.event_path.onset_head.b.bias.add_(0.2)  # another track than the onset head's
     changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
+
+
+def test_event_path_at_twice_the_rate_exports(cache, tmp_path, moving_square):
+    """The built-in model with its event path reading frames of its own at 25 fps (alignment.event_fps): the
+    lite runtime's condition.onnx takes the second stream of frames, and both runtimes give the same sound
+    and the same video events, on the 25 fps grid."""
+    from openfoley.checkpoint import load_weights, save_weights
+
+    lw = load_weights(builtin_model_dir())
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_fps=25.0))
+    save_weights(tmp_path / "w", lw.state, cfg, dict(lw.meta))
+    v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
+    r = FoleyPipeline.from_pretrained(tmp_path / "w", device="cpu")(v, seed=5)
+    plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
+    assert not np.array_equal(r.video_events, plain.video_events)  # another track: the frames between
+    g = LitePipeline.from_pretrained(tmp_path / "w")(v, seed=5, noise=torch_noise(5))
+    compare(r, g, mel_tol=1e-4, wav_tol=5e-2, kinks=0.02)  # the "sharp" guide's kinks, as for the built-in model
+    grid = r.video_events * 25 - 0.5
+    assert len(grid) and np.allclose(grid, np.round(grid), atol=1e-6)

@@ -78,7 +78,9 @@ class VideoCondition:
     aligned: Tensor  # (b, t, d)
     keys: KeyFrames
     times: Tensor  # (b, t) seconds of the frames
-    onset: Tensor | None = None  # (b, t) the onset head's predicted onset strength, for models that have one
+    # (b, k t) the onset track (the event path's, else the onset head's), for models that have one; k =
+    # ``cfg.event_rate`` values per frame (1 unless alignment.event_fps reads frames of its own)
+    onset: Tensor | None = None
 
 
 ONSET_GUIDES = ("soft", "peaks", "sharp")  # flow.onset_guide
@@ -155,13 +157,27 @@ class FoleyModel(nn.Module):
             return None
         return self.mma.onset_head(aligned)[..., 0].detach()
 
-    def onset_track(self, frames: Tensor, aligned: Tensor, times: Tensor | None = None) -> Tensor | None:
-        """The video's onset track (b, t), detached, from frames (b, t, 3, H, W) and their aligned features
+    def onset_track(self, frames: Tensor, aligned: Tensor, times: Tensor | None = None,
+                    event_frames: Tensor | None = None) -> Tensor | None:
+        """The video's onset track, detached, from frames (b, t, 3, H, W) and their aligned features
         (b, t, d): the event path's (``alignment.event_path``) when there is one, else the onset head's
-        (``predicted_onset``); None without either. Its peaks are the events onset guidance pulls to."""
+        (``predicted_onset``); None without either. Its peaks are the events onset guidance pulls to.
+
+        With ``alignment.event_fps`` at k = ``cfg.event_rate`` > 1 times the model's rate, the event path
+        reads ``event_frames`` (b, k t, 3, H, W) of the same span instead and the track is (b, k t);
+        otherwise (b, t) and ``event_frames`` is not read."""
         if self.event_path is None:
             return self.predicted_onset(aligned)
-        return self.event_path(frames, times).detach()
+        k = self.cfg.event_rate
+        if k == 1:
+            return self.event_path(frames, times).detach()
+        b, t = frames.shape[:2]
+        if event_frames is None or event_frames.shape[:2] != (b, k * t):
+            got = "none" if event_frames is None else tuple(event_frames.shape)
+            raise ValueError(f"this model's event path reads its own frames at {self.event_path.fps:g} fps: "
+                             f"give event_frames (b={b}, {k * t}, 3, H, W), got {got}")
+        self._check_frames(event_frames)
+        return self.event_path(as_unit_frames(event_frames)).detach()
 
     def condition_features(self, aligned: Tensor, onset: Tensor | None) -> Tensor:
         """aligned (b, t, d) -> what the generator is conditioned on per frame, (b, t, dc).
@@ -177,10 +193,13 @@ class FoleyModel(nn.Module):
         channel = onset[..., None] * self.cfg.alignment.onset_condition  # (b, t, 1)
         return torch.cat([aligned, channel.to(aligned.dtype)], -1)
 
-    def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int) -> VideoCondition:
-        """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens (vectors of cfg.cond_dim)."""
+    def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int,
+                       event_frames: Tensor | None = None) -> VideoCondition:
+        """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens (vectors of cfg.cond_dim);
+        ``event_frames`` as ``onset_track``."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
-        onset = self.onset_track(frames, aligned, times)  # (b, t) or None, once for the channel and for guidance
+        # (b, k t) or None, once for the channel (k = 1 only) and for guidance
+        onset = self.onset_track(frames, aligned, times, event_frames)
         feats = self.condition_features(aligned, onset)  # (b, t, dc)
         if self.appearance is not None:
             assert self.appearance_proj is not None
@@ -208,6 +227,9 @@ class FoleyModel(nn.Module):
 
     # --- training --------------------------------------------------------------------------------
     def forward(self, batch: Batch, generator: torch.Generator) -> ModelOutput:
+        if self.cfg.event_rate > 1:
+            raise ValueError("training batches hold frames at video.fps only; train an event path at "
+                             "alignment.event_fps with scripts/fit-event-path.py --fps")
         frames, mel = batch.frames, batch.mel
         self._check_frames(frames)
         frames = as_unit_frames(frames)  # once: the encoder, the MMA pixel target and saliency all read it
@@ -240,26 +262,30 @@ class FoleyModel(nn.Module):
     @torch.no_grad()
     def generate(self, frames: Tensor, generator: torch.Generator, steps: int | None = None,
                  solver: str | None = None, cfg_scale: float | None = None,
-                 times: Tensor | None = None) -> tuple[Tensor, VideoCondition]:
-        """frames (b, t, 3, H, W) uint8 of one model window -> log-mel (b, f, m_native) and its condition.
+                 times: Tensor | None = None, event_frames: Tensor | None = None) -> tuple[Tensor, VideoCondition]:
+        """frames (b, t, 3, H, W) uint8 of one model window -> log-mel (b, f, m_native) and its condition
+        (``event_frames`` as ``onset_track``).
 
         The three stages (``video_condition``, ``sample_latent``, ``latent_to_mel``) are public so the
         pipeline can time them and carry latents across windows without repeating them.
         """
         if frames.shape[1] != self.cfg.video_frames:
             raise ValueError(f"generate takes windows of {self.cfg.video_frames} frames, got {frames.shape[1]}")
-        c = self.video_condition(frames, times)
+        c = self.video_condition(frames, times, event_frames)
         x1 = self.sample_latent(c, generator, steps=steps, solver=solver, cfg_scale=cfg_scale)
         return self.latent_to_mel(x1), c
 
     @torch.no_grad()
-    def video_condition(self, frames: Tensor, times: Tensor | None = None) -> VideoCondition:
-        """frames (b, t, 3, H, W) -> the generator's condition for ``cfg.audio_tokens`` tokens."""
+    def video_condition(self, frames: Tensor, times: Tensor | None = None,
+                        event_frames: Tensor | None = None) -> VideoCondition:
+        """frames (b, t, 3, H, W) -> the generator's condition for ``cfg.audio_tokens`` tokens;
+        ``event_frames`` (b, k t, 3, H, W), the same span at ``alignment.event_fps``, for a model whose event
+        path reads its own (``onset_track``)."""
         self._check_frames(frames)
         frames = as_unit_frames(frames)  # once for the encoder and saliency
         if times is None:
             times = default_times(frames, self.cfg.video.fps)
-        return self.flow_condition(frames, self.align(frames, times), times, self.cfg.audio_tokens)
+        return self.flow_condition(frames, self.align(frames, times), times, self.cfg.audio_tokens, event_frames)
 
     @property
     def inpaints(self) -> bool:

@@ -34,7 +34,7 @@ class EventPath(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         a = cfg.alignment
-        self.fps = float(cfg.video.fps)
+        self.fps = float(cfg.video.fps * cfg.event_rate)  # alignment.event_fps, or the model's own rate
         self.video_encoder = build_video_encoder(cfg)
         self.transformer = CrossModalTransformer(cfg)
         self.onset_head = build_onset_head(cfg.encoder.width, a.onset_head_kernel, a.onset_head_width)

@@ -170,6 +170,11 @@ class AlignmentConfig:
     # > 0) the onset channel, while the generator keeps reading the shared video side's aligned features
     # (docs/sync-diagnosis.md part 29). Off in the presets; on in the built-in model.
     event_path: bool = False
+    # The event path's frame rate. None: video.fps (it reads the model's frames). A whole multiple k > 1 of
+    # video.fps: it reads frames of its own at k times the rate (the pipeline decodes the video twice), so
+    # a brief contact falls between frames k times less coarsely, and its track has k values per model frame
+    # (docs/sync-diagnosis.md part 33).
+    event_fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +322,17 @@ class Config:
         if a.event_path and not (a.enabled and a.onset_weight > 0):
             raise ConfigError("alignment.event_path needs alignment.enabled and alignment.onset_weight > 0 (it is a "
                               "second onset head's video side)")
+        if a.event_fps is not None:
+            k = a.event_fps / self.video.fps if math.isfinite(a.event_fps) and a.event_fps > 0 else 0.0
+            if not a.event_path or k < 1 or abs(k - round(k)) > 1e-9:
+                raise ConfigError(f"alignment.event_fps needs alignment.event_path and a whole multiple of video.fps "
+                                  f"({self.video.fps}), got {a.event_fps} (event_path {a.event_path})")
+            if round(k) > 1 and self.onset_channel:
+                raise ConfigError("alignment.event_fps above video.fps cannot feed the onset channel "
+                                  "(alignment.onset_condition > 0), which takes one value per model frame")
+            if (self.model_mel_frames // self.video_frames) % round(k):
+                raise ConfigError(f"alignment.event_fps {a.event_fps}: the mel frames per video frame "
+                                  f"({self.model_mel_frames // self.video_frames}) must divide into its {round(k)} frames")
         per_frame = self.model_mel_frames // self.video_frames
         if not 0 <= self.flow.onset_guide_lead < max(1, per_frame):
             raise ConfigError(f"flow.onset_guide_lead must be 0 to {max(1, per_frame) - 1} mel frames (less than one "
@@ -332,6 +348,17 @@ class Config:
     def video_frames(self) -> int:
         """t: video frames per clip."""
         return round(self.seconds * self.video.fps)
+
+    @property
+    def event_rate(self) -> int:
+        """k: event-path frames per model frame (``alignment.event_fps`` / ``video.fps``; 1 without either)."""
+        a = self.alignment
+        return 1 if a.event_fps is None else round(a.event_fps / self.video.fps)
+
+    @property
+    def event_frames(self) -> int:
+        """k t: the event path's frames per clip."""
+        return self.video_frames * self.event_rate
 
     @property
     def mel_frames(self) -> int:

@@ -83,22 +83,24 @@ def check_exportable(model: FoleyModel, where: str) -> CFMGenerator:
 
 
 class ConditionGraph(nn.Module):
-    """frames uint8 (1, T, 3, H, W) -> (*prepared condition (3 branches), onset (1, T), key_index, key_saliency)."""
+    """frames uint8 (1, T, 3, H, W) [, event_frames uint8 (1, k T, 3, H, W) for a model whose event path reads
+    its own frames, ``Config.event_rate`` k > 1] -> (*prepared condition (3 branches), onset (1, k T),
+    key_index, key_saliency)."""
 
     def __init__(self, model: FoleyModel):
         super().__init__()
         self.model = model
         self.gen = check_exportable(model, "model")
 
-    def prepared(self, frames: Tensor):
+    def prepared(self, frames: Tensor, event_frames: Tensor | None = None):
         m, gen = self.model, self.gen
-        vc = m.video_condition(frames)
+        vc = m.video_condition(frames, event_frames=event_frames)
         prep = gen.net.prepare(*gen.branches(vc.flow, need_uncond=True, refine=True))  # cond, null, local
         onset = vc.onset if vc.onset is not None else torch.zeros(frames.shape[:2], device=frames.device)
         return prep, onset, vc.keys.indices, vc.keys.saliency
 
-    def forward(self, frames: Tensor):
-        prep, onset, idx, sal = self.prepared(frames)
+    def forward(self, frames: Tensor, event_frames: Tensor | None = None):
+        prep, onset, idx, sal = self.prepared(frames, event_frames)
         return (*flatten_prepared(prep)[1], onset, idx, sal.float())
 
 
@@ -138,12 +140,16 @@ def export_lite(model_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         frames = torch.zeros(1, cfg.video_frames, 3, cfg.video.size, cfg.video.size, dtype=torch.uint8)
+        inputs: tuple[Tensor, ...] = (frames,)
+        if cfg.event_rate > 1:  # the event path's own frames: a second input
+            inputs += (torch.zeros(1, cfg.event_frames, 3, cfg.video.size, cfg.video.size, dtype=torch.uint8),)
         cg = ConditionGraph(model)
-        prep, *_ = cg.prepared(frames)
+        prep, *_ = cg.prepared(*inputs)
         names, tensors = flatten_prepared(prep)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(cg, (frames,), str(tmp / "condition.onnx"), input_names=["frames"],
+            torch.onnx.export(cg, inputs, str(tmp / "condition.onnx"),
+                              input_names=["frames", "event_frames"][:len(inputs)],
                               output_names=[*names, "onset", "key_index", "key_saliency"], opset_version=OPSET,
                               dynamo=False)
             vg = VelocityGraph(model, type(prep), names)

@@ -230,9 +230,17 @@ class LiteModel:
         self.velocity_session = _session(folder, "velocity", threads)
         self.folder = folder
 
-    def condition(self, frames: np.ndarray) -> WindowCondition:
-        """frames uint8 (1, T, 3, H, W) of one (padded) window -> its ``WindowCondition``."""
-        out = self.condition_session.run(None, {"frames": frames})
+    def condition(self, frames: np.ndarray, event_frames: np.ndarray | None = None) -> WindowCondition:
+        """frames uint8 (1, T, 3, H, W) of one (padded) window -> its ``WindowCondition``; ``event_frames``
+        (1, k T, 3, H, W), the same span at ``alignment.event_fps``, for a model whose event path reads its
+        own frames (``Config.event_rate`` k > 1)."""
+        feed = {"frames": frames}
+        if self.cfg.event_rate > 1:
+            if event_frames is None:
+                raise ValueError(f"this model's event path reads its own frames: give event_frames (1, "
+                                 f"{self.cfg.event_frames}, 3, H, W)")
+            feed["event_frames"] = event_frames
+        out = self.condition_session.run(None, feed)
         k = len(self.names)
         return WindowCondition(prepared=dict(zip(self.names, out[:k], strict=True)), onset=out[k],
                                key_index=out[k + 1], key_saliency=out[k + 2])
@@ -335,17 +343,54 @@ class LitePipeline:
     def sample_rate(self) -> int:
         return self.cfg.audio.sample_rate
 
-    def _clips(self, path: Path, start: float, n: int) -> Iterator[np.ndarray]:
-        c, plan = self.cfg, self.plan
-        yield from iter_frame_windows(path, c.video.fps, c.video.size, window=plan.window_seconds,
-                                      hop=plan.hop_seconds, resize=c.video.resize, start=start, duration=n / c.video.fps)
+    def _clips(self, path: Path, start: float, n: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Per window its frames (t <= T, 3, H, W) and, for a model whose event path reads its own frames
+        (k = ``Config.event_rate`` > 1), the same span decoded at k times the rate (else None)."""
+        c, plan, k = self.cfg, self.plan, self.cfg.event_rate
+
+        def read(rate: float) -> Iterator[np.ndarray]:
+            yield from iter_frame_windows(path, rate, c.video.size, window=plan.window_seconds, hop=plan.hop_seconds,
+                                          resize=c.video.resize, start=start, duration=n / c.video.fps)
+
+        if k == 1:
+            yield from ((w, None) for w in read(c.video.fps))
+            return
+        events = read(c.video.fps * k)
+        for w in read(c.video.fps):
+            e = next(events, None)
+            if e is None:  # as FoleyPipeline: a faster grid cut a window short holds the model's frames
+                e = np.repeat(w, k, axis=0)
+            yield w, e
+
+    def _array_clips(self, video: np.ndarray, start: float,
+                     duration: float | None) -> tuple[int, float, Iterator[tuple[np.ndarray, np.ndarray | None]]]:
+        """Frames given as an array -> (n model frames, the seconds they cover, per-window pairs as
+        ``_clips``): at the model's fps, or for k = ``Config.event_rate`` > 1 at k times it, every k-th frame
+        the model's (as a decode at the model's rate picks them)."""
+        c, plan, k = self.cfg, self.plan, self.cfg.event_rate
+        if k == 1:
+            n, clips = frames_span(video, plan, start, duration)
+            return n, n / c.video.fps, ((w, None) for w in clips)
+        first = round(start * c.video.fps * k)
+        avail = video.shape[0] - first
+        if duration is not None:
+            avail = min(avail, round(duration * c.video.fps * k))
+        span = video[first:first + max(0, avail)]
+        n, clips = frames_span(span[::k], plan, 0.0, None)
+
+        def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+            for j, w in enumerate(clips):
+                a = j * plan.hop_frames * k
+                yield w, span[a:a + w.shape[0] * k]
+
+        return n, span.shape[0] / (c.video.fps * k), pairs()
 
     def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
                  seed: int = 0, start: float = 0.0, duration: float | None = None,
                  progress: Callable[[int, int], None] | None = None, onset_guidance: float | None = None,
                  refine: bool | None = None, noise: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> FoleyResult:
         """As ``FoleyPipeline.__call__`` for a video file path or uint8 frames (t, 3, H, W) as a numpy
-        array at the model's fps and size. ``noise(shape)`` replaces the default noise source (numpy
+        array at the model's fps and size (``alignment.event_fps`` for a model whose event path reads its own). ``noise(shape)`` replaces the default noise source (numpy
         PCG64 seeded with ``seed``): tests give it torch's noise to compare the two runtimes.
 
         numpy's BLAS runs on one thread meanwhile: its products here are small (the vocoder's mel
@@ -371,14 +416,14 @@ class LitePipeline:
         refine = fc.refine if refine is None else refine
         if start < 0 or (duration is not None and not duration > 0):
             raise ConfigError(f"start must be >= 0 and duration > 0, got start={start}, duration={duration}")
-        clips: Iterator[np.ndarray]
+        clips: Iterator[tuple[np.ndarray, np.ndarray | None]]
         if isinstance(video, np.ndarray):
             size = c.video.size
             if video.dtype != np.uint8 or video.ndim != 4 or video.shape[1:] != (3, size, size):
-                raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps} fps, "
+                raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps * c.event_rate:g} fps, "
                                  f"got {video.dtype} {video.shape}")
-            n, clips = frames_span(video, plan, start, duration)
-            name, seconds = "frames", n / fps
+            n, seconds, clips = self._array_clips(video, start, duration)
+            name = "frames"
         else:
             path = Path(video)
             n, seconds = file_span(path, fps, start, duration)
@@ -400,14 +445,21 @@ class LitePipeline:
             """Window j's frames (padded to the plan's length), real frame count, condition and the
             decode and condition times."""
             t0 = time.perf_counter()
-            frames = next(clips, None)
-            if frames is None:
+            got = next(clips, None)
+            if got is None:
                 raise MediaError(f"{name}: the video ended before window {j + 1} (fewer frames than probed)")
+            frames, ev = got
             t1 = time.perf_counter()
             real = frames.shape[0]
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = np.concatenate([frames, np.repeat(frames[-1:], plan.frames - real, axis=0)])
-            cond = self.model.condition(np.ascontiguousarray(frames[None]))
+            if ev is not None:  # the event path's frames, held the same way
+                u = plan.frames * c.event_rate
+                ev = ev[:u]
+                if ev.shape[0] < u:
+                    ev = np.concatenate([ev, np.repeat(ev[-1:], u - ev.shape[0], axis=0)])
+                ev = np.ascontiguousarray(ev[None])
+            cond = self.model.condition(np.ascontiguousarray(frames[None]), ev)
             return frames, real, cond, t1 - t0, time.perf_counter() - t1
 
         def vocode(mel: np.ndarray) -> tuple[np.ndarray, float]:

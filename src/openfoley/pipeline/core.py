@@ -86,7 +86,8 @@ class WindowOutput:
     key_saliency: Tensor
     frames: Tensor  # uint8 (T, 3, H, W), padded; dropped by the stitcher after use
     timings: dict[str, float]
-    onset: Tensor | None = None  # (T,) the onset head's track (None without an onset head)
+    # (k T,) the onset track (None without an onset head); k = cfg.event_rate values per frame
+    onset: Tensor | None = None
 
 
 @dataclass
@@ -97,7 +98,9 @@ class _Source:
     start: float
     n: int
     seconds: float  # the span the output covers (<= n / fps)
-    clips: Callable[[WindowPlan], Iterator[Tensor]]  # yields uint8 (t <= T, 3, H, W) per window
+    # yields per window uint8 (t <= T, 3, H, W), and for a model whose event path reads its own frames
+    # (cfg.event_rate k > 1) the same span at k times the rate, (u <= k T, 3, H, W); else None
+    clips: Callable[[WindowPlan], Iterator[tuple[Tensor, Tensor | None]]]
 
 
 class FoleyPipeline:
@@ -147,21 +150,54 @@ class FoleyPipeline:
         fps, size = c.video.fps, c.video.size
         if start < 0 or (duration is not None and not duration > 0):
             raise ConfigError(f"start must be >= 0 and duration > 0, got start={start}, duration={duration}")
+        k = c.event_rate
         if isinstance(video, torch.Tensor):
             if video.dtype != torch.uint8 or video.dim() != 4 or tuple(video.shape[1:]) != (3, size, size):
-                raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps} fps, "
+                raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps * k:g} fps, "
                                  f"got {video.dtype} {tuple(video.shape)}")
+            if k > 1:  # frames at the event path's rate: every k-th is the model's
+                return self._tensor_source_events(video, start, duration)
             n, windows = frames_span(video, self.plan, start, duration)
-            return _Source("frames", start, n, n / fps, lambda _plan: windows)
+            return _Source("frames", start, n, n / fps, lambda _plan: ((w, None) for w in windows))
         path = Path(video)
         n, span = file_span(path, fps, start, duration)
 
-        def from_file(plan: WindowPlan) -> Iterator[Tensor]:
-            for clip in iter_video_windows(path, fps, size, window=plan.window_seconds, hop=plan.hop_seconds,
+        def read(plan: WindowPlan, rate: float) -> Iterator[Tensor]:
+            for clip in iter_video_windows(path, rate, size, window=plan.window_seconds, hop=plan.hop_seconds,
                                            resize=c.video.resize, start=start, duration=n / fps):
                 yield clip.frames
 
+        def from_file(plan: WindowPlan) -> Iterator[tuple[Tensor, Tensor | None]]:
+            if k == 1:
+                yield from ((w, None) for w in read(plan, fps))
+                return
+            # the event path's frames: a second decode at k times the rate, window for window
+            events = read(plan, fps * k)
+            for w in read(plan, fps):
+                e = next(events, None)
+                if e is None:  # the two decodes end together; a faster grid cut a window short holds the model's frames
+                    e = w.repeat_interleave(k, 0)
+                yield w, e
+
         return _Source(str(path), start, n, span, from_file)
+
+    def _tensor_source_events(self, video: Tensor, start: float, duration: float | None) -> _Source:
+        """Frames (u, 3, H, W) at k = ``cfg.event_rate`` times the model's rate: the model's frames are every
+        k-th of them (as a decode at the model's rate picks them), the event path's all of them."""
+        k, fps = self.cfg.event_rate, self.cfg.video.fps
+        first = round(start * fps * k)
+        avail = video.shape[0] - first
+        if duration is not None:
+            avail = min(avail, round(duration * fps * k))
+        span = video[first:first + max(0, avail)]
+        n, windows = frames_span(span[::k], self.plan, 0.0, None)
+
+        def pairs(plan: WindowPlan) -> Iterator[tuple[Tensor, Tensor | None]]:
+            for j, w in enumerate(windows):
+                a = j * plan.hop_frames * k
+                yield w, span[a:a + w.shape[0] * k]
+
+        return _Source("frames", start, n, span.shape[0] / (fps * k), pairs)  # the span the frames cover
 
     @property
     def has_onset_head(self) -> bool:
@@ -187,15 +223,23 @@ class FoleyPipeline:
         o = plan.overlap_tokens
         for j in range(plan.count(src.n)):
             t0 = time.perf_counter()
-            frames = next(clips, None)
-            if frames is None:
+            got = next(clips, None)
+            if got is None:
                 raise MediaError(f"{src.name}: the video ended before window {j + 1} (fewer frames than probed)")
+            frames, ev_frames = got
             t1 = time.perf_counter()
             real = frames.shape[0]
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = torch.cat([frames, frames[-1:].expand(plan.frames - real, -1, -1, -1)])
             x = frames[None].to(dev)  # (1, T, 3, H, W)
-            vc = model.video_condition(x)
+            ev = None
+            if ev_frames is not None:  # (1, k T, 3, H, W), held the same way
+                u = plan.frames * self.cfg.event_rate
+                ev_frames = ev_frames[:u]
+                if ev_frames.shape[0] < u:
+                    ev_frames = torch.cat([ev_frames, ev_frames[-1:].expand(u - ev_frames.shape[0], -1, -1, -1)])
+                ev = ev_frames[None].to(dev)
+            vc = model.video_condition(x, event_frames=ev)
             t2 = time.perf_counter()
             known = mask = None
             if prev is not None and o > 0 and model.inpaints:
@@ -226,7 +270,9 @@ class FoleyPipeline:
                  progress: Callable[[int, int], None] | None = None,
                  onset_guidance: float | None = None) -> FoleyResult:
         """Generate the sound for ``video``: a path (any container/fps/size/rotation ``io.probe`` reads) or
-        uint8 frames (t, 3, H, W) already at the model's fps and size. ``start``/``duration`` pick a
+        uint8 frames (t, 3, H, W) already at the model's size and
+        fps (for a model whose event path reads its own frames, ``alignment.event_fps``: at that rate, every
+        k-th frame the model's). ``start``/``duration`` pick a
         section (seconds). ``progress(done, total)`` is called once with done = 0 before the first window,
         then after each window. None settings take the
         model config's values (``flow.steps``, ``flow.cfg_scale``, ``flow.solver``, ``flow.onset_guidance``)."""

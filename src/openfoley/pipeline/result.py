@@ -126,7 +126,8 @@ class ResultBuilder:
     ``add`` takes one window: its index j, first grid frame, real (not padded) frames, waveform (S,),
     log-mel (f, mel_frames), key frames (k,) int and the saliency of all its frames (T,), the frames
     uint8 (T, 3, H, W) for the plot's strip, stage timings, and (models with an onset head) the onset
-    head's track (T,), whose peaks at or above ``onset_threshold`` become ``video_events``.
+    track (k T,), k values per frame (``Config.event_rate``), whose peaks at or above ``onset_threshold``
+    become ``video_events``.
     """
 
     def __init__(self, plan: WindowPlan, start: float, seconds: float, n_mels: int, mel_fps: float,
@@ -149,9 +150,10 @@ class ResultBuilder:
         self.out.add(j, wav, mel)
         first_owned = plan.overlap_frames if j else 0
         if onset is not None:  # peaks in the frames this window owns (as for the key frames below)
+            r = max(1, len(onset) // plan.frames)  # track values per frame (alignment.event_fps)
             ev = onset_peaks(onset, self.onset_threshold)
-            ev = ev[(ev < real_frames) & (ev >= first_owned)]
-            self.events.append(self.start + (first_frame + ev.astype(np.float64) + 0.5) / self.fps)
+            ev = ev[(ev < r * real_frames) & (ev >= r * first_owned)]
+            self.events.append(self.start + (r * first_frame + ev.astype(np.float64) + 0.5) / (r * self.fps))
         # Key frames this window owns: its real frames past the overlap (window 0 owns all of its own).
         own = (key_index < real_frames) & (key_index >= first_owned)
         idx = key_index[own]
