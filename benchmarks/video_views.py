@@ -16,7 +16,9 @@ for the model's own view and for test-time alternatives, without generating soun
 - ``all-mean``: base, mirrored and odd (as in odd-mean) in equal parts.
 
 ``base`` reproduces ``sync_check.py``'s video-event F1 clip for clip. Prints the mean F1 and the clips
-below 0.8 per view; one JSON line per clip goes to ``--log``.
+below 0.8 per view; one JSON line per clip goes to ``--log``. For a model whose event path reads frames of
+its own (``alignment.event_fps``, k times the model's rate) every view reads those, and there are no odd
+views (the path already reads every frame of a 25 fps file at k = 2): ``base``, ``flip`` and ``flip-mean``.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ def odd_on_base(odd: np.ndarray) -> np.ndarray:
     return 0.5 * (prev + odd)
 
 
-def combine(base: np.ndarray, odd: np.ndarray, flip: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
-    """Each view's track (t,) and its time offset in model frames (the odd view's frames are half a frame
-    later)."""
+def combine(base: np.ndarray, odd: np.ndarray | None, flip: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+    """Each view's track (t,) and its time offset in track frames (the odd view's frames are half a frame
+    later); without ``odd``, the views that do not need it."""
+    if odd is None:
+        return {"base": (base, 0.0), "flip": (flip, 0.0), "flip-mean": ((base + flip) / 2, 0.0)}
     on_base = odd_on_base(odd)
     return {"base": (base, 0.0), "odd": (odd, 0.5), "flip": (flip, 0.0), "flip-mean": ((base + flip) / 2, 0.0),
             "odd-mean": ((base + on_base) / 2, 0.0), "all-mean": ((base + flip + on_base) / 3, 0.0)}
@@ -90,7 +94,8 @@ def main(argv=None) -> int:
     bank = load_bank(args.bank)
     pool = kind_pool(bank, "impact")
     rc = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=bank.sample_rate)
-    thr, fps = cfg.flow.onset_peak_threshold, cfg.video.fps
+    thr, k = cfg.flow.onset_peak_threshold, cfg.event_rate
+    fps = cfg.video.fps * k  # the track's rate
     scores: dict[str, list[float]] = {v: [] for v in VIEWS}
     below: dict[str, list[tuple[int, int]]] = {v: [] for v in VIEWS}
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
@@ -98,11 +103,17 @@ def main(argv=None) -> int:
         for seed in seeds:
             for i in range(args.clips):
                 clip, path, truth = check_clip(bank, pool, rc, seed, i, Path(tmp))
-                base_f = read_video(path, fps, **read).frames[None]  # (1, t, 3, h, w), as the pipeline reads it
-                odd_f = read_video(path, 2 * fps, **read).frames[None, 1::2]
+                base_f = read_video(path, cfg.video.fps, **read).frames[None]  # (1, t, 3, h, w), as the pipeline reads it
                 with torch.no_grad():
-                    tracks = [model.video_condition(f).onset[0].float().numpy()
-                              for f in (base_f, odd_f, base_f.flip(-1))]
+                    if k == 1:
+                        odd_f = read_video(path, 2 * fps, **read).frames[None, 1::2]
+                        tracks = [model.video_condition(f).onset[0].float().numpy()
+                                  for f in (base_f, odd_f, base_f.flip(-1))]
+                    else:  # the event path's own frames, as the pipeline decodes them
+                        ev = read_video(path, fps, **read).frames[None]
+                        tracks = [model.video_condition(f, event_frames=e).onset[0].float().numpy()
+                                  for f, e in ((base_f, ev), (base_f.flip(-1), ev.flip(-1)))]
+                        tracks.insert(1, None)
                 row: dict = {"model": args.model, "seed": seed, "clip": i, "class": clip.truth["events"][0]["class"]}
                 for view, (track, offset) in combine(*tracks).items():
                     events = (onset_peaks(track, thr) + 0.5 + offset) / fps
@@ -112,7 +123,7 @@ def main(argv=None) -> int:
                         below[view].append((seed, i))
                 log.write(json.dumps(row) + "\n")
     print(f"{len(scores['base'])} falling-object clips (seeds {args.seeds}), video-event F1 against the contacts:")
-    for view in VIEWS:
+    for view in (v for v in VIEWS if scores[v]):
         print(f"  {view:<10} mean {np.mean(scores[view]):.3f}, below 0.8: {len(below[view])} "
               f"{' '.join(f'{s}/{c}' for s, c in below[view])}")
     return 0

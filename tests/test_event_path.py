@@ -245,3 +245,25 @@ def test_the_script_trains_a_path_at_another_rate(bank, weights, tmp_path):
     bad = run(weights, tmp_path / "bad", "--bank", bank, *COMMON, "--fps", 20)
     assert bad.returncode == 2 and "--fps" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_kept_path_rebuilds_the_scripts_model(bank, weights, tmp_path):
+    """scripts/event-path-candidate.py: the path saved from a run's checkpoint and put back into WEIGHTS gives
+    the run's own OUT, tensor for tensor."""
+    tool = SCRIPT.parent / "event-path-candidate.py"
+    ck = tmp_path / "ck.pt"
+    r = run(weights, tmp_path / "out", "--bank", bank, *COMMON, "--fps", 25, "--checkpoint", ck)
+    assert r.returncode == 0, r.stderr
+
+    def tool_run(*args):
+        return subprocess.run([sys.executable, str(tool), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+    assert tool_run("save", ck, tmp_path / "p.safetensors").returncode == 0
+    b = tool_run("build", tmp_path / "p.safetensors", weights, tmp_path / "re", "--fps", 25, "--threshold", 0.3)
+    assert b.returncode == 0, b.stderr
+    out, re_ = load_weights(tmp_path / "out"), load_weights(tmp_path / "re")
+    assert set(out.state) == set(re_.state) and all(torch.equal(out.state[k], re_.state[k]) for k in out.state)
+    assert re_.config.alignment.event_fps == 25.0 and re_.config.flow.onset_peak_threshold == 0.3
+    bad = tool_run("build", tmp_path / "p.safetensors", weights, tmp_path / "bad", "--fps", 20)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+    assert tool_run("save", tmp_path / "p.safetensors", tmp_path / "x").returncode == 2
