@@ -188,6 +188,11 @@ def test_a_faster_event_path_reads_its_own_frames_and_leaves_the_generators_cond
     assert b.onset.shape == (2, 50)
     torch.testing.assert_close(b.onset, expected, rtol=0, atol=1e-6)
     assert torch.equal(b.flow.tokens, a.flow.tokens) and torch.equal(b.flow.keys, a.flow.keys)
+    with torch.no_grad():  # frames timed from 3 s on: the path's frames on the same clock
+        shifted = fast.video_condition(fr, times=a.times + 3.0, event_frames=ev)
+        moved = fast.event_path(ev.float() / 255.0, (times + 3.0).expand(2, -1))
+    torch.testing.assert_close(shifted.onset, moved, rtol=0, atol=1e-5)  # the times' float rounding apart
+    assert (shifted.onset - b.onset).abs().max() > 1e-3  # the clock matters
     with pytest.raises(ValueError, match="event_frames"):
         fast.video_condition(fr)
     with pytest.raises(ValueError, match="event_frames"):

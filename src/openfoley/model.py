@@ -164,8 +164,9 @@ class FoleyModel(nn.Module):
         (``predicted_onset``); None without either. Its peaks are the events onset guidance pulls to.
 
         With ``alignment.event_fps`` at k = ``cfg.event_rate`` > 1 times the model's rate, the event path
-        reads ``event_frames`` (b, k t, 3, H, W) of the same span instead and the track is (b, k t);
-        otherwise (b, t) and ``event_frames`` is not read."""
+        reads ``event_frames`` (b, k t, 3, H, W) of the same span instead and the track is (b, k t), its
+        frames timed on the finer grid from where ``times`` starts (frame centres); otherwise (b, t) and
+        ``event_frames`` is not read."""
         if self.event_path is None:
             return self.predicted_onset(aligned)
         k = self.cfg.event_rate
@@ -177,7 +178,10 @@ class FoleyModel(nn.Module):
             raise ValueError(f"this model's event path reads its own frames at {self.event_path.fps:g} fps: "
                              f"give event_frames (b={b}, {k * t}, 3, H, W), got {got}")
         self._check_frames(event_frames)
-        return self.event_path(as_unit_frames(event_frames)).detach()
+        ev_times = default_times(event_frames, self.event_path.fps)  # (b, k t) from 0
+        if times is not None:  # the same clock as the model's frames: shifted by their first frame's start
+            ev_times = ev_times + (times[:, :1] - 0.5 / self.cfg.video.fps).to(ev_times.dtype)
+        return self.event_path(as_unit_frames(event_frames), ev_times).detach()
 
     def condition_features(self, aligned: Tensor, onset: Tensor | None) -> Tensor:
         """aligned (b, t, d) -> what the generator is conditioned on per frame, (b, t, dc).
