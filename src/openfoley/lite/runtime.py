@@ -37,7 +37,7 @@ from openfoley.config import Config, griffin_lim_name
 from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_frame_windows
 from openfoley.lite.vocoder import log_mel_to_wav
-from openfoley.pipeline.result import FoleyResult, ResultBuilder, file_span, frames_span
+from openfoley.pipeline.result import FoleyResult, ResultBuilder, file_span, frame_pairs, hold_last, paired_windows
 from openfoley.pipeline.windows import plan_windows
 
 PathLike = str | os.PathLike
@@ -354,36 +354,8 @@ class LitePipeline:
 
         if k == 1:
             yield from ((w, None) for w in read(c.video.fps))
-            return
-        events = read(c.video.fps * k)
-        for w in read(c.video.fps):
-            e = next(events, None)
-            if e is None:  # as FoleyPipeline: a faster grid cut a window short holds the model's frames
-                e = np.repeat(w, k, axis=0)
-            yield w, e
-
-    def _array_clips(self, video: np.ndarray, start: float,
-                     duration: float | None) -> tuple[int, float, Iterator[tuple[np.ndarray, np.ndarray | None]]]:
-        """Frames given as an array -> (n model frames, the seconds they cover, per-window pairs as
-        ``_clips``): at the model's fps, or for k = ``Config.event_rate`` > 1 at k times it, every k-th frame
-        the model's (as a decode at the model's rate picks them)."""
-        c, plan, k = self.cfg, self.plan, self.cfg.event_rate
-        if k == 1:
-            n, clips = frames_span(video, plan, start, duration)
-            return n, n / c.video.fps, ((w, None) for w in clips)
-        first = round(start * c.video.fps * k)
-        avail = video.shape[0] - first
-        if duration is not None:
-            avail = min(avail, round(duration * c.video.fps * k))
-        span = video[first:first + max(0, avail)]
-        n, clips = frames_span(span[::k], plan, 0.0, None)
-
-        def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-            for j, w in enumerate(clips):
-                a = j * plan.hop_frames * k
-                yield w, span[a:a + w.shape[0] * k]
-
-        return n, span.shape[0] / (c.video.fps * k), pairs()
+        else:
+            yield from paired_windows(read(c.video.fps), read(c.video.fps * k), k)
 
     def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
                  seed: int = 0, start: float = 0.0, duration: float | None = None,
@@ -422,7 +394,7 @@ class LitePipeline:
             if video.dtype != np.uint8 or video.ndim != 4 or video.shape[1:] != (3, size, size):
                 raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps * c.event_rate:g} fps, "
                                  f"got {video.dtype} {video.shape}")
-            n, seconds, clips = self._array_clips(video, start, duration)
+            n, seconds, clips = frame_pairs(video, plan, c.event_rate, start, duration)
             name = "frames"
         else:
             path = Path(video)
@@ -454,11 +426,7 @@ class LitePipeline:
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = np.concatenate([frames, np.repeat(frames[-1:], plan.frames - real, axis=0)])
             if ev is not None:  # the event path's frames, held the same way
-                u = plan.frames * c.event_rate
-                ev = ev[:u]
-                if ev.shape[0] < u:
-                    ev = np.concatenate([ev, np.repeat(ev[-1:], u - ev.shape[0], axis=0)])
-                ev = np.ascontiguousarray(ev[None])
+                ev = np.ascontiguousarray(hold_last(ev, c.event_frames)[None])
             cond = self.model.condition(np.ascontiguousarray(frames[None]), ev)
             return frames, real, cond, t1 - t0, time.perf_counter() - t1
 

@@ -35,7 +35,7 @@ from openfoley.errors import ConfigError, MediaError, ModelError
 from openfoley.io import iter_video_windows
 from openfoley.model import FoleyModel
 from openfoley.pipeline.folders import BUILTIN, resolve_model_dir
-from openfoley.pipeline.result import FoleyResult, ResultBuilder, file_span, frames_span
+from openfoley.pipeline.result import FoleyResult, ResultBuilder, file_span, frame_pairs, hold_last, paired_windows
 from openfoley.pipeline.windows import WindowPlan, plan_windows
 from openfoley.vocoder import Vocoder, build_vocoder
 
@@ -155,10 +155,8 @@ class FoleyPipeline:
             if video.dtype != torch.uint8 or video.dim() != 4 or tuple(video.shape[1:]) != (3, size, size):
                 raise MediaError(f"frames must be uint8 (t, 3, {size}, {size}) at {fps * k:g} fps, "
                                  f"got {video.dtype} {tuple(video.shape)}")
-            if k > 1:  # frames at the event path's rate: every k-th is the model's
-                return self._tensor_source_events(video, start, duration)
-            n, windows = frames_span(video, self.plan, start, duration)
-            return _Source("frames", start, n, n / fps, lambda _plan: ((w, None) for w in windows))
+            n, seconds, pairs = frame_pairs(video, self.plan, k, start, duration)
+            return _Source("frames", start, n, seconds, lambda _plan: pairs)
         path = Path(video)
         n, span = file_span(path, fps, start, duration)
 
@@ -172,32 +170,9 @@ class FoleyPipeline:
                 yield from ((w, None) for w in read(plan, fps))
                 return
             # the event path's frames: a second decode at k times the rate, window for window
-            events = read(plan, fps * k)
-            for w in read(plan, fps):
-                e = next(events, None)
-                if e is None:  # the two decodes end together; a faster grid cut a window short holds the model's frames
-                    e = w.repeat_interleave(k, 0)
-                yield w, e
+            yield from paired_windows(read(plan, fps), read(plan, fps * k), k)
 
         return _Source(str(path), start, n, span, from_file)
-
-    def _tensor_source_events(self, video: Tensor, start: float, duration: float | None) -> _Source:
-        """Frames (u, 3, H, W) at k = ``cfg.event_rate`` times the model's rate: the model's frames are every
-        k-th of them (as a decode at the model's rate picks them), the event path's all of them."""
-        k, fps = self.cfg.event_rate, self.cfg.video.fps
-        first = round(start * fps * k)
-        avail = video.shape[0] - first
-        if duration is not None:
-            avail = min(avail, round(duration * fps * k))
-        span = video[first:first + max(0, avail)]
-        n, windows = frames_span(span[::k], self.plan, 0.0, None)
-
-        def pairs(plan: WindowPlan) -> Iterator[tuple[Tensor, Tensor | None]]:
-            for j, w in enumerate(windows):
-                a = j * plan.hop_frames * k
-                yield w, span[a:a + w.shape[0] * k]
-
-        return _Source("frames", start, n, span.shape[0] / (fps * k), pairs)  # the span the frames cover
 
     @property
     def has_onset_head(self) -> bool:
@@ -232,13 +207,8 @@ class FoleyPipeline:
             if real < plan.frames:  # a short last window: hold the last frame
                 frames = torch.cat([frames, frames[-1:].expand(plan.frames - real, -1, -1, -1)])
             x = frames[None].to(dev)  # (1, T, 3, H, W)
-            ev = None
-            if ev_frames is not None:  # (1, k T, 3, H, W), held the same way
-                u = plan.frames * self.cfg.event_rate
-                ev_frames = ev_frames[:u]
-                if ev_frames.shape[0] < u:
-                    ev_frames = torch.cat([ev_frames, ev_frames[-1:].expand(u - ev_frames.shape[0], -1, -1, -1)])
-                ev = ev_frames[None].to(dev)
+            # the event path's frames (1, k T, 3, H, W), held the same way
+            ev = None if ev_frames is None else hold_last(ev_frames, self.cfg.event_frames)[None].to(dev)
             vc = model.video_condition(x, event_frames=ev)
             t2 = time.perf_counter()
             known = mask = None

@@ -113,6 +113,45 @@ def frames_span(frames, plan: WindowPlan, start: float, duration: float | None):
     return n, windows()
 
 
+def frame_pairs(frames, plan: WindowPlan, k: int, start: float, duration: float | None):
+    """``frames_span`` for both runtimes' frames handed over as a tensor or array, paired per window with
+    the event path's frames (``Config.event_rate`` k). k = 1: frames on the model's grid -> (n, n / fps,
+    (window, None) pairs). k > 1: frames at k times the model's rate, every k-th the model's (as a decode at
+    the model's rate picks them) -> (n model frames, the seconds the frames cover, (window, its span of
+    the given frames) pairs)."""
+    fps = plan.fps
+    if k == 1:
+        n, windows = frames_span(frames, plan, start, duration)
+        return n, n / fps, ((w, None) for w in windows)
+    first = round(start * fps * k)
+    avail = frames.shape[0] - first
+    if duration is not None:
+        avail = min(avail, round(duration * fps * k))
+    span = frames[first:first + max(0, avail)]
+    n, windows = frames_span(span[::k], plan, 0.0, None)
+
+    def pairs():
+        for j, w in enumerate(windows):
+            a = j * plan.hop_frames * k
+            yield w, span[a:a + w.shape[0] * k]
+
+    return n, span.shape[0] / (fps * k), pairs()
+
+
+def paired_windows(windows, events, k: int):
+    """The windows of two decodes of one file, at the model's rate and k times it -> (window, event window)
+    pairs. The two end together; should the faster grid end a window early, that window's event frames are
+    the model's own, each held k times. Tensors or arrays alike."""
+    for w in windows:
+        e = next(events, None)
+        yield w, (w[np.repeat(np.arange(w.shape[0]), k)] if e is None else e)
+
+
+def hold_last(frames, n: int):
+    """frames (u, ...) tensor or array -> (n, ...): cut to n, or the last frame held to n (a short last window)."""
+    return frames[np.minimum(np.arange(n), frames.shape[0] - 1)] if frames.shape[0] != n else frames
+
+
 def check_length(name: str, n: int, fps: float) -> None:
     """MediaError unless there are at least 2 grid frames (key frames are scored by change)."""
     if n < 2:
