@@ -1,0 +1,152 @@
+"""Video-event F1 on a benchmark split, per event kind: where a model's onset track finds the events.
+
+    python benchmarks/video_events.py --models builtin runs/ev25-500 --split test-open --thresholds 0.28 0.32
+
+For each clip of ``FOLEYWORLD/SPLIT`` (the benchmark's rendered H.264 mp4s, ``manifest.jsonl``) the video is
+decoded as the pipeline reads a file (the model's frames; for an event path at its own rate,
+``alignment.event_fps``, a second decode at that rate), and the model's predicted events are the onset
+track's peaks at each threshold, at the frame's centre, as ``FoleyResult.video_events``. They are scored
+against the render's true event times (``extra.events``) with the benchmark's event-time rule (0.1 s). No
+sound is generated: this separates the video side of a model's timing from its generator's
+(docs/sync-diagnosis.md parts 33-34).
+
+Prints one table: for each model and threshold, the mean F1 (precision / recall) over all clips and the
+mean F1 per event kind (the ``kind`` of a clip's first event: strike, call, walk, impact, flash, door, continuous, shatter),
+with the clip count per kind in the header. All models and thresholds are scored on the same decoded
+clips in one run. ``--log`` appends one JSON line per model, threshold and clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def clip_kind(events: list[dict]) -> str:
+    """The kind of a clip: its first event's ``kind`` ("none" without events)."""
+    return str(events[0].get("kind", "none")) if events else "none"
+
+
+def summarise(rows: list[dict]) -> dict[tuple[str, float], dict[str, tuple[float, float, float, int]]]:
+    """rows {model, threshold, kind, f1, precision, recall} -> {(model, threshold): {kind or "all": (mean F1,
+    mean precision, mean recall, clips)}}."""
+    groups: dict[tuple[str, float], dict[str, list[tuple[float, float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        cell = (r["f1"], r["precision"], r["recall"])
+        groups[(r["model"], r["threshold"])][r["kind"]].append(cell)
+        groups[(r["model"], r["threshold"])]["all"].append(cell)
+    out = {}
+    for key, kinds in groups.items():
+        out[key] = {k: (*(float(x) for x in np.mean(np.asarray(v, np.float64), axis=0)), len(v)) for k, v in kinds.items()}
+    return out
+
+
+def table(summary: dict, kinds: list[str]) -> str:
+    """A markdown table: a row per (model, threshold), all clips then each kind."""
+    counts = next(iter(summary.values())) if summary else {}
+    head = ["model", "threshold", f"all ({counts['all'][3] if 'all' in counts else 0}): F1 (P / R)"]
+    head += [f"{k} ({counts[k][3] if k in counts else 0})" for k in kinds]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (model, thr), cells in summary.items():
+        f1, p, r, _ = cells["all"]
+        row = [model, f"{thr:.2f}", f"{f1:.3f} ({p:.3f} / {r:.3f})"] + [f"{cells[k][0]:.3f}" if k in cells else "-" for k in kinds]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["builtin"], help="model names or weights folders")
+    ap.add_argument("--split", default="test-closed")
+    ap.add_argument("--foleyworld", default="data/foleyworld", help="the renders' root (default: %(default)s)")
+    ap.add_argument("--thresholds", nargs="+", type=float, default=None,
+                    help="peak thresholds (default: each model's flow.onset_peak_threshold)")
+    ap.add_argument("--limit", type=int, default=None, help="score only the first N clips")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log", default=None, help="append one JSON line per model, threshold and clip")
+    args = ap.parse_args(argv)
+    manifest = Path(args.foleyworld) / args.split / "manifest.jsonl"
+    if not manifest.is_file():
+        print(f"error: {manifest} does not exist (docs/results.md says how to render the split)", file=sys.stderr)
+        return 2
+    if args.thresholds is not None and not all(0 < t < 1 for t in args.thresholds):
+        print("error: --thresholds must lie between 0 and 1", file=sys.stderr)
+        return 2
+    if (args.limit is not None and args.limit < 1) or args.threads < 1:
+        print("error: --limit and --threads must be at least 1", file=sys.stderr)
+        return 2
+
+    import torch
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sync_check import load_onset_model
+
+    from openfoley.errors import OpenFoleyError
+    from openfoley.evaluation.metrics import event_time_error
+    from openfoley.io import read_video
+    from openfoley.pipeline.windows import onset_peaks
+
+    torch.set_num_threads(args.threads)
+    models = {}
+    for name in args.models:
+        pipe = load_onset_model(name, "it predicts no video events")
+        if pipe is None:
+            return 2
+        models[name] = pipe.model
+    try:
+        clips = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        print(f"error: {manifest}: not JSON lines ({e.msg}, line {e.lineno})", file=sys.stderr)
+        return 2
+    clips = clips[: args.limit] if args.limit else clips
+
+    rows: list[dict] = []
+    kinds: list[str] = []
+    for rec in clips:
+        events = (rec.get("extra") or {}).get("events")
+        if events is None:
+            print(f"error: {manifest}: clip {rec.get('id')} has no extra.events (not a FoleyWorld render)",
+                  file=sys.stderr)
+            return 2
+        truth = np.asarray([e["time"] for e in events], np.float64)
+        kind = clip_kind(events)
+        if kind not in kinds:
+            kinds.append(kind)
+        path = manifest.parent / rec["path"]
+        decoded: dict[tuple, torch.Tensor] = {}  # models of one frame layout share a decode
+        for name, model in models.items():
+            cfg = model.cfg
+            read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
+            k = cfg.event_rate
+            try:
+                for fps in {cfg.video.fps, cfg.video.fps * k}:
+                    key = (fps, cfg.video.size, cfg.seconds, cfg.video.resize)
+                    if key not in decoded:
+                        decoded[key] = read_video(path, fps, **read).frames[None]  # (1, t, 3, h, w)
+            except OpenFoleyError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            base = decoded[(cfg.video.fps, cfg.video.size, cfg.seconds, cfg.video.resize)]
+            ev = decoded[(cfg.video.fps * k, cfg.video.size, cfg.seconds, cfg.video.resize)] if k > 1 else None
+            with torch.no_grad():
+                track = model.video_condition(base, event_frames=ev).onset[0].float().numpy()  # (k t,)
+            for thr in args.thresholds or [cfg.flow.onset_peak_threshold]:
+                e = event_time_error((onset_peaks(track, thr) + 0.5) / (cfg.video.fps * k), truth)
+                rows.append({"model": name, "threshold": float(thr), "clip": rec.get("id"), "kind": kind,
+                             "f1": float(e.f1), "precision": float(e.precision), "recall": float(e.recall)})
+    if args.log:
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.log, "a") as f:
+            for r in rows:
+                f.write(json.dumps({"split": args.split, **r}) + "\n")
+    print(f"{len(clips)} clips of {args.split}: video-event F1 against the true events (0.1 s)")
+    print(table(summarise(rows), kinds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""benchmarks/video_events.py: exact sums of its table, a real run on rendered clips, its refusals."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openfoley.data.foleyworld.render import render_split
+from openfoley.data.foleyworld.scenes import RenderConfig
+from openfoley.data.foleyworld.synthbank import make_synth_bank
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "video_events.py"
+spec = importlib.util.spec_from_file_location("video_events", PATH)
+ve = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ve)
+
+
+def test_clip_kind_is_the_first_events():
+    assert ve.clip_kind([{"kind": "walk"}, {"kind": "call"}]) == "walk"
+    assert ve.clip_kind([]) == "none"
+
+
+def test_summary_means_per_kind_and_over_all():
+    rows = [{"model": "m", "threshold": 0.3, "kind": "walk", "f1": 1.0, "precision": 1.0, "recall": 1.0},
+            {"model": "m", "threshold": 0.3, "kind": "walk", "f1": 0.5, "precision": 0.25, "recall": 1.0},
+            {"model": "m", "threshold": 0.3, "kind": "call", "f1": 0.0, "precision": 0.0, "recall": 0.0},
+            {"model": "m", "threshold": 0.2, "kind": "call", "f1": 0.75, "precision": 0.5, "recall": 1.0}]
+    s = ve.summarise(rows)
+    assert s[("m", 0.3)]["walk"] == (0.75, 0.625, 1.0, 2)
+    assert s[("m", 0.3)]["call"] == (0.0, 0.0, 0.0, 1)
+    assert s[("m", 0.3)]["all"] == (0.5, 0.4166666666666667, 2 / 3, 3)
+    assert s[("m", 0.2)]["all"] == (0.75, 0.5, 1.0, 1)
+    t = ve.table(s, ["walk", "call"]).splitlines()
+    assert t[0] == "| model | threshold | all (3): F1 (P / R) | walk (2) | call (1) |"
+    assert t[2] == "| m | 0.30 | 0.500 (0.417 / 0.667) | 0.750 | 0.000 |"
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ve")
+    bank = make_synth_bank(root / "bank", seed=0)
+    render_split(bank, root / "fw", "test-closed", clips=2, cfg=RenderConfig(seconds=8.0, fps=25, size=64),
+                 progress=False)
+    return root / "fw"
+
+
+def test_scores_the_built_in_model_on_rendered_clips(renders, tmp_path):
+    log = tmp_path / "ve.jsonl"
+    r = subprocess.run([sys.executable, str(PATH), "--models", "builtin", "--foleyworld", str(renders),
+                        "--thresholds", "0.2", "0.5", "--log", str(log)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(rows) == 4 and {r_["threshold"] for r_ in rows} == {0.2, 0.5}
+    assert all(0 <= r_["f1"] <= 1 and r_["split"] == "test-closed" for r_ in rows)
+    # a higher threshold keeps a subset of the peaks: precision may rise, recall cannot
+    by = {(r_["clip"], r_["threshold"]): r_ for r_ in rows}
+    for clip in {r_["clip"] for r_ in rows}:
+        assert by[(clip, 0.5)]["recall"] <= by[(clip, 0.2)]["recall"]
+    assert "| builtin | 0.20 |" in r.stdout and "| builtin | 0.50 |" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--split", "nope"], "does not exist"),
+    (["--thresholds", "1.5"], "--thresholds"),
+    (["--limit", "0"], "--limit"),
+    (["--models", "/nonexistent/model"], "error: "),
+])
+def test_bad_input_is_refused_in_one_line(renders, args, message):
+    r = subprocess.run([sys.executable, str(PATH), "--foleyworld", str(renders), *args], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), r.stderr
+    assert message in r.stderr
+
+
+def test_table_marks_a_kind_a_row_lacks():
+    rows = [{"model": "m", "threshold": 0.3, "kind": "walk", "f1": 1.0, "precision": 1.0, "recall": 1.0},
+            {"model": "m", "threshold": 0.2, "kind": "call", "f1": 0.5, "precision": 0.5, "recall": 0.5}]
+    t = ve.table(ve.summarise(rows), ["walk", "call"]).splitlines()
+    assert t[2].endswith("| 1.000 | - |") and t[3].endswith("| - | 0.500 |")
