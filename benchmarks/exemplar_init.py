@@ -65,6 +65,19 @@ def sample_from(model, vc, x_ex: torch.Tensor, t0: float, gen: torch.Generator) 
     return integrate(fn, start_point(x0, x_ex, t0), grid_from(t0, fc.steps), fc.solver)
 
 
+def event_frames(video, cfg, t: int):
+    """The frames (1, k t, 3, H, W) an event path at k = ``cfg.event_rate`` times the model's rate reads for
+    the model's t frames of ``video`` (decoded as the pipeline does), or None at k = 1."""
+    from openfoley.io import read_video
+    from openfoley.pipeline.result import hold_last
+
+    k = cfg.event_rate
+    if k == 1:
+        return None
+    ev = read_video(video, cfg.video.fps * k, cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize).frames
+    return hold_last(ev, k * t)[None]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default="builtin")
@@ -132,7 +145,7 @@ def main(argv=None) -> int:
             x_ex = lib["latents"][int((lib["keys"] @ key[0]).argmax())][None]  # (1, n, p*f)
             if args.colour:
                 x_ex = x_ex.mean(1, keepdim=True).expand_as(x_ex)
-            vc = model.video_condition(frames)
+            vc = model.video_condition(frames, event_frames=event_frames(video, cfg, frames.shape[1]))
         for t0 in todo:
             with torch.no_grad():
                 x1 = sample_from(model, vc, x_ex, t0, torch.Generator().manual_seed(args.seed + i))

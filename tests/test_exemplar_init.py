@@ -32,7 +32,10 @@ def test_t0_zero_is_the_model_sampler_and_t0_one_the_exemplar():
     cfg = model.cfg
     frames = torch.randint(0, 256, (1, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
-    vc = model.video_condition(frames)
+    k = cfg.event_rate  # an event path at its own rate (alignment.event_fps) reads k frames per model frame
+    ev = torch.randint(0, 256, (1, k * cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
+                       generator=torch.Generator().manual_seed(1)) if k > 1 else None
+    vc = model.video_condition(frames, event_frames=ev)
     ex = torch.randn(1, cfg.audio_tokens, cfg.encoder.audio_patch * cfg.audio.n_mels)
     with torch.no_grad():
         own = model.sample_latent(vc, torch.Generator().manual_seed(3))

@@ -236,7 +236,7 @@ def test_conv_onset_head_exports(cache, tmp_path, moving_square):
     # this random head's many events put the runtimes' rounding at the guide's kinks up to 1e-2 (``compare``)
     flow = dataclasses.replace(lw.config.flow, onset_guide="peaks", onset_peak_height=0.8, onset_guide_lead=1)
     cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, onset_head_kernel=3,
-                                                                       event_path=False), flow=flow)
+                                                                       event_path=False, event_fps=None), flow=flow)
     torch.manual_seed(0)
     model = FoleyModel(cfg)
     model.load_state_dict({k: v for k, v in lw.state.items() if not k.startswith(("mma.onset_head.", "event_path."))},
@@ -335,7 +335,8 @@ def test_lite_files_rebuild_a_partial_folder(cache, tmp_path):
 def test_frames_input_and_bad_frames(cache, moving_square):
     lite = LitePipeline.from_pretrained("builtin")
     res = lite(moving_square(30, 64), seed=0)
-    assert res.wav.shape == (round(30 / 12.5 * 16000),)
+    cfg = lite.cfg  # frames given as an array are at the event path's rate
+    assert res.wav.shape == (round(30 / (cfg.video.fps * cfg.event_rate) * 16000),)
     with pytest.raises(Exception, match="frames must be uint8"):
         lite(moving_square(30, 48), seed=0)
     with pytest.raises(ConfigError):
@@ -362,20 +363,26 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
 
 
-def test_event_path_at_twice_the_rate_exports(cache, tmp_path, moving_square):
-    """The built-in model with its event path reading frames of its own at 25 fps (alignment.event_fps): the
-    lite runtime's condition.onnx takes the second stream of frames, and both runtimes give the same sound
-    and the same video events, on the 25 fps grid."""
+@pytest.mark.parametrize("event_fps", [None, 25.0])
+def test_event_path_at_twice_the_rate_exports(cache, tmp_path, moving_square, event_fps):
+    """The built-in model's event path reading frames of its own at 25 fps (alignment.event_fps) or the model's
+    12.5 fps frames: in the lite runtime condition.onnx takes the second stream of frames when there is one,
+    and both runtimes give the same sound and the same video events, on the path's grid. (One of the two is
+    the built-in model's own rate, run as it ships; the other is the same path at the other rate.)"""
     from openfoley.checkpoint import load_weights, save_weights
 
     lw = load_weights(builtin_model_dir())
-    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_fps=25.0))
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_fps=event_fps))
     save_weights(tmp_path / "w", lw.state, cfg, dict(lw.meta))
     v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
     r = FoleyPipeline.from_pretrained(tmp_path / "w", device="cpu")(v, seed=5)
     plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
-    assert not np.array_equal(r.video_events, plain.video_events)  # another track: the frames between
+    if cfg.alignment.event_fps != lw.config.alignment.event_fps:
+        assert not np.array_equal(r.video_events, plain.video_events)  # another track: other frames
+    else:
+        np.testing.assert_array_equal(r.mel, plain.mel)
     g = LitePipeline.from_pretrained(tmp_path / "w")(v, seed=5, noise=torch_noise(5))
     compare(r, g, mel_tol=1e-4, wav_tol=5e-2, kinks=0.02)  # the "sharp" guide's kinks, as for the built-in model
-    grid = r.video_events * 25 - 0.5
+    rate = event_fps or cfg.video.fps
+    grid = r.video_events * rate - 0.5
     assert len(grid) and np.allclose(grid, np.round(grid), atol=1e-6)

@@ -226,15 +226,20 @@ def test_video_events_are_the_onset_heads_peaks(tmp_path, moving_square):
     them (blue) above the spectrogram."""
     pipe = FoleyPipeline.from_pretrained("builtin", device="cpu")
     assert pipe.has_onset_head
-    fps, size = pipe.cfg.video.fps, pipe.cfg.video.size
+    fps, size, k = pipe.cfg.video.fps, pipe.cfg.video.size, pipe.cfg.event_rate
     video = write_video(tmp_path / "v.mp4", moving_square(int(6 * 25), 128, fps=25), 25, preset="ultrafast")
     r = pipe(video, seed=0)
-    frames = read_video(video, fps, size).frames
-    n = frames.shape[0]
-    padded = torch.cat([frames, frames[-1:].expand(pipe.plan.frames - n, -1, -1, -1)])
-    onset = pipe.model.video_condition(padded[None]).onset[0].numpy()
+
+    def padded(rate: float, total: int) -> torch.Tensor:
+        frames = read_video(video, rate, size).frames
+        return torch.cat([frames, frames[-1:].expand(total - frames.shape[0], -1, -1, -1)])[None]
+
+    n = read_video(video, fps, size).frames.shape[0]
+    # an event path at k times the model's rate (alignment.event_fps) reads a second decode at that rate
+    ev = padded(fps * k, k * pipe.plan.frames) if k > 1 else None
+    onset = pipe.model.video_condition(padded(fps, pipe.plan.frames), event_frames=ev).onset[0].numpy()  # (k T,)
     peaks = onset_peaks(onset, pipe.cfg.flow.onset_peak_threshold)
-    expected = (peaks[peaks < n] + 0.5) / fps
+    expected = (peaks[peaks < k * n] + 0.5) / (k * fps)
     np.testing.assert_allclose(r.video_events, expected)
     assert r.video_events.size > 0  # the square's bounces are events for the built-in model
     img = decode_png(plot_result(r, tmp_path / "p.png").read_bytes())
