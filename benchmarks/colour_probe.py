@@ -95,7 +95,7 @@ def main(argv=None) -> int:
                 f = {"pixels": pix}
                 if model.appearance is not None:
                     f["appearance"] = model.appearance(x)
-                f["condition"] = model.video_condition(frames).flow.tokens
+                f["condition"] = model.video_condition(frames, track=False).flow.tokens
                 f = {k: torch.cat([v.mean(1), v.amax(1)], -1) for k, v in f.items()}
                 f["colour"] = torch.stack([it["mel"] for it in items]).mean(2)  # (b, f) from (b, f, m)
                 if split != "train":

@@ -289,7 +289,7 @@ def part_oracle(args) -> None:
     def cond_of(events_list, items=None) -> FlowCondition:
         if frozen is not None and args.cond == "aligned":  # the frozen model's own condition (aligned + keys)
             with torch.no_grad():
-                return frozen.video_condition(torch.stack([it["frames"] for it in items])).flow
+                return frozen.video_condition(torch.stack([it["frames"] for it in items]), track=False).flow
         b = len(events_list)
         tokens = torch.zeros(b, n, d)
         if frozen is not None:  # "onset": the frozen model's onset head on its aligned features, one channel

@@ -201,6 +201,25 @@ def test_a_faster_event_path_reads_its_own_frames_and_leaves_the_generators_cond
         fast(Batch(fr, torch.zeros(2, TINY.audio.n_mels, TINY.mel_frames)), torch.Generator().manual_seed(0))
 
 
+def test_the_condition_alone_needs_no_event_frames():
+    """``track=False`` (a condition cache, a probe): the generator's condition of the model's frames alone, bit
+    for bit the one that comes with the track, and no track; a model whose condition carries the track (the
+    onset channel, at the model's rate) computes it all the same."""
+    fast = model_of(FAST)
+    fr = frames()
+    ev = torch.randint(0, 256, (2, 50, 3, TINY.video.size, TINY.video.size),
+                       generator=torch.Generator().manual_seed(5), dtype=torch.uint8)
+    with torch.no_grad():
+        full, alone = fast.video_condition(fr, event_frames=ev), fast.video_condition(fr, track=False)
+    assert alone.onset is None and full.onset is not None
+    for name in ("tokens", "keys", "key_times", "key_mask"):
+        assert torch.equal(getattr(alone.flow, name), getattr(full.flow, name)), name
+    channel = model_of(dataclasses.replace(HEAD, alignment=dataclasses.replace(HEAD.alignment, onset_condition=0.5)))
+    with torch.no_grad():
+        a, b = channel.video_condition(fr), channel.video_condition(fr, track=False)
+    assert b.onset is not None and torch.equal(a.onset, b.onset) and torch.equal(a.flow.tokens, b.flow.tokens)
+
+
 def test_the_sharp_guide_puts_a_faster_tracks_peaks_on_their_own_mel_frames():
     cfg = dataclasses.replace(FAST, flow=dataclasses.replace(FAST.flow, onset_guide="sharp"))
     m = model_of(cfg)

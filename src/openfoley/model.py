@@ -198,12 +198,12 @@ class FoleyModel(nn.Module):
         return torch.cat([aligned, channel.to(aligned.dtype)], -1)
 
     def flow_condition(self, frames: Tensor, aligned: Tensor, times: Tensor, n: int,
-                       event_frames: Tensor | None = None) -> VideoCondition:
+                       event_frames: Tensor | None = None, track: bool = True) -> VideoCondition:
         """aligned (b, t, d) + raw frames -> FlowCondition for n audio tokens (vectors of cfg.cond_dim);
-        ``event_frames`` as ``onset_track``."""
+        ``event_frames`` and ``track`` as in ``video_condition``."""
         kf = key_frames(saliency_frames(frames), times, self.cfg)
         # (b, k t) or None, once for the channel (k = 1 only) and for guidance
-        onset = self.onset_track(frames, aligned, times, event_frames)
+        onset = self.onset_track(frames, aligned, times, event_frames) if track or self.cfg.onset_channel else None
         feats = self.condition_features(aligned, onset)  # (b, t, dc)
         if self.appearance is not None:
             assert self.appearance_proj is not None
@@ -281,15 +281,21 @@ class FoleyModel(nn.Module):
 
     @torch.no_grad()
     def video_condition(self, frames: Tensor, times: Tensor | None = None,
-                        event_frames: Tensor | None = None) -> VideoCondition:
+                        event_frames: Tensor | None = None, track: bool = True) -> VideoCondition:
         """frames (b, t, 3, H, W) -> the generator's condition for ``cfg.audio_tokens`` tokens;
         ``event_frames`` (b, k t, 3, H, W), the same span at ``alignment.event_fps``, for a model whose event
-        path reads its own (``onset_track``)."""
+        path reads its own (``onset_track``).
+
+        ``track=False``: the condition alone, for callers that hold the model's frames only (a condition
+        cache, a probe of the features): ``onset`` is None, so there is no onset guidance to sample with, and
+        no event frames are needed. A model whose condition carries the track (``cfg.onset_channel``, at the
+        model's rate only) computes it all the same."""
         self._check_frames(frames)
         frames = as_unit_frames(frames)  # once for the encoder and saliency
         if times is None:
             times = default_times(frames, self.cfg.video.fps)
-        return self.flow_condition(frames, self.align(frames, times), times, self.cfg.audio_tokens, event_frames)
+        return self.flow_condition(frames, self.align(frames, times), times, self.cfg.audio_tokens, event_frames,
+                                   track)
 
     @property
     def inpaints(self) -> bool:
@@ -462,7 +468,7 @@ def model_summary(cfg: Config, generator: torch.Generator | None = None) -> list
         out.append(ComponentCost("appearance path", count_parameters(model.appearance) + count_parameters(proj),
                                  count(lambda: proj(model.appearance(unit)))))
     with torch.no_grad():  # the generator's row counts its loss alone, on a condition made beforehand
-        cond = model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens).flow
+        cond = model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens, track=False).flow
         x1 = patchify(model.model_mel(mel), cfg.encoder.audio_patch)
     gen_only = count(lambda: model.generator.loss(x1, cond, torch.Generator().manual_seed(0)))
     if model.mma is not None:

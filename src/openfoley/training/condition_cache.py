@@ -28,7 +28,7 @@ def cache_conditions(model, store: Any, clips: int, labels: list[str] | None = N
     for i in range(0, clips, BATCH):
         items = [store[j] for j in range(i, min(clips, i + BATCH))]
         with torch.no_grad():
-            c = model.video_condition(torch.stack([it["frames"] for it in items])).flow
+            c = model.video_condition(torch.stack([it["frames"] for it in items]), track=False).flow
             x1 = patchify(model.model_mel(torch.stack([it["mel"] for it in items])), model.cfg.encoder.audio_patch)
         parts = [("tokens", c.tokens), ("keys", c.keys), ("key_times", c.key_times), ("key_mask", c.key_mask),
                  ("x1", x1)]
