@@ -65,19 +65,6 @@ def sample_from(model, vc, x_ex: torch.Tensor, t0: float, gen: torch.Generator) 
     return integrate(fn, start_point(x0, x_ex, t0), grid_from(t0, fc.steps), fc.solver)
 
 
-def event_frames(video, cfg, t: int):
-    """The frames (1, k t, 3, H, W) an event path at k = ``cfg.event_rate`` times the model's rate reads for
-    the model's t frames of ``video`` (decoded as the pipeline does), or None at k = 1."""
-    from openfoley.io import read_video
-    from openfoley.pipeline.result import hold_last
-
-    k = cfg.event_rate
-    if k == 1:
-        return None
-    ev = read_video(video, cfg.video.fps * k, cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize).frames
-    return hold_last(ev, k * t)[None]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default="builtin")
@@ -100,9 +87,12 @@ def main(argv=None) -> int:
         print(f"error: {args.foleyworld}/{args.split}: no rendered clips", file=sys.stderr)
         return 2
     ref = Path(args.reference) if args.reference else None
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sync_check import model_frames
+
     from openfoley.benchmark import _clip_embedding
     from openfoley.data.foleyworld.live import LiveStore
-    from openfoley.io import mux, read_video
+    from openfoley.io import mux
     from openfoley.nn.patches import patchify
     from openfoley.pipeline import FoleyPipeline
 
@@ -138,14 +128,13 @@ def main(argv=None) -> int:
         todo = [t0 for t0, folder in folders.items() if not (folder / video.name).exists()]
         if not todo:
             continue
-        frames = read_video(video, cfg.video.fps, cfg.video.size, duration=cfg.seconds,
-                            resize=cfg.video.resize).frames[None]
+        frames, ev = model_frames(video, cfg)  # (1, t, 3, H, W) and the event path's own (or None)
         with torch.no_grad():
             key = _clip_embedding(model, frames)  # (1, d)
             x_ex = lib["latents"][int((lib["keys"] @ key[0]).argmax())][None]  # (1, n, p*f)
             if args.colour:
                 x_ex = x_ex.mean(1, keepdim=True).expand_as(x_ex)
-            vc = model.video_condition(frames, event_frames=event_frames(video, cfg, frames.shape[1]))
+            vc = model.video_condition(frames, event_frames=ev)
         for t0 in todo:
             with torch.no_grad():
                 x1 = sample_from(model, vc, x_ex, t0, torch.Generator().manual_seed(args.seed + i))

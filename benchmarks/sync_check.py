@@ -68,6 +68,22 @@ def load_onset_model(name: str, why: str):
     return pipe
 
 
+def model_frames(path, cfg):
+    """A video file decoded as the pipeline reads it for a model of config ``cfg``: (frames (1, t, 3, H, W)
+    at ``video.fps``, and for an event path at k = ``cfg.event_rate`` > 1 times that rate its own frames
+    (1, k t, 3, H, W), the last held to k t as the pipeline holds a short window's; else None)."""
+    from openfoley.io import read_video
+    from openfoley.pipeline.result import hold_last
+
+    read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
+    base = read_video(path, cfg.video.fps, **read).frames
+    k = cfg.event_rate
+    if k == 1:
+        return base[None], None
+    ev = read_video(path, cfg.video.fps * k, **read).frames
+    return base[None], hold_last(ev, k * base.shape[0])[None]
+
+
 def _near(times, t: float, tol: float = 0.1) -> bool:
     """Whether any of ``times`` (s) lies within ``tol`` of ``t``."""
     return bool(len(times)) and float(np.min(np.abs(np.asarray(times) - t))) <= tol

@@ -83,11 +83,10 @@ def main(argv=None) -> int:
 
     import torch
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from sync_check import load_onset_model
+    from sync_check import load_onset_model, model_frames
 
     from openfoley.errors import OpenFoleyError
     from openfoley.evaluation.metrics import event_time_error
-    from openfoley.io import read_video
     from openfoley.pipeline.windows import onset_peaks
 
     torch.set_num_threads(args.threads)
@@ -117,21 +116,18 @@ def main(argv=None) -> int:
         if kind not in kinds:
             kinds.append(kind)
         path = manifest.parent / rec["path"]
-        decoded: dict[tuple, torch.Tensor] = {}  # models of one frame layout share a decode
+        decoded: dict[tuple, tuple] = {}  # models of one frame layout share a decode
         for name, model in models.items():
             cfg = model.cfg
-            read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
             k = cfg.event_rate
+            key = (cfg.video.fps, k, cfg.video.size, cfg.seconds, cfg.video.resize)
             try:
-                for fps in {cfg.video.fps, cfg.video.fps * k}:
-                    key = (fps, cfg.video.size, cfg.seconds, cfg.video.resize)
-                    if key not in decoded:
-                        decoded[key] = read_video(path, fps, **read).frames[None]  # (1, t, 3, h, w)
+                if key not in decoded:
+                    decoded[key] = model_frames(path, cfg)  # (1, t, 3, h, w), the event path's (1, k t, ...) or None
             except OpenFoleyError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
-            base = decoded[(cfg.video.fps, cfg.video.size, cfg.seconds, cfg.video.resize)]
-            ev = decoded[(cfg.video.fps * k, cfg.video.size, cfg.seconds, cfg.video.resize)] if k > 1 else None
+            base, ev = decoded[key]
             with torch.no_grad():
                 track = model.video_condition(base, event_frames=ev).onset[0].float().numpy()  # (k t,)
             for thr in args.thresholds or [cfg.flow.onset_peak_threshold]:

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         return 2
 
     import torch
-    from sync_check import check_clip, kind_pool, load_onset_model
+    from sync_check import check_clip, kind_pool, load_onset_model, model_frames
 
     from openfoley.config.tools import RenderConfig
     from openfoley.data.foleyworld.bank import load_bank
@@ -103,14 +103,13 @@ def main(argv=None) -> int:
         for seed in seeds:
             for i in range(args.clips):
                 clip, path, truth = check_clip(bank, pool, rc, seed, i, Path(tmp))
-                base_f = read_video(path, cfg.video.fps, **read).frames[None]  # (1, t, 3, h, w), as the pipeline reads it
+                base_f, ev = model_frames(path, cfg)  # (1, t, 3, h, w) and the path's own, as the pipeline reads them
                 with torch.no_grad():
-                    if k == 1:
+                    if ev is None:
                         odd_f = read_video(path, 2 * fps, **read).frames[None, 1::2]
                         tracks = [model.video_condition(f).onset[0].float().numpy()
                                   for f in (base_f, odd_f, base_f.flip(-1))]
-                    else:  # the event path's own frames, as the pipeline decodes them
-                        ev = read_video(path, fps, **read).frames[None]
+                    else:  # the event path's own frames
                         tracks = [model.video_condition(f, event_frames=e).onset[0].float().numpy()
                                   for f, e in ((base_f, ev), (base_f.flip(-1), ev.flip(-1)))]
                         tracks.insert(1, None)

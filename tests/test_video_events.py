@@ -81,3 +81,27 @@ def test_table_marks_a_kind_a_row_lacks():
             {"model": "m", "threshold": 0.2, "kind": "call", "f1": 0.5, "precision": 0.5, "recall": 0.5}]
     t = ve.table(ve.summarise(rows), ["walk", "call"]).splitlines()
     assert t[2].endswith("| 1.000 | - |") and t[3].endswith("| - | 0.500 |")
+
+
+def test_model_frames_pair_the_event_paths_decode_with_the_models(tmp_path, moving_square):
+    """benchmarks/sync_check.model_frames: at the model's rate alone, or (alignment.event_fps 25) beside it the
+    path's own frames, k per model frame, every k-th of them the model's (both decodes of one 25 fps file)."""
+    import dataclasses
+
+    sys.path.insert(0, str(PATH.parent))
+    from sync_check import model_frames
+
+    from openfoley.checkpoint import load_weights
+    from openfoley.io import write_video
+    from openfoley.pipeline.folders import builtin_model_dir
+
+    cfg = load_weights(builtin_model_dir()).config
+    slow = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, event_path=True, event_fps=None))
+    fast = dataclasses.replace(slow, alignment=dataclasses.replace(slow.alignment, event_fps=2 * cfg.video.fps))
+    v = write_video(tmp_path / "v.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
+    base, none = model_frames(v, slow)
+    t = base.shape[1]
+    assert none is None and base.shape[0] == 1 and t >= 50  # 4 s of frames at 12.5 fps, or the model's span
+    base2, ev = model_frames(v, fast)
+    assert ev.shape[:2] == (1, 2 * t) and ev.dtype == base2.dtype
+    assert ev[0, ::2].equal(base2[0]) and base2.equal(base)
