@@ -197,8 +197,14 @@ def test_a_faster_event_path_reads_its_own_frames_and_leaves_the_generators_cond
         fast.video_condition(fr)
     with pytest.raises(ValueError, match="event_frames"):
         fast.video_condition(fr, event_frames=ev[:, :49])
-    with pytest.raises(ValueError, match="fit-event-path"):  # training batches have the model's frames only
-        fast(Batch(fr, torch.zeros(2, TINY.audio.n_mels, TINY.mel_frames)), torch.Generator().manual_seed(0))
+    # training batches hold the model's frames only: the path is frozen and gets no loss, the rest trains
+    fast.train()
+    out = fast(Batch(fr, torch.zeros(2, TINY.audio.n_mels, TINY.mel_frames)), torch.Generator().manual_seed(0))
+    (out.flow.loss + out.loss_onset + out.loss_mask).backward()
+    assert not any(p.requires_grad or p.grad is not None for p in fast.event_path.parameters())
+    assert all(p.grad is not None for p in fast.generator.parameters() if p.requires_grad)
+    assert not any(p.requires_grad for p in FoleyModel(FAST).event_path.parameters())
+    assert all(p.requires_grad for p in FoleyModel(PATHED).event_path.parameters())  # at the model's rate it trains
 
 
 def test_the_condition_alone_needs_no_event_frames():

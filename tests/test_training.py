@@ -257,3 +257,31 @@ def test_init_continues_from_weights_at_their_step_and_resumes_exactly(tmp_path,
     assert lrs[:3] == pytest.approx(want[1:], rel=1e-9)  # logged after each step: the next step's rate
     with pytest.raises(Exception, match="step 4"):
         train(cfg, st, tmp_path / "d", max_steps=4, init=first.weights, progress=False)
+
+
+def test_init_from_a_model_whose_event_path_reads_its_own_frames_keeps_that_path(tmp_path, store):
+    """A model whose event path reads frames at twice its rate (alignment.event_fps, as scripts/fit-event-path.py
+    --fps leaves it): `openfoley train --init` trains the rest on batches of the model's frames and keeps the
+    path tensor for tensor (it gets no loss and no optimiser state); the other tensors move."""
+    import dataclasses
+
+    from openfoley.checkpoint import save_weights
+    from openfoley.config import get_preset as preset
+    from openfoley.training.loop import train
+
+    base = apply_overrides(preset("tiny"), [*TINY, "alignment.onset_weight=1.0", "alignment.onset_head_kernel=3",
+                                            "alignment.event_path=true"])
+    st = FeatureStore(store)
+    first = train(base, st, tmp_path / "a", max_steps=2, progress=False)  # at the model's rate: the path trains
+    w0 = load_weights(first.weights)
+    fast = dataclasses.replace(base, alignment=dataclasses.replace(base.alignment, event_fps=2 * base.video.fps))
+    assert fast.event_rate == 2
+    save_weights(tmp_path / "fast", w0.state, fast, dict(w0.meta))
+    run = train(fast, st, tmp_path / "b", max_steps=4, init=tmp_path / "fast", progress=False)
+    assert run.step == 4 and all(v == v for v in _losses(tmp_path / "b").values())  # finite losses
+    w1 = load_weights(run.weights)
+    assert w1.config.alignment.event_fps == 2 * base.video.fps
+    path = [k for k in w0.state if k.startswith("event_path.")]
+    assert path and all(torch.equal(w0.state[k], w1.state[k]) for k in path)
+    moved = [k for k in w0.state if k.startswith("generator.") and not torch.equal(w0.state[k], w1.state[k])]
+    assert moved  # the rest trained

@@ -101,6 +101,10 @@ class FoleyModel(nn.Module):
         # the onset track's own video side (alignment.event_path); built only when on, so other weights
         # keep their exact state-dict keys
         self.event_path = EventPath(cfg) if cfg.alignment.event_path else None
+        if self.event_path is not None and cfg.event_rate > 1:
+            # a path reading frames of its own (alignment.event_fps) is trained by scripts/fit-event-path.py;
+            # training batches hold the model's frames only, so `openfoley train` keeps it as it is
+            self.event_path.requires_grad_(False)
         self.audio_encoder = build_audio_encoder(cfg) if cfg.alignment.enabled else None
         self.generator = build_generator(cfg)
         self.appearance: AppearanceEncoder | None = None
@@ -231,9 +235,10 @@ class FoleyModel(nn.Module):
 
     # --- training --------------------------------------------------------------------------------
     def forward(self, batch: Batch, generator: torch.Generator) -> ModelOutput:
-        if self.cfg.event_rate > 1:
-            raise ValueError("training batches hold frames at video.fps only; train an event path at "
-                             "alignment.event_fps with scripts/fit-event-path.py --fps")
+        # an event path at alignment.event_fps (k > 1) reads frames the batch does not hold: it is frozen
+        # (see __init__), gets no loss, and the condition is built without its track (the generator's
+        # condition does not read it: the onset channel is for k = 1 only)
+        own_rate = self.cfg.event_rate == 1
         frames, mel = batch.frames, batch.mel
         self._check_frames(frames)
         frames = as_unit_frames(frames)  # once: the encoder, the MMA pixel target and saliency all read it
@@ -251,13 +256,13 @@ class FoleyModel(nn.Module):
             aligned, l_a, l_v = out.aligned, out.loss_audio, out.loss_video
         else:
             aligned, l_a, l_v = self.video_encoder(frames, times).features, zero, zero
-        cond = self.flow_condition(frames, aligned, times, n).flow
+        cond = self.flow_condition(frames, aligned, times, n, track=own_rate).flow
         x1 = patchify(x, p)  # (b, n, p*f)
         flow = self.generator.loss(x1, cond, generator)
         onset = None
         if self.mma is not None and self.mma.onset_head is not None:
             onset = self.mma.onset_loss(aligned, x)
-            if self.event_path is not None:  # the same target, through the event path's own video side
+            if self.event_path is not None and own_rate:  # the same target, through the path's own video side
                 onset = onset + self.event_path.loss(frames, x, times)
         return ModelOutput(loss_mask=l_a + l_v, loss_mask_audio=l_a, loss_mask_video=l_v, flow=flow,
                            loss_onset=onset)
