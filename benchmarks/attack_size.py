@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=1, help="use every k-th clip of the store (default: all)")
     args = ap.parse_args(argv)
 
-    from sync_check import load_onset_model
+    from sync_check import load_onset_model, store_event_frames
 
     from openfoley.alignment.mma import mel_flux
     from openfoley.errors import OpenFoleyError
@@ -87,7 +87,8 @@ def main(argv=None) -> int:
     for i in range(0, len(store), args.every):
         it = store[i]
         with torch.no_grad():
-            track = model.video_condition(it["frames"][None]).onset[0].float()  # (t,)
+            ev_frames = store_event_frames(store, [i], cfg)  # the event path's own frames, or None
+            track = model.video_condition(it["frames"][None], event_frames=ev_frames).onset[0].float()  # (k t,)
             ev = torch.from_numpy(onset_peaks(track.numpy(), cfg.flow.onset_peak_threshold))  # the guide's events
             t = track.shape[0]
             track_v.append(track[ev].numpy())

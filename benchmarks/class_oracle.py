@@ -117,14 +117,16 @@ def train_arm(model, data: dict[str, torch.Tensor], route: OracleRoute | None, s
 
 
 def test_set(model, bank: str, clips: int, names: list[str]):
-    """-> (frames (n, t, 3, H, W) uint8, class indices (n,) into ``names``, real log-mels (n, f, m))."""
+    """-> (frames (n, t, 3, H, W) uint8, class indices (n,) into ``names``, real log-mels (n, f, m), and for a
+    model whose event path reads frames of its own its frames (n, k t, 3, H, W), else None)."""
     from openfoley.data.foleyworld.live import LiveStore
 
-    store = LiveStore(bank, model.cfg, split="test-closed", seed=TEST_SEED)
+    store = LiveStore(bank, model.cfg, split="test-closed", seed=TEST_SEED, event_frames=True)
     items = [store[i] for i in range(clips)]
     frames = torch.stack([it["frames"] for it in items])
+    ev = torch.stack([it["event_frames"] for it in items]) if "event_frames" in items[0] else None
     cls = torch.tensor([names.index(it["label"]) for it in items])  # every bank class is in classes.json
-    return frames, cls, torch.stack([it["mel"] for it in items])
+    return frames, cls, torch.stack([it["mel"] for it in items]), ev
 
 
 def embed(ev, wavs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -138,23 +140,26 @@ def embed(ev, wavs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def generate_mels(model, frames: torch.Tensor, route: OracleRoute | None = None, cls: torch.Tensor | None = None,
-                  **sampler) -> torch.Tensor:
+                  event_frames: torch.Tensor | None = None, **sampler) -> torch.Tensor:
     """frames (n, t, 3, H, W) -> generated log-mels (n, f, m), in batches of 8 seeded by their first index
     (``FoleyModel.generate``'s stages); ``sampler``: ``FoleyModel.sample_latent``'s settings (default:
-    the model's own); with ``route``, batch [i, i + 8) gets classes ``cls[i:i + 8]``."""
+    the model's own); with ``route``, batch [i, i + 8) gets classes ``cls[i:i + 8]``; ``event_frames``
+    (n, k t, 3, H, W) for a model whose event path reads frames of its own."""
     out = []
     for i in range(0, len(frames), 8):
         if route is not None:
             assert cls is not None
             route.cls = cls[i:i + 8]
         with torch.no_grad():
-            c = model.video_condition(frames[i:i + 8])
+            ev = None if event_frames is None else event_frames[i:i + 8]
+            c = model.video_condition(frames[i:i + 8], event_frames=ev)
             out.append(model.latent_to_mel(model.sample_latent(c, torch.Generator().manual_seed(i), **sampler)))
     return torch.cat(out)
 
 
-def generate(model, frames: torch.Tensor, route: OracleRoute | None, cls: torch.Tensor, vocoder) -> torch.Tensor:
-    return vocoder(generate_mels(model, frames, route, cls))
+def generate(model, frames: torch.Tensor, route: OracleRoute | None, cls: torch.Tensor, vocoder,
+             event_frames: torch.Tensor | None = None) -> torch.Tensor:
+    return vocoder(generate_mels(model, frames, route, cls, event_frames))
 
 
 def main(argv=None) -> int:
@@ -195,7 +200,7 @@ def main(argv=None) -> int:
             torch.save({"key": key, "data": data}, args.cache)
     ev = load_evaluators()
     vocoder = build_vocoder("griffinlim", model.cfg.audio)
-    frames, cls, real_mel = test_set(model, args.bank, args.test, names)
+    frames, cls, real_mel, ev_frames = test_set(model, args.bank, args.test, names)
     rpost, remb = embed(ev, vocoder(real_mel))
     start = {k: v.clone() for k, v in model.generator.net.state_dict().items()}
     proj = model.generator.net.global_proj
@@ -218,7 +223,7 @@ def main(argv=None) -> int:
             record["emb_rms"] = float(route.emb.weight.detach().pow(2).mean().sqrt())
             record["time_rms"] = t_rms
             print(f"  class embedding RMS {record['emb_rms']:.4f} (flow-time embedding RMS {t_rms:.4f})", flush=True)
-        gpost, gemb = embed(ev, generate(model, frames, route, cls, vocoder))
+        gpost, gemb = embed(ev, generate(model, frames, route, cls, vocoder, ev_frames))
         d = gemb.mean(0) - remb.mean(0)
         row = {"fad": fad(remb, gemb), "mean_term": float(d @ d),
                "same_class": float((gpost.argmax(1) == rpost.argmax(1)).mean()),

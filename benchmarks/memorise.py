@@ -81,9 +81,10 @@ def main(argv=None) -> int:
 
     model = load(args.weights)
     names = sorted(json.loads((Path(args.bank) / "classes.json").read_text()))
-    store = LiveStore.for_training(args.bank, model.cfg, walkers=0.5, seed=TRAIN_SEED)
+    store = LiveStore.for_training(args.bank, model.cfg, walkers=0.5, seed=TRAIN_SEED, event_frames=True)
     items = [store[i] for i in range(args.clips)]
     frames = torch.stack([it["frames"] for it in items])
+    ev_frames = torch.stack([it["event_frames"] for it in items]) if "event_frames" in items[0] else None
     real_mel = torch.stack([it["mel"] for it in items])
     data = cache_conditions(model, items, args.clips, labels=names)  # the renders above, not drawn again
     ev = load_evaluators()
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
             model.generator.net.load_state_dict(train_arm(model, data, None, args.steps, args.lr, seed=0))
             record["train_s"] = round(time.perf_counter() - t0, 1)
         for sampler in ("default", "bare"):
-            mel = generate_mels(model, frames, **({} if sampler == "default" else bare(args.bare_steps)))
+            mel = generate_mels(model, frames, event_frames=ev_frames, **({} if sampler == "default" else bare(args.bare_steps)))
             gpost, gemb = embed(ev, vocoder(mel))
             row = {"same_class": float((gpost.argmax(1) == rpost.argmax(1)).mean()),
                    "identified": identification_rate(gemb.reshape(args.clips, -1), remb.reshape(args.clips, -1)),

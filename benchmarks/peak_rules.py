@@ -57,11 +57,13 @@ def video_event_f1(tracks, truth, threshold: float, fps: float, wait: int = 0, r
                                         np.asarray(tt, np.float64)).f1 for tr, tt in zip(tracks, truth, strict=True)])
 
 
-def falling_sets(bank, cfg, tmp: Path):
+def falling_sets(bank, cfg, tmp: Path, event_frames: bool = False):
     """The falling-object sets: yields (name, frames, truth) for ``falling-tune`` (seeds 1-6) and
     ``falling-check`` (seeds 7-12), 10 clips per seed as ``benchmarks/sync_check.py`` renders them, each
-    clip's frames uint8 (t, 3, H, W) decoded from its mp4 as the pipeline reads a file, and its contacts (s)."""
-    from sync_check import check_clip, kind_pool  # benchmarks/ is on the path when run as a script
+    clip's frames uint8 (t, 3, H, W) decoded from its mp4 as the pipeline reads a file, and its contacts (s).
+    ``event_frames``: each clip's frames are a pair (frames, the event path's (k t, 3, H, W) or None), as
+    ``sync_check.model_frames`` decodes them."""
+    from sync_check import check_clip, kind_pool, model_frames  # benchmarks/ is on the path as a script
 
     from openfoley.config.tools import RenderConfig
     from openfoley.io import read_video
@@ -73,34 +75,52 @@ def falling_sets(bank, cfg, tmp: Path):
         for seed in seeds:
             for i in range(10):
                 _, path, contacts = check_clip(bank, pool, rcfg, seed, i, tmp)
-                frames.append(read_video(path, cfg.video.fps, cfg.video.size, duration=cfg.seconds).frames)
+                if event_frames:
+                    base, ev = model_frames(path, cfg)
+                    frames.append((base[0], None if ev is None else ev[0]))
+                else:
+                    frames.append(read_video(path, cfg.video.fps, cfg.video.size, duration=cfg.seconds).frames)
                 truth.append(contacts)
         yield name, frames, truth
 
 
-def live_tune_set(bank_dir, cfg, clips: int):
-    """``clips`` new train-split scenes of every kind (``LiveStore``, render seed 4242) -> (frames, truth)."""
+def live_tune_set(bank_dir, cfg, clips: int, event_frames: bool = False):
+    """``clips`` new train-split scenes of every kind (``LiveStore``, render seed 4242) -> (frames, truth);
+    ``event_frames`` as ``falling_sets``'s."""
     from openfoley.data.foleyworld.live import LiveStore
 
-    live = LiveStore(bank_dir, cfg, split="train", seed=4242, clips=clips)
+    live = LiveStore(bank_dir, cfg, split="train", seed=4242, clips=clips, event_frames=event_frames)
     items = [live[i] for i in range(len(live))]
-    return [x["frames"] for x in items], [x["events"].astype(np.float64) for x in items]
+    frames = [(x["frames"], x.get("event_frames")) if event_frames else x["frames"] for x in items]
+    return frames, [x["events"].astype(np.float64) for x in items]
 
 
-def store_set(stores, split: str):
-    """The benchmark's clips of ``split`` (``STORES/store-small-<split>``) -> (frames, truth)."""
+def store_set(stores, split: str, cfg=None):
+    """The benchmark's clips of ``split`` (``STORES/store-small-<split>``) -> (frames, truth); with a model's
+    ``cfg``, frames are pairs as ``falling_sets(event_frames=True)``'s (the event path's decoded again from
+    the clips' files: ``sync_check.store_event_frames``)."""
+    from sync_check import store_event_frames
+
     from openfoley.features.store import FeatureStore
 
     store = FeatureStore(Path(stores) / f"store-small-{split}")
     truth = [np.asarray([e["time"] for e in r["extra"]["events"]], np.float64) for r in store.records]
-    return [store[i]["frames"] for i in range(len(store))], truth
+    if cfg is None:
+        return [store[i]["frames"] for i in range(len(store))], truth
+    pairs = []
+    for i in range(len(store)):
+        ev = store_event_frames(store, [i], cfg)
+        pairs.append((store[i]["frames"], None if ev is None else ev[0]))
+    return pairs, truth
 
 
-def _tracks(model, frames_list) -> list[np.ndarray]:
+def _tracks(model, pairs) -> list[np.ndarray]:
+    """(frames (t, 3, H, W), the event path's (k t, 3, H, W) or None) per clip -> its onset track (k t,)."""
     out = []
-    for frames in frames_list:
+    for frames, ev in pairs:
         with torch.no_grad():
-            vc = model.video_condition(torch.as_tensor(frames)[None])
+            vc = model.video_condition(torch.as_tensor(frames)[None],
+                                       event_frames=None if ev is None else torch.as_tensor(ev)[None])
         out.append(vc.onset[0].float().numpy())
     return out
 
@@ -118,17 +138,18 @@ def collect(args) -> int:
     sets: dict[str, tuple[list, list]] = {}
     bank = load_bank(args.bank)
     with tempfile.TemporaryDirectory(prefix="openfoley-peak-rules-") as tmp:
-        for name, frames, truth in falling_sets(bank, cfg, Path(tmp)):
+        for name, frames, truth in falling_sets(bank, cfg, Path(tmp), event_frames=True):
             sets[name] = (_tracks(model, frames), truth)
             print(f"{name}: {len(truth)} clips", flush=True)
-    frames, truth = live_tune_set(args.bank, cfg, args.live_clips)
+    frames, truth = live_tune_set(args.bank, cfg, args.live_clips, event_frames=True)
     sets["live-tune"] = (_tracks(model, frames), truth)
     print(f"live-tune: {len(truth)} clips", flush=True)
     for split in ("test-closed", "test-open"):
-        frames, truth = store_set(args.stores, split)
+        frames, truth = store_set(args.stores, split, cfg)
         sets[split] = (_tracks(model, frames), truth)
         print(f"{split}: {len(truth)} clips", flush=True)
-    save = {"fps": np.float64(cfg.video.fps), "threshold": np.float64(cfg.flow.onset_peak_threshold)}
+    save = {"fps": np.float64(cfg.video.fps * cfg.event_rate),  # the tracks' rate
+            "threshold": np.float64(cfg.flow.onset_peak_threshold)}
     for name, (tracks, truth) in sets.items():
         save[f"{name}/tracks"] = np.stack(tracks)
         ragged = np.empty(len(truth), dtype=object)  # one array of event times per clip

@@ -68,20 +68,39 @@ def load_onset_model(name: str, why: str):
     return pipe
 
 
-def model_frames(path, cfg):
+def model_frames(path, cfg, start: float = 0.0):
     """A video file decoded as the pipeline reads it for a model of config ``cfg``: (frames (1, t, 3, H, W)
     at ``video.fps``, and for an event path at k = ``cfg.event_rate`` > 1 times that rate its own frames
-    (1, k t, 3, H, W), the last held to k t as the pipeline holds a short window's; else None)."""
+    (1, k t, 3, H, W), the last held to k t as the pipeline holds a short window's; else None), from
+    ``start`` s on."""
     from openfoley.io import read_video
     from openfoley.pipeline.result import hold_last
 
-    read = dict(size=cfg.video.size, duration=cfg.seconds, resize=cfg.video.resize)
+    read = dict(size=cfg.video.size, start=start, duration=cfg.seconds, resize=cfg.video.resize)
     base = read_video(path, cfg.video.fps, **read).frames
     k = cfg.event_rate
     if k == 1:
         return base[None], None
     ev = read_video(path, cfg.video.fps * k, **read).frames
     return base[None], hold_last(ev, k * base.shape[0])[None]
+
+
+def store_event_frames(store, indices, cfg):
+    """For a model whose event path reads frames of its own (``cfg.event_rate`` k > 1): the feature store's
+    clips ``indices`` decoded again from their source files at the path's rate, (n, k t, 3, H, W) uint8
+    (the store holds the model's frames only); None for a model at one rate. Beside the store's frames
+    (n, t, ...) they go to ``video_condition(frames, event_frames=...)``."""
+    import torch
+
+    if cfg.event_rate == 1:
+        return None
+    t = cfg.video_frames
+    out = []
+    for i in indices:
+        rec = store.records[i]
+        ev = model_frames(rec["path"], cfg, float(rec.get("start") or 0.0))[1][0]
+        out.append(ev[: cfg.event_rate * t])
+    return torch.stack(out)
 
 
 def _near(times, t: float, tol: float = 0.1) -> bool:

@@ -279,12 +279,13 @@ def part_oracle(args) -> None:
     n = cfg.audio_tokens
     p = cfg.encoder.audio_patch
     tok_s = cfg.seconds / n
-    live = LiveStore(args.bank, cfg, split="train", seed=3)
-    test = LiveStore(args.bank, cfg, split="test-closed", seed=5)
+    frozen = load_model(args.weights) if args.cond in ("aligned", "onset") else None
+    # the frozen model's frames; for an event path at its own rate (cfg.event_rate > 1) its frames too
+    wanted = frozen is not None and args.cond == "onset"
+    live = LiveStore(args.bank, frozen.cfg if wanted else cfg, split="train", seed=3, event_frames=wanted)
+    test = LiveStore(args.bank, frozen.cfg if wanted else cfg, split="test-closed", seed=5, event_frames=wanted)
     mels = torch.stack([live.mel(i) for i in range(64)])
     mean, std = mels.mean(dim=(0, 2)), mels.std(dim=(0, 2)).clamp_min(1e-3)
-
-    frozen = load_model(args.weights) if args.cond in ("aligned", "onset") else None
 
     def cond_of(events_list, items=None) -> FlowCondition:
         if frozen is not None and args.cond == "aligned":  # the frozen model's own condition (aligned + keys)
@@ -295,7 +296,9 @@ def part_oracle(args) -> None:
         if frozen is not None:  # "onset": the frozen model's onset head on its aligned features, one channel
             with torch.no_grad():
                 fr = torch.stack([it["frames"] for it in items])
-                pred = frozen.onset_track(fr, frozen.align(fr))  # (b, t): the head's, or the event path's
+                ev = torch.stack([it["event_frames"] for it in items]) if "event_frames" in items[0] else None
+                # (b, k t): the head's, or the event path's (from its own frames at k > 1)
+                pred = frozen.onset_track(fr, frozen.align(fr), event_frames=ev)
                 pred = F.interpolate(pred[:, None], size=n, mode="linear", align_corners=False)[:, 0]
             tokens[:, :, 0] = pred * 3.0
         for j, ev in enumerate(events_list if frozen is None else []):
@@ -368,6 +371,9 @@ def part_sampler(args) -> None:
     recs = st.records
     idx = list(range(min(args.clips, len(st))))
     frames = torch.stack([st[i]["frames"] for i in idx])
+    from sync_check import store_event_frames  # benchmarks/ is on the path when run as a script
+
+    ev_frames = store_event_frames(st, idx, cfg)  # the event path's own frames (k > 1), else None
     events = [np.asarray([e["time"] for e in recs[i]["extra"]["events"]]) for i in idx]
     settings = [("default (cfg 2, 8 steps, refine)", dict()),
                 ("cfg 1 (no guidance)", dict(cfg_scale=1.0)),
@@ -395,7 +401,7 @@ def part_sampler(args) -> None:
         for i0 in range(0, len(idx), 8):
             fr = frames[i0: i0 + 8]
             with torch.no_grad():
-                c = model.video_condition(fr)
+                c = model.video_condition(fr, event_frames=None if ev_frames is None else ev_frames[i0: i0 + 8])
                 x = model.sample_latent(c, torch.Generator().manual_seed(i0), **kw)
                 wav = log_mel_to_wav(model.latent_to_mel(x), cfg.audio, generator=torch.Generator().manual_seed(0))
             for j, w in enumerate(wav):

@@ -75,6 +75,28 @@ def test_live_store_is_deterministic_and_mel_matches(bank):
         LiveStore(bank, CFG, render=dataclasses.replace(RENDER, sample_rate=16000))
 
 
+def test_event_frames_for_a_path_at_twice_the_models_rate(bank):
+    """``event_frames=True`` for a model whose event path reads 25 fps (``Config.event_rate`` 2): items also hold
+    the render's every frame on the model's size, and their every second frame is the plain item's frames; for a
+    model at one rate, or without the flag, items are as before."""
+    a = dataclasses.replace(CFG.alignment, onset_weight=1.0, onset_head_kernel=3, event_path=True)
+    pathed = dataclasses.replace(CFG, alignment=a)
+    fast = dataclasses.replace(pathed, alignment=dataclasses.replace(a, event_fps=25.0))
+    plain = LiveStore(bank, CFG, split="train", seed=3, render=RENDER, clips=4)[2]
+    item = LiveStore(bank, fast, split="train", seed=3, render=RENDER, clips=4, event_frames=True)[2]
+    ev = item["event_frames"]
+    assert ev.shape == (2 * CFG.video_frames, 3, CFG.video.size, CFG.video.size) and ev.dtype == torch.uint8
+    assert torch.equal(ev[::2], plain["frames"]) and torch.equal(item["frames"], plain["frames"])
+    assert not torch.equal(ev[1::2], ev[::2])  # the odd frames are the render's own, not copies
+    want = frames_on_grid(LiveStore(bank, CFG, split="train", seed=3, render=RENDER, clips=4).clip(2).frames,
+                          25.0, 25.0, CFG.video.size)
+    np.testing.assert_array_equal(ev.numpy(), want)
+    assert torch.equal(item["mel"], plain["mel"])
+    for cfg, flag in ((fast, False), (pathed, True)):
+        assert "event_frames" not in LiveStore(bank, cfg, split="train", seed=3, render=RENDER, clips=4,
+                                               event_frames=flag)[2]
+
+
 def test_one_source_of_one_kind(bank):
     """``n_sources`` and ``kind``: each clip is ``render_clip``'s with that many sources, drawn from the split's
     classes of that kind only; a kind the split lacks is a DataError."""

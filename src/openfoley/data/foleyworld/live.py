@@ -81,12 +81,16 @@ class LiveStore:
 
     def __init__(self, bank_dir: str | Path, cfg: Config, split: str = "train", seed: int = 0,
                  render: RenderConfig | None = None, clips: int = DEFAULT_CLIPS,
-                 splits: str | Path | None = None, n_sources: int | None = None, kind: str | None = None):
+                 splits: str | Path | None = None, n_sources: int | None = None, kind: str | None = None,
+                 event_frames: bool = False):
         """``n_sources``: every clip's number of sounding sources (None: the renderer's draw of 1 to 3);
         ``kind``: only the split's classes of that visual event kind (``scenes.kind_of``, e.g. "impact":
-        falling objects)."""
+        falling objects); ``event_frames``: for a model whose event path reads frames of its own
+        (``Config.event_rate`` k > 1), items also hold ``event_frames`` (k t, 3, H, W), the same span at
+        ``alignment.event_fps`` (their every k-th frame is ``frames``)."""
         self.bank_dir, self.cfg, self.split, self.seed, self.clips = str(bank_dir), cfg, split, int(seed), int(clips)
         self.n_sources, self.kind = n_sources, kind
+        self.event_frames = bool(event_frames) and cfg.event_rate > 1
         self.render = render or RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
         if abs(self.render.seconds - cfg.seconds) > 1e-9 or self.render.sample_rate != cfg.audio.sample_rate:
             raise ConfigError(f"live rendering: render seconds/sample rate ({self.render.seconds}, "
@@ -98,15 +102,16 @@ class LiveStore:
         self._splits = splits
 
     @classmethod
-    def for_training(cls, bank_dir: str | Path, cfg: Config, walkers: float, seed: int = 0) -> LiveStore:
+    def for_training(cls, bank_dir: str | Path, cfg: Config, walkers: float, seed: int = 0,
+                     event_frames: bool = False) -> LiveStore:
         """The training set of ``openfoley train --live`` and of ``openfoley benchmark --train-live``: the
         bank's train split rendered at 128 px with ``walkers`` of the strike and impact sources drawn as
-        walkers. DataError when ``bank_dir`` is not a sound bank."""
+        walkers (``event_frames`` as the constructor's). DataError when ``bank_dir`` is not a sound bank."""
         if not (Path(bank_dir) / "manifest.jsonl").is_file():
             raise DataError(f"{bank_dir}: not a sound bank (no manifest.jsonl; build one with "
                             "`openfoley data sound-bank`)")
         render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate, walker_share=walkers)
-        return cls(bank_dir, cfg, split="train", seed=seed, render=render)
+        return cls(bank_dir, cfg, split="train", seed=seed, render=render, event_frames=event_frames)
 
     def _ready(self):
         if self._bank is None:
@@ -134,16 +139,20 @@ class LiveStore:
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         v = self.cfg.video
-        ratio = self.render.fps / v.fps
+        k = self.cfg.event_rate if self.event_frames else 1
+        fps = v.fps * k  # the finest grid an item holds
+        ratio = self.render.fps / fps
         step = round(ratio) if abs(ratio - round(ratio)) < 1e-9 and ratio >= 1 else 1
-        clip = self.clip(i, frame_step=step)  # only the frames on the model's grid are drawn
-        frames = frames_on_grid(clip.frames, self.render.fps / step, v.fps, v.size)
+        clip = self.clip(i, frame_step=step)  # only the frames on that grid are drawn
+        fine = frames_on_grid(clip.frames, self.render.fps / step, fps, v.size)
+        frames = fine[::k]  # the model's grid: frame j is fine frame j k, the frame on screen at j / video.fps
+        extra = {"event_frames": torch.from_numpy(np.ascontiguousarray(fine))} if k > 1 else {}
         mel = log_mel(torch.from_numpy(clip.audio), self.cfg.audio).half().float()  # (f, m), as a store keeps it
         return {
-            "frames": torch.from_numpy(frames), "mel": mel, "id": clip_id(self.split, int(i)),
+            "frames": torch.from_numpy(np.ascontiguousarray(frames)), "mel": mel, "id": clip_id(self.split, int(i)),
             "label": clip.truth["class"], "group": clip.truth["group"], "valid_seconds": self.cfg.seconds,
             "index": int(i), "events": np.asarray([e["time"] for e in clip.truth["events"]], dtype=np.float32),
-            "event_kinds": [e["kind"] for e in clip.truth["events"]],
+            "event_kinds": [e["kind"] for e in clip.truth["events"]], **extra,
         }
 
     def mel(self, i: int) -> torch.Tensor:
