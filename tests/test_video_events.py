@@ -105,3 +105,27 @@ def test_model_frames_pair_the_event_paths_decode_with_the_models(tmp_path, movi
     base2, ev = model_frames(v, fast)
     assert ev.shape[:2] == (1, 2 * t) and ev.dtype == base2.dtype
     assert ev[0, ::2].equal(base2[0]) and base2.equal(base)
+
+
+def test_store_event_frames_decode_a_stores_clips_again_at_the_paths_rate(renders, tmp_path):
+    """benchmarks/sync_check.store_event_frames: for a model at one rate None; for its event path at 25 fps
+    the store's clips decoded again from their files, every second frame the store's own frame."""
+    import dataclasses
+
+    sys.path.insert(0, str(PATH.parent))
+    from sync_check import store_event_frames
+
+    from openfoley.checkpoint import load_weights
+    from openfoley.data.extract import extract
+    from openfoley.features.store import FeatureStore
+    from openfoley.pipeline.folders import builtin_model_dir
+
+    cfg = load_weights(builtin_model_dir()).config
+    slow = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, event_path=True, event_fps=None))
+    fast = dataclasses.replace(slow, alignment=dataclasses.replace(slow.alignment, event_fps=2 * cfg.video.fps))
+    extract(renders / "test-closed" / "manifest.jsonl", tmp_path / "store", slow, progress=False)
+    store = FeatureStore(tmp_path / "store")
+    assert store_event_frames(store, [0, 1], slow) is None
+    ev = store_event_frames(store, [1, 0], fast)
+    assert ev.shape == (2, 2 * slow.video_frames, 3, slow.video.size, slow.video.size)
+    assert ev[0, ::2].equal(store[1]["frames"]) and ev[1, ::2].equal(store[0]["frames"])
