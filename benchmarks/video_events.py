@@ -14,6 +14,10 @@ Prints one table: for each model and threshold, the mean F1 (precision / recall)
 mean F1 per event kind (the ``kind`` of a clip's first event: strike, call, walk, impact, flash, door, continuous, shatter),
 with the clip count per kind in the header. All models and thresholds are scored on the same decoded
 clips in one run. ``--log`` appends one JSON line per model, threshold and clip.
+
+``--mix A B`` (two of ``--models``) adds a row ``A+B``: the mean of the two models' tracks, the coarser one
+linearly interpolated to the finer one's frame centres, its peaks at each threshold on the finer grid (would
+two event paths, at 12.5 and 25 fps, find more than either?).
 """
 
 from __future__ import annotations
@@ -30,6 +34,16 @@ import numpy as np
 def clip_kind(events: list[dict]) -> str:
     """The kind of a clip: its first event's ``kind`` ("none" without events)."""
     return str(events[0].get("kind", "none")) if events else "none"
+
+
+def mix_tracks(a: np.ndarray, rate_a: float, b: np.ndarray, rate_b: float) -> tuple[np.ndarray, float]:
+    """Two onset tracks (n_a,) at ``rate_a`` and (n_b,) at ``rate_b`` frames per second, values at frame centres
+    -> their mean on the finer grid and its rate: the coarser track linearly interpolated to the finer one's
+    centres (held flat beyond its first and last centre)."""
+    (fine, fr), (coarse, cr) = sorted(((a, rate_a), (b, rate_b)), key=lambda x: -x[1])
+    centres = (np.arange(len(fine)) + 0.5) / fr
+    on_fine = np.interp(centres, (np.arange(len(coarse)) + 0.5) / cr, coarse)
+    return 0.5 * (fine + on_fine), fr
 
 
 def summarise(rows: list[dict]) -> dict[tuple[str, float], dict[str, tuple[float, float, float, int]]]:
@@ -69,7 +83,12 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="score only the first N clips")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", default=None, help="append one JSON line per model, threshold and clip")
+    ap.add_argument("--mix", nargs=2, default=None, metavar=("A", "B"),
+                    help="also score the mean of models A's and B's tracks (both in --models)")
     args = ap.parse_args(argv)
+    if args.mix is not None and (not set(args.mix) <= set(args.models) or args.mix[0] == args.mix[1]):
+        print("error: --mix takes two different models of --models", file=sys.stderr)
+        return 2
     manifest = Path(args.foleyworld) / args.split / "manifest.jsonl"
     if not manifest.is_file():
         print(f"error: {manifest} does not exist (docs/results.md says how to render the split)", file=sys.stderr)
@@ -117,6 +136,7 @@ def main(argv=None) -> int:
             kinds.append(kind)
         path = manifest.parent / rec["path"]
         decoded: dict[tuple, tuple] = {}  # models of one frame layout share a decode
+        tracks: dict[str, tuple[np.ndarray, float]] = {}  # model -> (its track, the track's rate)
         for name, model in models.items():
             cfg = model.cfg
             k = cfg.event_rate
@@ -130,8 +150,14 @@ def main(argv=None) -> int:
             base, ev = decoded[key]
             with torch.no_grad():
                 track = model.video_condition(base, event_frames=ev).onset[0].float().numpy()  # (k t,)
-            for thr in args.thresholds or [cfg.flow.onset_peak_threshold]:
-                e = event_time_error((onset_peaks(track, thr) + 0.5) / (cfg.video.fps * k), truth)
+            tracks[name] = (track, cfg.video.fps * k)
+        scored = [(name, *tracks[name], models[name].cfg.flow.onset_peak_threshold) for name in models]
+        if args.mix is not None:
+            a, b = args.mix
+            scored.append((f"{a}+{b}", *mix_tracks(*tracks[a], *tracks[b]), models[a].cfg.flow.onset_peak_threshold))
+        for name, track, rate, own in scored:
+            for thr in args.thresholds or [own]:
+                e = event_time_error((onset_peaks(track, thr) + 0.5) / rate, truth)
                 rows.append({"model": name, "threshold": float(thr), "clip": rec.get("id"), "kind": kind,
                              "f1": float(e.f1), "precision": float(e.precision), "recall": float(e.recall)})
     if args.log:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from openfoley.data.foleyworld.render import render_split
@@ -23,6 +24,16 @@ spec.loader.exec_module(ve)
 def test_clip_kind_is_the_first_events():
     assert ve.clip_kind([{"kind": "walk"}, {"kind": "call"}]) == "walk"
     assert ve.clip_kind([]) == "none"
+
+
+def test_mix_tracks_by_hand():
+    coarse = np.array([0.2, 0.6])  # 12.5 fps: centres 0.04, 0.12 s
+    fine = np.array([0.0, 0.4, 0.8, 0.0])  # 25 fps: centres 0.02, 0.06, 0.10, 0.14 s
+    for args in ((coarse, 12.5, fine, 25.0), (fine, 25.0, coarse, 12.5)):
+        mixed, rate = ve.mix_tracks(*args)
+        assert rate == 25.0
+        # the coarse track at 0.02 (held: 0.2), 0.06 (0.3), 0.10 (0.5), 0.14 (held: 0.6)
+        np.testing.assert_allclose(mixed, [0.1, 0.35, 0.65, 0.3], rtol=0, atol=1e-12)
 
 
 def test_summary_means_per_kind_and_over_all():
@@ -129,3 +140,28 @@ def test_store_event_frames_decode_a_stores_clips_again_at_the_paths_rate(render
     ev = store_event_frames(store, [1, 0], fast)
     assert ev.shape == (2, 2 * slow.video_frames, 3, slow.video.size, slow.video.size)
     assert ev[0, ::2].equal(store[1]["frames"]) and ev[1, ::2].equal(store[0]["frames"])
+
+
+def test_the_mean_of_a_model_and_its_copy_is_the_model(renders, tmp_path):
+    """--mix A B: the mean of two tracks; of a model and a copy of its folder it is the model's own track, so
+    its rows equal the model's clip for clip; --mix outside --models, or of one model twice, is refused."""
+    import shutil
+
+    from openfoley.pipeline.folders import builtin_model_dir
+
+    copy = shutil.copytree(builtin_model_dir(), tmp_path / "copy")
+    log = tmp_path / "mix.jsonl"
+    r = subprocess.run([sys.executable, str(PATH), "--models", "builtin", str(copy), "--foleyworld", str(renders),
+                        "--thresholds", "0.2", "--mix", "builtin", str(copy), "--log", str(log)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    mixed = [x for x in rows if x["model"] == f"builtin+{copy}"]
+    own = [x for x in rows if x["model"] == "builtin"]
+    assert len(mixed) == len(own) == 2
+    assert [(x["clip"], x["f1"], x["precision"], x["recall"]) for x in mixed] == \
+        [(x["clip"], x["f1"], x["precision"], x["recall"]) for x in own]
+    for bad in (["--mix", "builtin", "builtin"], ["--mix", "builtin", "other"]):
+        r = subprocess.run([sys.executable, str(PATH), "--models", "builtin", "--foleyworld", str(renders), *bad],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and "--mix" in r.stderr and len(r.stderr.strip().splitlines()) == 1
