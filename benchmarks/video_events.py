@@ -85,11 +85,61 @@ def main(argv=None) -> int:
     ap.add_argument("--log", default=None, help="append one JSON line per model, threshold and clip")
     ap.add_argument("--mix", nargs=2, default=None, metavar=("A", "B"),
                     help="also score the mean of models A's and B's tracks (both in --models)")
+    ap.add_argument("--falling", nargs=2, type=int, default=None, metavar=("FIRST", "LAST"),
+                    help="instead of a split: the falling-object check's renders of seeds FIRST..LAST "
+                         "(benchmarks/sync_check.py's, 10 clips per seed, from --bank)")
+    ap.add_argument("--bank", default="data/bank", help="the sound bank of --falling (default: %(default)s)")
     args = ap.parse_args(argv)
+    if args.falling is not None:
+        return _falling(args)
     if args.mix is not None and (not set(args.mix) <= set(args.models) or args.mix[0] == args.mix[1]):
         print("error: --mix takes two different models of --models", file=sys.stderr)
         return 2
     manifest = Path(args.foleyworld) / args.split / "manifest.jsonl"
+    return score(args, manifest)
+
+
+def _falling(args) -> int:
+    """--falling: the check's renders written as a split (a manifest of mp4s and their contacts) in a temporary
+    folder, then scored as one."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sync_check import check_clip, kind_pool
+
+    from openfoley.checkpoint import load_weights
+    from openfoley.config.tools import RenderConfig
+    from openfoley.data.foleyworld.bank import load_bank
+    from openfoley.errors import OpenFoleyError
+    from openfoley.pipeline.folders import resolve_model_dir
+
+    first, last = args.falling
+    if first > last:
+        print("error: --falling FIRST LAST needs FIRST <= LAST", file=sys.stderr)
+        return 2
+    try:
+        bank = load_bank(args.bank)
+        cfg = load_weights(resolve_model_dir(args.models[0])).config  # sync_check renders at its model's length
+    except OpenFoleyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    pool = kind_pool(bank, "impact")
+    with tempfile.TemporaryDirectory(prefix="openfoley-video-events-") as tmp:
+        split = Path(tmp) / f"falling-{first}-{last}"
+        split.mkdir()
+        with open(split / "manifest.jsonl", "w") as f:
+            for seed in range(first, last + 1):
+                for i in range(10):
+                    rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
+                    _, path, contacts = check_clip(bank, pool, rcfg, seed, i, split)
+                    events = [{"time": float(t), "kind": "impact"} for t in contacts]
+                    f.write(json.dumps({"id": f"{seed}/{i}", "path": path.name, "extra": {"events": events}}) + "\n")
+        args.split = split.name
+        return score(args, split / "manifest.jsonl")
+
+
+def score(args, manifest: Path) -> int:
+    """The table of ``args.models`` (and ``--mix``) on the clips of ``manifest``."""
     if not manifest.is_file():
         print(f"error: {manifest} does not exist (docs/results.md says how to render the split)", file=sys.stderr)
         return 2
@@ -159,7 +209,7 @@ def main(argv=None) -> int:
             for thr in args.thresholds or [own]:
                 e = event_time_error((onset_peaks(track, thr) + 0.5) / rate, truth)
                 rows.append({"model": name, "threshold": float(thr), "clip": rec.get("id"), "kind": kind,
-                             "f1": float(e.f1), "precision": float(e.precision), "recall": float(e.recall)})
+                             "events": len(truth), "f1": float(e.f1), "precision": float(e.precision), "recall": float(e.recall)})
     if args.log:
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
         with open(args.log, "a") as f:

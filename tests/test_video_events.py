@@ -165,3 +165,33 @@ def test_the_mean_of_a_model_and_its_copy_is_the_model(renders, tmp_path):
         r = subprocess.run([sys.executable, str(PATH), "--models", "builtin", "--foleyworld", str(renders), *bad],
                            capture_output=True, text=True)
         assert r.returncode == 2 and "--mix" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_falling_object_check_renders_score_as_a_split(tmp_path):
+    """--falling FIRST LAST: benchmarks/sync_check.py's renders of those seeds (10 per seed, impacts only), the
+    same clips as the check's (its contacts are the truth), scored as a split; FIRST > LAST is refused."""
+    sys.path.insert(0, str(PATH.parent))
+    from sync_check import check_clip, kind_pool
+
+    from openfoley.checkpoint import load_weights
+    from openfoley.config.tools import RenderConfig
+    from openfoley.data.foleyworld.bank import load_bank
+    from openfoley.pipeline.folders import builtin_model_dir
+
+    bank = make_synth_bank(tmp_path / "bank", seed=0)
+    log = tmp_path / "falling.jsonl"
+    r = subprocess.run([sys.executable, str(PATH), "--models", "builtin", "--falling", "3", "3", "--bank", str(bank),
+                        "--thresholds", "0.3", "--log", str(log)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "10 clips of falling-3-3" in r.stdout
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [x["clip"] for x in rows] == [f"3/{i}" for i in range(10)]
+    assert all(x["kind"] == "impact" and 0 <= x["f1"] <= 1 for x in rows)
+    cfg = load_weights(builtin_model_dir()).config
+    b = load_bank(bank)
+    _, _, contacts = check_clip(b, kind_pool(b, "impact"), RenderConfig(seconds=cfg.seconds, size=128,
+                                sample_rate=cfg.audio.sample_rate), 3, 0, tmp_path)
+    assert rows[0]["events"] == len(contacts) > 0  # the check's own contacts are the truth
+    bad = subprocess.run([sys.executable, str(PATH), "--falling", "4", "3", "--bank", str(bank)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "FIRST" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
