@@ -363,6 +363,8 @@ def part_oracle(args) -> None:
 
 # --- sampler --------------------------------------------------------------------------------------
 def part_sampler(args) -> None:
+    from sync_check import store_event_frames  # benchmarks/ is on the path when run as a script
+
     from openfoley.features.store import FeatureStore
 
     model = load_model(args.weights)
@@ -371,8 +373,6 @@ def part_sampler(args) -> None:
     recs = st.records
     idx = list(range(min(args.clips, len(st))))
     frames = torch.stack([st[i]["frames"] for i in idx])
-    from sync_check import store_event_frames  # benchmarks/ is on the path when run as a script
-
     ev_frames = store_event_frames(st, idx, cfg)  # the event path's own frames (k > 1), else None
     events = [np.asarray([e["time"] for e in recs[i]["extra"]["events"]]) for i in idx]
     settings = [("default (cfg 2, 8 steps, refine)", dict()),

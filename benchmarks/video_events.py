@@ -90,11 +90,11 @@ def main(argv=None) -> int:
                          "(benchmarks/sync_check.py's, 10 clips per seed, from --bank)")
     ap.add_argument("--bank", default="data/bank", help="the sound bank of --falling (default: %(default)s)")
     args = ap.parse_args(argv)
-    if args.falling is not None:
-        return _falling(args)
     if args.mix is not None and (not set(args.mix) <= set(args.models) or args.mix[0] == args.mix[1]):
         print("error: --mix takes two different models of --models", file=sys.stderr)
         return 2
+    if args.falling is not None:
+        return _falling(args)
     manifest = Path(args.foleyworld) / args.split / "manifest.jsonl"
     return score(args, manifest)
 
@@ -124,13 +124,13 @@ def _falling(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     pool = kind_pool(bank, "impact")
+    rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)  # sync_check's render
     with tempfile.TemporaryDirectory(prefix="openfoley-video-events-") as tmp:
         split = Path(tmp) / f"falling-{first}-{last}"
         split.mkdir()
         with open(split / "manifest.jsonl", "w") as f:
             for seed in range(first, last + 1):
                 for i in range(10):
-                    rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
                     _, path, contacts = check_clip(bank, pool, rcfg, seed, i, split)
                     events = [{"time": float(t), "kind": "impact"} for t in contacts]
                     f.write(json.dumps({"id": f"{seed}/{i}", "path": path.name, "extra": {"events": events}}) + "\n")

@@ -192,6 +192,6 @@ def test_the_falling_object_check_renders_score_as_a_split(tmp_path):
     _, _, contacts = check_clip(b, kind_pool(b, "impact"), RenderConfig(seconds=cfg.seconds, size=128,
                                 sample_rate=cfg.audio.sample_rate), 3, 0, tmp_path)
     assert rows[0]["events"] == len(contacts) > 0  # the check's own contacts are the truth
-    bad = subprocess.run([sys.executable, str(PATH), "--falling", "4", "3", "--bank", str(bank)],
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and "FIRST" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    for args, word in ((["--falling", "4", "3"], "FIRST"), (["--falling", "3", "3", "--mix", "builtin", "x"], "--mix")):
+        bad = subprocess.run([sys.executable, str(PATH), *args, "--bank", str(bank)], capture_output=True, text=True)
+        assert bad.returncode == 2 and word in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
