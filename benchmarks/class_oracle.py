@@ -119,12 +119,12 @@ def train_arm(model, data: dict[str, torch.Tensor], route: OracleRoute | None, s
 def test_set(model, bank: str, clips: int, names: list[str]):
     """-> (frames (n, t, 3, H, W) uint8, class indices (n,) into ``names``, real log-mels (n, f, m), and for a
     model whose event path reads frames of its own its frames (n, k t, 3, H, W), else None)."""
-    from openfoley.data.foleyworld.live import LiveStore
+    from openfoley.data.foleyworld.live import LiveStore, stack_event_frames
 
     store = LiveStore(bank, model.cfg, split="test-closed", seed=TEST_SEED, event_frames=True)
     items = [store[i] for i in range(clips)]
     frames = torch.stack([it["frames"] for it in items])
-    ev = torch.stack([it["event_frames"] for it in items]) if "event_frames" in items[0] else None
+    ev = stack_event_frames(items)
     cls = torch.tensor([names.index(it["label"]) for it in items])  # every bank class is in classes.json
     return frames, cls, torch.stack([it["mel"] for it in items]), ev
 

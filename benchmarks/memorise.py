@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     if not Path(args.bank, "classes.json").is_file():
         print(f"error: {args.bank}: not a sound bank (no classes.json)", file=sys.stderr)
         return 2
-    from openfoley.data.foleyworld.live import LiveStore
+    from openfoley.data.foleyworld.live import LiveStore, stack_event_frames
     from openfoley.evaluation.evaluators import load_evaluators
     from openfoley.training.condition_cache import cache_conditions
     from openfoley.vocoder import build_vocoder
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     store = LiveStore.for_training(args.bank, model.cfg, walkers=0.5, seed=TRAIN_SEED, event_frames=True)
     items = [store[i] for i in range(args.clips)]
     frames = torch.stack([it["frames"] for it in items])
-    ev_frames = torch.stack([it["event_frames"] for it in items]) if "event_frames" in items[0] else None
+    ev_frames = stack_event_frames(items)
     real_mel = torch.stack([it["mel"] for it in items])
     data = cache_conditions(model, items, args.clips, labels=names)  # the renders above, not drawn again
     ev = load_evaluators()

@@ -39,7 +39,7 @@ from scipy.signal import resample_poly
 
 from openfoley.config import get_preset as preset
 from openfoley.config.tools import RenderConfig
-from openfoley.data.foleyworld.live import LiveStore, frames_on_grid
+from openfoley.data.foleyworld.live import LiveStore, frames_on_grid, stack_event_frames
 from openfoley.evaluation.metrics import ONSET_SR, event_time_error, onset_detect
 from openfoley.features.mel import log_mel_to_wav
 
@@ -296,7 +296,7 @@ def part_oracle(args) -> None:
         if frozen is not None:  # "onset": the frozen model's onset head on its aligned features, one channel
             with torch.no_grad():
                 fr = torch.stack([it["frames"] for it in items])
-                ev = torch.stack([it["event_frames"] for it in items]) if "event_frames" in items[0] else None
+                ev = stack_event_frames(items)
                 # (b, k t): the head's, or the event path's (from its own frames at k > 1)
                 pred = frozen.onset_track(fr, frozen.align(fr), event_frames=ev)
                 pred = F.interpolate(pred[:, None], size=n, mode="linear", align_corners=False)[:, 0]

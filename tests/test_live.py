@@ -10,7 +10,7 @@ import torch
 from openfoley.config import get_preset
 from openfoley.config.tools import RenderConfig
 from openfoley.data.extract import extract
-from openfoley.data.foleyworld.live import LiveStore, frames_on_grid
+from openfoley.data.foleyworld.live import LiveStore, frames_on_grid, stack_event_frames
 from openfoley.data.foleyworld.render import render_split
 from openfoley.data.foleyworld.synthbank import make_synth_bank
 from openfoley.errors import ConfigError
@@ -92,6 +92,7 @@ def test_event_frames_for_a_path_at_twice_the_models_rate(bank):
                           25.0, 25.0, CFG.video.size)
     np.testing.assert_array_equal(ev.numpy(), want)
     assert torch.equal(item["mel"], plain["mel"])
+    assert torch.equal(stack_event_frames([item, item])[1], ev) and stack_event_frames([plain]) is None
     for cfg, flag in ((fast, False), (pathed, True)):
         assert "event_frames" not in LiveStore(bank, cfg, split="train", seed=3, render=RENDER, clips=4,
                                                event_frames=flag)[2]

@@ -76,6 +76,12 @@ def frames_on_grid(frames: np.ndarray, render_fps: float, fps: float, size: int)
     return np.ascontiguousarray(x)
 
 
+def stack_event_frames(items: list[dict[str, Any]]) -> torch.Tensor | None:
+    """``LiveStore(event_frames=True)`` items -> their event path's frames stacked, (b, k t, 3, H, W) uint8, or
+    None when they hold none (a model whose event path reads the model's own frames)."""
+    return torch.stack([it["event_frames"] for it in items]) if items and "event_frames" in items[0] else None
+
+
 class LiveStore:
     """A FeatureStore-like view of ``clips`` FoleyWorld clips of ``split``, rendered on demand."""
 
