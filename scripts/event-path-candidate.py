@@ -11,6 +11,13 @@ where the checkpoint (Adam's moments included) is three times that. ``build`` wr
 folder BASE with that path (``alignment.event_path`` on, ``alignment.event_fps`` = ``--fps``, or the model's
 own rate without it) and, with ``--threshold``, ``flow.onset_peak_threshold`` set. Everything else is BASE's,
 bit for bit. docs/sync-diagnosis.md part 33.
+
+``build --pair`` (with ``--fps`` above BASE's frame rate) keeps BASE's own event path beside the new one
+(``alignment.event_pair``: its tensors move to ``coarse_event_path.*``) and the track is the mean of the two
+(docs/sync-diagnosis.md part 36):
+
+    scripts/event-path-candidate.py build experiments/ev25-latest/event-path.safetensors builtin runs/pair \
+        --fps 25 --pair --threshold 0.28
 """
 
 from __future__ import annotations
@@ -44,13 +51,19 @@ def save(ck_path: str, out: str) -> int:
     return 0
 
 
-def build(path_file: str, base: str, out: str, fps: float | None, threshold: float | None) -> int:
+def build(path_file: str, base: str, out: str, fps: float | None, threshold: float | None,
+          pair: bool = False) -> int:
     try:
         folder = resolve_model_dir(base)
         if Path(out).resolve() == folder.resolve():
             raise OpenFoleyError(f"{out}: is BASE; give a new folder")
         lw = load_weights(folder)
-        a = dataclasses.replace(lw.config.alignment, event_path=True,
+        own = lw.config.alignment
+        if pair and not (own.event_path and own.event_fps is None and not own.event_pair):
+            raise OpenFoleyError(f"--pair: {base} has no event path at its own frame rate to keep")
+        if pair and (fps is None or fps <= lw.config.video.fps):
+            raise OpenFoleyError(f"--pair needs --fps above {base}'s {lw.config.video.fps:g} fps")
+        a = dataclasses.replace(lw.config.alignment, event_path=True, event_pair=pair,
                                 event_fps=None if fps is None or fps == lw.config.video.fps else fps)
         flow = lw.config.flow if threshold is None else dataclasses.replace(lw.config.flow,
                                                                              onset_peak_threshold=threshold)
@@ -60,6 +73,8 @@ def build(path_file: str, base: str, out: str, fps: float | None, threshold: flo
         print(f"error: {e}", file=sys.stderr)
         return 2
     state = {k: v for k, v in lw.state.items() if not k.startswith("event_path.")}
+    if pair:  # BASE's own path stays, under the coarse path's prefix
+        state |= {f"coarse_{k}": v for k, v in lw.state.items() if k.startswith("event_path.")}
     state |= {f"event_path.{k}": v for k, v in path.items()}
     model = FoleyModel(cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -67,7 +82,7 @@ def build(path_file: str, base: str, out: str, fps: float | None, threshold: flo
         print(f"error: {path_file} is not an event path of {base}'s architecture", file=sys.stderr)
         return 2
     save_weights(out, state, cfg, {**lw.meta, "event_path_file": {"file": str(path_file), "fps": fps,
-                                                                  "threshold": threshold}})
+                                                                  "threshold": threshold, "pair": pair}})
     print(f"wrote {out}")
     return 0
 
@@ -84,6 +99,7 @@ def main(argv=None) -> int:
     b.add_argument("out")
     b.add_argument("--fps", type=float, default=None)
     b.add_argument("--threshold", type=float, default=None)
+    b.add_argument("--pair", action="store_true", help="keep BASE's own event path beside the new one")
     args = ap.parse_args(argv)
     if args.cmd == "save":
         return save(args.checkpoint, args.out)
@@ -91,7 +107,7 @@ def main(argv=None) -> int:
         print("error: --threshold must be in [0, 1]", file=sys.stderr)
         return 2
     try:
-        return build(args.path, args.base, args.out, args.fps, args.threshold)
+        return build(args.path, args.base, args.out, args.fps, args.threshold, args.pair)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

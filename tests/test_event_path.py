@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from openfoley.alignment.event_path import EventPath
+from openfoley.alignment.event_path import EventPath, mix_coarse
 from openfoley.alignment.mma import onset_target, sharp_guide_target
 from openfoley.checkpoint import load_weights, save_weights
 from openfoley.config import Config, get_preset
@@ -297,3 +297,73 @@ def test_a_kept_path_rebuilds_the_scripts_model(bank, weights, tmp_path):
     bad = tool_run("build", tmp_path / "p.safetensors", weights, tmp_path / "bad", "--fps", 20)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
     assert tool_run("save", tmp_path / "p.safetensors", tmp_path / "x").returncode == 2
+    # --pair: a base with a path at its own rate keeps it as the coarse path, the new one at 25 fps beside it
+    pathed = model_of(PATHED, seed=3)
+    pathed.set_latent_stats(torch.zeros(TINY.audio.n_mels), torch.ones(TINY.audio.n_mels))
+    save_weights(tmp_path / "pathed", pathed.state_dict(), PATHED, {"step": 9})
+    p = tool_run("build", tmp_path / "p.safetensors", tmp_path / "pathed", tmp_path / "pair", "--fps", 25, "--pair")
+    assert p.returncode == 0, p.stderr
+    pair, base = load_weights(tmp_path / "pair"), load_weights(tmp_path / "pathed")
+    assert pair.config.alignment.event_pair and pair.config.event_rate == 2
+    for k, v in base.state.items():
+        if k.startswith("event_path."):
+            assert torch.equal(pair.state["coarse_" + k], v) and torch.equal(pair.state[k], re_.state[k]), k
+        else:
+            assert torch.equal(pair.state[k], v), k
+    for args, base_dir in ((["--pair"], tmp_path / "pathed"), (["--fps", 25, "--pair"], weights),
+                           (["--fps", 12.5, "--pair"], tmp_path / "pathed")):
+        bad = tool_run("build", tmp_path / "p.safetensors", base_dir, tmp_path / "bad", *args)
+        assert bad.returncode == 2 and "--pair" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+
+
+# --- alignment.event_pair: the 25 fps path and the model's own-rate path, their tracks' mean ----------------
+
+PAIR = dataclasses.replace(FAST, alignment=dataclasses.replace(FAST.alignment, event_pair=True))
+
+
+def test_the_mix_interpolates_the_coarse_track_to_the_fine_centres():
+    fine = torch.zeros(1, 6)
+    coarse = torch.tensor([[0.0, 4.0, 8.0]])
+    # fine centres j at coarse positions j / 2 - 0.25: -0.25 (held), 0.25, 0.75, 1.25, 1.75, 2.25 (held)
+    assert mix_coarse(fine, coarse).tolist() == [[0.0, 0.5, 1.5, 2.5, 3.5, 4.0]]
+    assert mix_coarse(torch.full((1, 6), 2.0), torch.full((1, 3), 4.0)).tolist() == [[3.0] * 6]
+    three = mix_coarse(torch.zeros(1, 6), torch.tensor([[0.0, 6.0]]))  # k = 3: positions -1/3 .. 4/3
+    torch.testing.assert_close(three, torch.tensor([[0.0, 0.0, 1.0, 2.0, 3.0, 3.0]]), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="one span"):
+        mix_coarse(torch.zeros(1, 7), coarse)
+
+
+def test_the_pair_needs_a_faster_path():
+    with pytest.raises(ConfigError, match="event_pair"):
+        dataclasses.replace(PATHED, alignment=dataclasses.replace(PATHED.alignment, event_pair=True))
+    assert not any(k.startswith("coarse_") for k in model_of(FAST).state_dict())  # off: the old keys
+
+
+def test_the_pairs_track_is_the_mean_of_its_paths_and_neither_trains():
+    fast, slow = model_of(FAST, seed=0), model_of(PATHED, seed=4)
+    pair = FoleyModel(PAIR).eval()
+    state = fast.state_dict() | {f"coarse_{k}": v for k, v in slow.state_dict().items() if k.startswith("event_path.")}
+    missing, unexpected = pair.load_state_dict(state, strict=True)
+    assert not missing and not unexpected
+    assert set(pair.state_dict()) - set(fast.state_dict()) == {k for k in state if k.startswith("coarse_")}
+    fr = frames()
+    ev = torch.randint(0, 256, (2, 50, 3, TINY.video.size, TINY.video.size),
+                       generator=torch.Generator().manual_seed(5), dtype=torch.uint8)
+    with torch.no_grad():
+        a, b, c = fast.video_condition(fr, event_frames=ev), slow.video_condition(fr), \
+            pair.video_condition(fr, event_frames=ev)
+        later = pair.video_condition(fr, times=a.times + 3.0, event_frames=ev)
+        moved = mix_coarse(fast.video_condition(fr, times=a.times + 3.0, event_frames=ev).onset,
+                           slow.video_condition(fr, times=a.times + 3.0).onset)
+    assert c.onset.shape == (2, 50)
+    torch.testing.assert_close(c.onset, mix_coarse(a.onset, b.onset), rtol=0, atol=1e-6)
+    torch.testing.assert_close(later.onset, moved, rtol=0, atol=1e-6)  # both paths on the model's clock
+    assert (c.onset - a.onset).abs().max() > 1e-3  # the second path matters
+    assert torch.equal(c.flow.tokens, a.flow.tokens) and torch.equal(c.flow.keys, a.flow.keys)
+    pair.train()
+    out = pair(Batch(fr, torch.zeros(2, TINY.audio.n_mels, TINY.mel_frames)), torch.Generator().manual_seed(0))
+    (out.flow.loss + out.loss_onset + out.loss_mask).backward()
+    for path in (pair.event_path, pair.coarse_event_path):
+        assert not any(p.requires_grad or p.grad is not None for p in path.parameters())
+    assert all(p.grad is not None for p in pair.generator.parameters() if p.requires_grad)

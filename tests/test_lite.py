@@ -363,17 +363,21 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
 
 
-@pytest.mark.parametrize("event_fps", [None, 25.0])
-def test_event_path_at_twice_the_rate_exports(cache, tmp_path, moving_square, event_fps):
+@pytest.mark.parametrize("event_fps,pair", [(None, False), (25.0, False), (25.0, True)])
+def test_event_path_at_twice_the_rate_exports(cache, tmp_path, moving_square, event_fps, pair):
     """The built-in model's event path reading frames of its own at 25 fps (alignment.event_fps) or the model's
-    12.5 fps frames: in the lite runtime condition.onnx takes the second stream of frames when there is one,
-    and both runtimes give the same sound and the same video events, on the path's grid. (One of the two is
-    the built-in model's own rate, run as it ships; the other is the same path at the other rate.)"""
+    12.5 fps frames, or both at once (alignment.event_pair, the track their mean): in the lite runtime
+    condition.onnx takes the second stream of frames when there is one, and both runtimes give the same sound
+    and the same video events, on the path's grid. (One of these is the built-in model's own rate, run as it
+    ships; the others are the same path at the other rate, and beside itself.)"""
     from openfoley.checkpoint import load_weights, save_weights
 
     lw = load_weights(builtin_model_dir())
-    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_fps=event_fps))
-    save_weights(tmp_path / "w", lw.state, cfg, dict(lw.meta))
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_fps=event_fps,
+                                                                       event_pair=pair))
+    state = lw.state | ({f"coarse_{k}": v.clone() for k, v in lw.state.items() if k.startswith("event_path.")}
+                        if pair else {})
+    save_weights(tmp_path / "w", state, cfg, dict(lw.meta))
     v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
     r = FoleyPipeline.from_pretrained(tmp_path / "w", device="cpu")(v, seed=5)
     plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)

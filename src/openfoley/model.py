@@ -25,13 +25,13 @@ it travels inside the weights file.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from openfoley.alignment.event_path import EventPath
+from openfoley.alignment.event_path import EventPath, mix_coarse
 from openfoley.alignment.keyframes import KeyFrames, gather, key_frames
 from openfoley.alignment.masks import sample_masks
 from openfoley.alignment.mma import MMA, mel_flux, onset_target, run_mma, sharp_guide_target
@@ -105,6 +105,13 @@ class FoleyModel(nn.Module):
             # a path reading frames of its own (alignment.event_fps) is trained by scripts/fit-event-path.py;
             # training batches hold the model's frames only, so `openfoley train` keeps it as it is
             self.event_path.requires_grad_(False)
+        # alignment.event_pair: a second, frozen event path at the model's own rate beside that one; the
+        # track is the mean of both (``onset_track``)
+        self.coarse_event_path = EventPath(replace(cfg, alignment=replace(cfg.alignment, event_fps=None,
+                                                                           event_pair=False))) \
+            if cfg.alignment.event_pair else None
+        if self.coarse_event_path is not None:
+            self.coarse_event_path.requires_grad_(False)
         self.audio_encoder = build_audio_encoder(cfg) if cfg.alignment.enabled else None
         self.generator = build_generator(cfg)
         self.appearance: AppearanceEncoder | None = None
@@ -170,7 +177,9 @@ class FoleyModel(nn.Module):
         With ``alignment.event_fps`` at k = ``cfg.event_rate`` > 1 times the model's rate, the event path
         reads ``event_frames`` (b, k t, 3, H, W) of the same span instead and the track is (b, k t), its
         frames timed on the finer grid from where ``times`` starts (frame centres); otherwise (b, t) and
-        ``event_frames`` is not read."""
+        ``event_frames`` is not read. With ``alignment.event_pair`` too, the track is the mean of that one
+        and the coarse path's on ``frames`` (b, t), linearly interpolated to the fine frames' centres
+        (``mix_coarse``)."""
         if self.event_path is None:
             return self.predicted_onset(aligned)
         k = self.cfg.event_rate
@@ -185,7 +194,10 @@ class FoleyModel(nn.Module):
         ev_times = default_times(event_frames, self.event_path.fps)  # (b, k t) from 0
         if times is not None:  # the same clock as the model's frames: shifted by their first frame's start
             ev_times = ev_times + (times[:, :1] - 0.5 / self.cfg.video.fps).to(ev_times.dtype)
-        return self.event_path(as_unit_frames(event_frames), ev_times).detach()
+        fine = self.event_path(as_unit_frames(event_frames), ev_times).detach()
+        if self.coarse_event_path is None:
+            return fine
+        return mix_coarse(fine, self.coarse_event_path(frames, times).detach())
 
     def condition_features(self, aligned: Tensor, onset: Tensor | None) -> Tensor:
         """aligned (b, t, d) -> what the generator is conditioned on per frame, (b, t, dc).

@@ -13,6 +13,9 @@ starts as an exact copy of the model's video side (``copy_from``: the same track
 is then trained alone (``scripts/fit-event-path.py``), with the generator and its condition untouched;
 ``openfoley train`` trains it beside everything else on the same target. docs/sync-diagnosis.md part 29
 measures it on the falling-object contacts.
+
+``mix_coarse`` is ``alignment.event_pair``'s rule: the mean of a fine path's track and a coarse one's
+(docs/sync-diagnosis.md part 35 measured it on the video events before it was a model).
 """
 
 from __future__ import annotations
@@ -62,3 +65,16 @@ class EventPath(nn.Module):
         self.video_encoder.load_state_dict(video_encoder.state_dict())
         self.transformer.load_state_dict(mma.transformer.state_dict())
         self.onset_head.load_state_dict(mma.onset_head.state_dict())
+
+
+def mix_coarse(fine: Tensor, coarse: Tensor) -> Tensor:
+    """fine (b, k t), coarse (b, t) onset tracks of one span, values at frame centres -> their mean (b, k t):
+    the coarse track linearly interpolated to the fine frames' centres, held flat before its first centre
+    and after its last (``benchmarks/video_events.mix_tracks``'s rule)."""
+    b, t = coarse.shape
+    if fine.shape[0] != b or fine.shape[1] % t:
+        raise ValueError(f"fine track (b, k t) and coarse track (b, t) of one span, got {tuple(fine.shape)} "
+                         f"and {tuple(coarse.shape)}")
+    # align_corners=False samples the source at (j + 0.5) / k - 0.5, clamped to the ends: np.interp's rule
+    on_fine = F.interpolate(coarse[:, None].to(fine.dtype), size=fine.shape[1], mode="linear", align_corners=False)[:, 0]
+    return 0.5 * (fine + on_fine)

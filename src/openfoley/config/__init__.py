@@ -175,6 +175,12 @@ class AlignmentConfig:
     # a brief contact falls between frames k times less coarsely, and its track has k values per model frame
     # (docs/sync-diagnosis.md part 33).
     event_fps: float | None = None
+    # True (with event_fps above video.fps): a second event path beside it, at video.fps on the model's own
+    # frames (state-dict prefix ``coarse_event_path.``), and the onset track is the mean of the two on the
+    # finer grid, the coarse track linearly interpolated to the fine frames' centres and held flat beyond
+    # its first and last. Both paths are fitted apart (scripts/fit-event-path.py) and kept frozen by
+    # ``openfoley train`` (docs/sync-diagnosis.md parts 35-36).
+    event_pair: bool = False
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,9 @@ class Config:
             if (self.model_mel_frames // self.video_frames) % round(k):
                 raise ConfigError(f"alignment.event_fps {a.event_fps}: the mel frames per video frame "
                                   f"({self.model_mel_frames // self.video_frames}) must divide into its {round(k)} frames")
+        if a.event_pair and self.event_rate < 2:
+            raise ConfigError(f"alignment.event_pair needs alignment.event_fps above video.fps ({self.video.fps}), "
+                              f"got {a.event_fps}")
         per_frame = self.model_mel_frames // self.video_frames
         if not 0 <= self.flow.onset_guide_lead < max(1, per_frame):
             raise ConfigError(f"flow.onset_guide_lead must be 0 to {max(1, per_frame) - 1} mel frames (less than one "

@@ -118,6 +118,8 @@ def train(cfg: Config, store, run_dir: str | Path, *, val_store=None, resume: bo
     if model.event_path is not None and cfg.event_rate > 1:
         log.info("the event path reads frames of its own at %g fps, which training batches do not hold: it is "
                  "kept as it is (scripts/fit-event-path.py trains it)", model.event_path.fps)
+    if model.coarse_event_path is not None:
+        log.info("the event pair's second path (%g fps) is kept as it is too", model.coarse_event_path.fps)
     ema = EMA(model, tc.ema_decay)
     scaler = torch.amp.GradScaler(info.device.type, enabled=tc.precision == "fp16")
 
