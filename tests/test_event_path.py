@@ -367,3 +367,21 @@ def test_the_pairs_track_is_the_mean_of_its_paths_and_neither_trains():
     for path in (pair.event_path, pair.coarse_event_path):
         assert not any(p.requires_grad or p.grad is not None for p in path.parameters())
     assert all(p.grad is not None for p in pair.generator.parameters() if p.requires_grad)
+
+
+def test_the_summary_counts_each_event_path_and_leaves_the_mma_row():
+    """``openfoley info``'s table: a row per event path (its own frames at its own rate), and the MMA's row
+    the same whether a path is trained in the step (at the model's rate) or frozen beside it."""
+    from openfoley.model import count_parameters, model_summary
+
+    rows = {cfg_name: {c.name: c for c in model_summary(cfg)}
+            for cfg_name, cfg in (("head", HEAD), ("pathed", PATHED), ("fast", FAST), ("pair", PAIR))}
+    pair = FoleyModel(PAIR)
+    assert rows["pair"]["event path (25 fps)"].params == count_parameters(pair.event_path)
+    assert rows["pair"]["coarse event path (12.5 fps)"].params == count_parameters(pair.coarse_event_path)
+    assert rows["pathed"]["event path (12.5 fps)"].gflops == rows["pair"]["coarse event path (12.5 fps)"].gflops
+    assert rows["pair"]["event path (25 fps)"].gflops > rows["pathed"]["event path (12.5 fps)"].gflops
+    mma = "MMA (masked + aligned passes)"
+    ref = rows["head"][mma].gflops
+    assert all(r[mma].gflops == pytest.approx(ref, rel=1e-9) for r in rows.values())  # differences' rounding apart
+    assert not any(n.startswith(("event", "coarse")) for n in rows["head"])

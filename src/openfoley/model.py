@@ -248,8 +248,9 @@ class FoleyModel(nn.Module):
     # --- training --------------------------------------------------------------------------------
     def forward(self, batch: Batch, generator: torch.Generator) -> ModelOutput:
         # an event path at alignment.event_fps (k > 1) reads frames the batch does not hold: it is frozen
-        # (see __init__), gets no loss, and the condition is built without its track (the generator's
-        # condition does not read it: the onset channel is for k = 1 only)
+        # (see __init__) and gets no loss. The condition is built without the track (track=False): the loss
+        # reads only its flow part, which holds the track only through the onset channel (k = 1 only), and
+        # flow_condition computes it for that channel anyway
         own_rate = self.cfg.event_rate == 1
         frames, mel = batch.frames, batch.mel
         self._check_frames(frames)
@@ -268,7 +269,7 @@ class FoleyModel(nn.Module):
             aligned, l_a, l_v = out.aligned, out.loss_audio, out.loss_video
         else:
             aligned, l_a, l_v = self.video_encoder(frames, times).features, zero, zero
-        cond = self.flow_condition(frames, aligned, times, n, track=own_rate).flow
+        cond = self.flow_condition(frames, aligned, times, n, track=False).flow
         x1 = patchify(x, p)  # (b, n, p*f)
         flow = self.generator.loss(x1, cond, generator)
         onset = None
@@ -465,7 +466,11 @@ def model_summary(cfg: Config, generator: torch.Generator | None = None) -> list
     frames = torch.randint(0, 256, (1, cfg.video_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
                            generator=g)
     mel = torch.randn(1, cfg.audio.n_mels, cfg.mel_frames, generator=g)
+    # an event path at alignment.event_fps reads frames of its own (k t of them)
+    ev = torch.randint(0, 256, (1, cfg.event_frames, 3, cfg.video.size, cfg.video.size), dtype=torch.uint8,
+                       generator=g) if cfg.event_rate > 1 else None
     out: list[ComponentCost] = []
+    frozen: list[ComponentCost] = []
 
     def count(fn) -> float:
         with FlopCounterMode(display=False) as fc, torch.no_grad():
@@ -484,18 +489,26 @@ def model_summary(cfg: Config, generator: torch.Generator | None = None) -> list
         proj = model.appearance_proj
         out.append(ComponentCost("appearance path", count_parameters(model.appearance) + count_parameters(proj),
                                  count(lambda: proj(model.appearance(unit)))))
+    for name, path, fr in (("event path", model.event_path, frames if ev is None else ev),
+                           ("coarse event path", model.coarse_event_path, frames)):
+        if path is not None:
+            out.append(ComponentCost(f"{name} ({path.fps:g} fps)", count_parameters(path),
+                                     count(lambda p=path, f=fr: p(f))))
+            if cfg.event_rate > 1:  # frozen: not run in a training step
+                frozen.append(out[-1])
     with torch.no_grad():  # the generator's row counts its loss alone, on a condition made beforehand
         cond = model.flow_condition(frames, model.align(frames), times, cfg.audio_tokens, track=False).flow
         x1 = patchify(model.model_mel(mel), cfg.encoder.audio_patch)
     gen_only = count(lambda: model.generator.loss(x1, cond, torch.Generator().manual_seed(0)))
     if model.mma is not None:
         total = count(lambda: model(Batch(frames, mel), torch.Generator().manual_seed(0)))
-        others = sum(c.gflops for c in out)  # the encoders and the appearance path, each run once in a step
+        # the encoders, the appearance path and a trained event path, each run once in a step
+        others = sum(c.gflops for c in out if c not in frozen)
         out.append(ComponentCost("MMA (masked + aligned passes)", count_parameters(model.mma),
                                  max(0.0, total - gen_only - others)))
     out.append(ComponentCost(f"generator ({cfg.flow.kind}, training loss)", count_parameters(model.generator),
                              gen_only))
     out.append(ComponentCost(f"sample ({cfg.flow.steps} steps, cfg {cfg.flow.cfg_scale})", 0,
-                             count(lambda: model.generate(frames, torch.Generator().manual_seed(0)))))
+                             count(lambda: model.generate(frames, torch.Generator().manual_seed(0), event_frames=ev))))
     out.append(ComponentCost("total", count_parameters(model), float("nan")))
     return out
