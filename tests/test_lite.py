@@ -236,11 +236,12 @@ def test_conv_onset_head_exports(cache, tmp_path, moving_square):
     # this random head's many events put the runtimes' rounding at the guide's kinks up to 1e-2 (``compare``)
     flow = dataclasses.replace(lw.config.flow, onset_guide="peaks", onset_peak_height=0.8, onset_guide_lead=1)
     cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, onset_head_kernel=3,
-                                                                       event_path=False, event_fps=None), flow=flow)
+                                                                       event_path=False, event_fps=None,
+                                                                       event_pair=False), flow=flow)
     torch.manual_seed(0)
     model = FoleyModel(cfg)
-    model.load_state_dict({k: v for k, v in lw.state.items() if not k.startswith(("mma.onset_head.", "event_path."))},
-                          strict=False)
+    model.load_state_dict({k: v for k, v in lw.state.items()
+                           if not k.startswith(("mma.onset_head.", "event_path.", "coarse_event_path."))}, strict=False)
     changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
 
 
@@ -354,39 +355,46 @@ def test_event_path_exports(cache, tmp_path, moving_square):
     # differences at the guide's kinks (``compare``) reach 6.5% of the mel values beyond 1e-4 (at most 0.069)
     # and Griffin-Lim makes another waveform of nearly the same mel; the export is what is tested here
     flow = dataclasses.replace(lw.config.flow, onset_guide="peaks", onset_peak_height=0.8, onset_guide_lead=1)
-    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True), flow=flow)
+    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_path=True,
+                                                                       event_fps=None, event_pair=False), flow=flow)
     model = FoleyModel(cfg)
-    model.load_state_dict(lw.state, strict=False)
+    model.load_state_dict(lw.state, strict=False)  # the built-in model's own paths are left out
     model.event_path.copy_from(model.video_encoder, model.mma)
     with torch.no_grad():
         model.event_path.onset_head.b.bias.add_(0.2)  # another track than the onset head's
     changed_track_matches(model, cfg, lw.meta, tmp_path, moving_square)
 
 
-@pytest.mark.parametrize("event_fps,pair", [(None, False), (25.0, False), (25.0, True)])
-def test_event_path_at_twice_the_rate_exports(cache, tmp_path, moving_square, event_fps, pair):
-    """The built-in model's event path reading frames of its own at 25 fps (alignment.event_fps) or the model's
-    12.5 fps frames, or both at once (alignment.event_pair, the track their mean): in the lite runtime
-    condition.onnx takes the second stream of frames when there is one, and both runtimes give the same sound
-    and the same video events, on the path's grid. (One of these is the built-in model's own rate, run as it
-    ships; the others are the same path at the other rate, and beside itself.)"""
+@pytest.mark.parametrize("which", ["ships", "fine", "coarse"])
+def test_event_paths_at_two_rates_export(cache, tmp_path, moving_square, which):
+    """The built-in model's two event paths (alignment.event_pair: one reading frames of its own at 25 fps,
+    alignment.event_fps, one the model's 12.5 fps frames, the track their mean) as it ships, or either path
+    alone: in the lite runtime condition.onnx takes the second stream of frames when there is one, and both
+    runtimes give the same sound and the same video events, on the track's grid."""
     from openfoley.checkpoint import load_weights, save_weights
 
     lw = load_weights(builtin_model_dir())
-    cfg = dataclasses.replace(lw.config, alignment=dataclasses.replace(lw.config.alignment, event_fps=event_fps,
-                                                                       event_pair=pair))
-    state = lw.state | ({f"coarse_{k}": v.clone() for k, v in lw.state.items() if k.startswith("event_path.")}
-                        if pair else {})
+    a = lw.config.alignment
+    assert a.event_pair and a.event_fps == 25.0  # as it ships
+    state = dict(lw.state)
+    if which == "fine":  # the 25 fps path alone
+        a = dataclasses.replace(a, event_pair=False)
+        state = {k: v for k, v in state.items() if not k.startswith("coarse_event_path.")}
+    elif which == "coarse":  # the 12.5 fps path alone, at the model's rate
+        a = dataclasses.replace(a, event_pair=False, event_fps=None)
+        state = {k: v for k, v in state.items() if not k.startswith("event_path.")}
+        state = {k.removeprefix("coarse_"): v for k, v in state.items()}
+    cfg = dataclasses.replace(lw.config, alignment=a)
     save_weights(tmp_path / "w", state, cfg, dict(lw.meta))
     v = write_video(tmp_path / "t.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
     r = FoleyPipeline.from_pretrained(tmp_path / "w", device="cpu")(v, seed=5)
     plain = FoleyPipeline.from_pretrained("builtin", device="cpu")(v, seed=5)
-    if cfg.alignment.event_fps != lw.config.alignment.event_fps:
-        assert not np.array_equal(r.video_events, plain.video_events)  # another track: other frames
+    if which != "ships":
+        assert not np.array_equal(r.video_events, plain.video_events)  # another track
     else:
         np.testing.assert_array_equal(r.mel, plain.mel)
     g = LitePipeline.from_pretrained(tmp_path / "w")(v, seed=5, noise=torch_noise(5))
     compare(r, g, mel_tol=1e-4, wav_tol=5e-2, kinks=0.02)  # the "sharp" guide's kinks, as for the built-in model
-    rate = event_fps or cfg.video.fps
+    rate = cfg.video.fps * cfg.event_rate
     grid = r.video_events * rate - 0.5
     assert len(grid) and np.allclose(grid, np.round(grid), atol=1e-6)
