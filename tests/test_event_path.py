@@ -385,3 +385,22 @@ def test_the_summary_counts_each_event_path_and_leaves_the_mma_row():
     ref = rows["head"][mma].gflops
     assert all(r[mma].gflops == pytest.approx(ref, rel=1e-9) for r in rows.values())  # differences' rounding apart
     assert not any(n.startswith(("event", "coarse")) for n in rows["head"])
+
+
+@pytest.mark.parametrize("src_fps,start", [(25, 0.0), (30, 0.0), (30, 1.3), (24, 0.7)])
+def test_one_decode_at_twice_the_rate_holds_the_models_frames(tmp_path, moving_square, src_fps, start):
+    """Both runtimes decode a file once, at the event path's rate, and give the model every k-th frame: those
+    are the frames a decode at the model's own rate picks, to the bit, whatever the file's frame rate."""
+    from openfoley.io.video import iter_frame_windows
+    from openfoley.io import write_video
+    from openfoley.pipeline.result import paired_windows
+
+    v = write_video(tmp_path / "v.mp4", moving_square(round(5.5 * src_fps), 48, fps=src_fps), src_fps,
+                    preset="ultrafast")
+    kw = dict(window=2.0, hop=1.6, resize="crop", start=start, duration=3.6)
+    slow = list(iter_frame_windows(v, 12.5, 32, **kw))
+    pairs = list(paired_windows(iter_frame_windows(v, 25.0, 32, **kw), 2))
+    assert len(slow) == len(pairs) >= 2
+    for w, (model, ev) in zip(slow, pairs):
+        assert ev.shape[0] == 2 * w.shape[0] and model.flags["C_CONTIGUOUS"]
+        np.testing.assert_array_equal(model, w)

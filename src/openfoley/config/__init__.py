@@ -171,7 +171,7 @@ class AlignmentConfig:
     # (docs/sync-diagnosis.md part 29). Off in the presets; on in the built-in model.
     event_path: bool = False
     # The event path's frame rate. None: video.fps (it reads the model's frames). A whole multiple k > 1 of
-    # video.fps: it reads frames of its own at k times the rate (the pipeline decodes the video twice), so
+    # video.fps: it reads frames of its own at k times the rate (the pipeline decodes at that rate; every k-th frame is the model's), so
     # a brief contact falls between frames k times less coarsely, and its track has k values per model frame
     # (docs/sync-diagnosis.md part 33).
     event_fps: float | None = None

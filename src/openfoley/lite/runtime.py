@@ -345,7 +345,8 @@ class LitePipeline:
 
     def _clips(self, path: Path, start: float, n: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Per window its frames (t <= T, 3, H, W) and, for a model whose event path reads its own frames
-        (k = ``Config.event_rate`` > 1), the same span decoded at k times the rate (else None)."""
+        (k = ``Config.event_rate`` > 1), the same span at k times the rate, of which the frames are every k-th
+        (one decode; else None)."""
         c, plan, k = self.cfg, self.plan, self.cfg.event_rate
 
         def read(rate: float) -> Iterator[np.ndarray]:
@@ -355,7 +356,7 @@ class LitePipeline:
         if k == 1:
             yield from ((w, None) for w in read(c.video.fps))
         else:
-            yield from paired_windows(read(c.video.fps), read(c.video.fps * k), k)
+            yield from paired_windows(read(c.video.fps * k), k)  # one decode: every k-th frame the model's
 
     def __call__(self, video, steps: int | None = None, cfg_scale: float | None = None, solver: str | None = None,
                  seed: int = 0, start: float = 0.0, duration: float | None = None,
@@ -441,15 +442,16 @@ class LitePipeline:
         # Every window's sums are the same as in one lane, in the same order: only the threads differ.
         helper = ThreadPoolExecutor(1, thread_name_prefix="openfoley-lite") if self.lanes > 1 else None
 
-        def run(fn, *a) -> Future:
-            if helper is not None:
-                return helper.submit(fn, *a)
+        def here(fn, *a) -> Future:
             f: Future = Future()
             try:
                 f.set_result(fn(*a))
             except BaseException as e:  # noqa: BLE001 - handed to .result() as the helper would
                 f.set_exception(e)
             return f
+
+        def run(fn, *a) -> Future:
+            return helper.submit(fn, *a) if helper is not None else here(fn, *a)
 
         pending: tuple[int, Future, np.ndarray, int, WindowCondition, dict[str, float]] | None = None
 
@@ -481,7 +483,9 @@ class LitePipeline:
                 x1 = self.model.sample(cond, x0, steps, solver, cfg_scale, refine, guidance, known, mask)
                 mel_of[j] = self.model.latent_to_mel(x1)  # (1, f, m)
                 prev = x1
-                voc = run(vocode, mel_of[j])
+                # the helper still conditioning window j + 1 is the busier lane (a heavy video side, such as
+                # two event paths): vocode here, where the flow would only wait for it, not queued behind it
+                voc = run(vocode, mel_of[j]) if helper is None or ahead.done() else here(vocode, mel_of[j])
                 if pending is not None:
                     finish(pending)
                 pending = (j, voc, frames, real, cond,

@@ -169,8 +169,8 @@ class FoleyPipeline:
             if k == 1:
                 yield from ((w, None) for w in read(plan, fps))
                 return
-            # the event path's frames: a second decode at k times the rate, window for window
-            yield from paired_windows(read(plan, fps), read(plan, fps * k), k)
+            # one decode at k times the rate: the event path's frames, every k-th the model's
+            yield from paired_windows(read(plan, fps * k), k)
 
         return _Source(str(path), start, n, span, from_file)
 

@@ -138,13 +138,14 @@ def frame_pairs(frames, plan: WindowPlan, k: int, start: float, duration: float 
     return n, span.shape[0] / (fps * k), pairs()
 
 
-def paired_windows(windows, events, k: int):
-    """The windows of two decodes of one file, at the model's rate and k times it -> (window, event window)
-    pairs. The two end together; should the faster grid end a window early, that window's event frames are
-    the model's own, each held k times. Tensors or arrays alike."""
-    for w in windows:
-        e = next(events, None)
-        yield w, (w[np.repeat(np.arange(w.shape[0]), k)] if e is None else e)
+def paired_windows(events, k: int):
+    """Windows decoded at k times the model's rate -> (model window, event window) pairs: the model's frames
+    are every k-th of them, as a decode at the model's rate picks them (grid times ``start + i / fps`` are
+    the faster grid's ``start + k i / (k fps)``, to the bit), so one decode serves both. Tensors or arrays
+    alike; the model's window is contiguous."""
+    for e in events:
+        w = e[::k]
+        yield (w.contiguous() if hasattr(w, "contiguous") else np.ascontiguousarray(w)), e
 
 
 def hold_last(frames, n: int):
