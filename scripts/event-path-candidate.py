@@ -16,8 +16,12 @@ bit for bit. docs/sync-diagnosis.md part 33.
 (``alignment.event_pair``: its tensors move to ``coarse_event_path.*``) and the track is the mean of the two
 (docs/sync-diagnosis.md part 36):
 
-    scripts/event-path-candidate.py build experiments/ev25-latest/event-path.safetensors builtin runs/pair \
-        --fps 25 --pair --threshold 0.28
+    scripts/event-path-candidate.py build experiments/ev25-latest/event-path.safetensors runs/builtin-c36e037 \
+        runs/pair --fps 25 --pair --threshold 0.24
+
+(``runs/builtin-c36e037``: the built-in model before the pair, ``git show c36e037:src/openfoley/assets/model-small/<file>``
+for its three files; the built-in model since has both paths, and ``--pair`` refuses a BASE without one at its own
+rate.)
 """
 
 from __future__ import annotations

@@ -391,8 +391,8 @@ def test_the_summary_counts_each_event_path_and_leaves_the_mma_row():
 def test_one_decode_at_twice_the_rate_holds_the_models_frames(tmp_path, moving_square, src_fps, start):
     """Both runtimes decode a file once, at the event path's rate, and give the model every k-th frame: those
     are the frames a decode at the model's own rate picks, to the bit, whatever the file's frame rate."""
-    from openfoley.io.video import iter_frame_windows
     from openfoley.io import write_video
+    from openfoley.io.video import iter_frame_windows
     from openfoley.pipeline.result import paired_windows
 
     v = write_video(tmp_path / "v.mp4", moving_square(round(5.5 * src_fps), 48, fps=src_fps), src_fps,
@@ -401,6 +401,6 @@ def test_one_decode_at_twice_the_rate_holds_the_models_frames(tmp_path, moving_s
     slow = list(iter_frame_windows(v, 12.5, 32, **kw))
     pairs = list(paired_windows(iter_frame_windows(v, 25.0, 32, **kw), 2))
     assert len(slow) == len(pairs) >= 2
-    for w, (model, ev) in zip(slow, pairs):
+    for w, (model, ev) in zip(slow, pairs, strict=True):
         assert ev.shape[0] == 2 * w.shape[0] and model.flags["C_CONTIGUOUS"]
         np.testing.assert_array_equal(model, w)

@@ -171,9 +171,9 @@ class AlignmentConfig:
     # (docs/sync-diagnosis.md part 29). Off in the presets; on in the built-in model.
     event_path: bool = False
     # The event path's frame rate. None: video.fps (it reads the model's frames). A whole multiple k > 1 of
-    # video.fps: it reads frames of its own at k times the rate (the pipeline decodes at that rate; every k-th frame is the model's), so
-    # a brief contact falls between frames k times less coarsely, and its track has k values per model frame
-    # (docs/sync-diagnosis.md part 33).
+    # video.fps: it reads frames of its own at k times the rate (the pipeline decodes at that rate and gives
+    # the model every k-th frame), so a brief contact falls between frames k times less coarsely, and its
+    # track has k values per model frame (docs/sync-diagnosis.md part 33).
     event_fps: float | None = None
     # True (with event_fps above video.fps): a second event path beside it, at video.fps on the model's own
     # frames (state-dict prefix ``coarse_event_path.``), and the onset track is the mean of the two on the
