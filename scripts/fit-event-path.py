@@ -217,7 +217,7 @@ def main(argv=None) -> int:
             cfg.alignment, event_fps=None if fps == cfg.video.fps else fps))
         cfg_ev = cfg if fps == cfg.video.fps else dataclasses.replace(
             cfg_out, video=dataclasses.replace(cfg.video, fps=fps),
-            alignment=dataclasses.replace(cfg.alignment, event_fps=None))
+            alignment=dataclasses.replace(cfg.alignment, event_fps=None, event_pair=False))
     except ConfigError as e:
         print(f"error: --fps {args.fps}: {e}", file=sys.stderr)
         return 2

@@ -310,6 +310,13 @@ def test_a_kept_path_rebuilds_the_scripts_model(bank, weights, tmp_path):
             assert torch.equal(pair.state["coarse_" + k], v) and torch.equal(pair.state[k], re_.state[k]), k
         else:
             assert torch.equal(pair.state[k], v), k
+    # fit-event-path.py continues a pair's fast path and keeps the other as it is
+    cont = run(tmp_path / "pair", tmp_path / "pair2", "--bank", bank, *COMMON)
+    assert cont.returncode == 0, cont.stderr
+    pair2 = load_weights(tmp_path / "pair2")
+    assert pair2.config.alignment.event_pair and pair2.config.event_rate == 2
+    assert all(torch.equal(pair2.state[k], v) for k, v in pair.state.items() if not k.startswith("event_path."))
+    assert any(not torch.equal(pair2.state[k], v) for k, v in pair.state.items() if k.startswith("event_path."))
     for args, base_dir in ((["--pair"], tmp_path / "pathed"), (["--fps", 25, "--pair"], weights),
                            (["--fps", 12.5, "--pair"], tmp_path / "pathed")):
         bad = tool_run("build", tmp_path / "p.safetensors", base_dir, tmp_path / "bad", *args)

@@ -107,7 +107,8 @@ def test_model_frames_pair_the_event_paths_decode_with_the_models(tmp_path, movi
     from openfoley.pipeline.folders import builtin_model_dir
 
     cfg = load_weights(builtin_model_dir()).config
-    slow = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, event_path=True, event_fps=None))
+    slow = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, event_path=True, event_fps=None,
+                                                                  event_pair=False))
     fast = dataclasses.replace(slow, alignment=dataclasses.replace(slow.alignment, event_fps=2 * cfg.video.fps))
     v = write_video(tmp_path / "v.mp4", moving_square(100, 128, fps=25), 25, preset="ultrafast")
     base, none = model_frames(v, slow)
@@ -132,7 +133,8 @@ def test_store_event_frames_decode_a_stores_clips_again_at_the_paths_rate(render
     from openfoley.pipeline.folders import builtin_model_dir
 
     cfg = load_weights(builtin_model_dir()).config
-    slow = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, event_path=True, event_fps=None))
+    slow = dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, event_path=True, event_fps=None,
+                                                                  event_pair=False))
     fast = dataclasses.replace(slow, alignment=dataclasses.replace(slow.alignment, event_fps=2 * cfg.video.fps))
     extract(renders / "test-closed" / "manifest.jsonl", tmp_path / "store", slow, progress=False)
     store = FeatureStore(tmp_path / "store")
