@@ -74,15 +74,14 @@ def model_frames(path, cfg, start: float = 0.0):
     (1, k t, 3, H, W), the last held to k t as the pipeline holds a short window's; else None), from
     ``start`` s on."""
     from openfoley.io import read_video
-    from openfoley.pipeline.result import hold_last
 
-    read = dict(size=cfg.video.size, start=start, duration=cfg.seconds, resize=cfg.video.resize)
-    base = read_video(path, cfg.video.fps, **read).frames
     k = cfg.event_rate
+    # one decode at the path's rate: every k-th frame is the model's, as in the pipeline (``paired_windows``)
+    frames = read_video(path, cfg.video.fps * k, size=cfg.video.size, start=start, duration=cfg.seconds,
+                        resize=cfg.video.resize).frames  # k t frames exactly, the last held past the end
     if k == 1:
-        return base[None], None
-    ev = read_video(path, cfg.video.fps * k, **read).frames
-    return base[None], hold_last(ev, k * base.shape[0])[None]
+        return frames[None], None
+    return frames[::k].contiguous()[None], frames[None]
 
 
 def store_event_frames(store, indices, cfg):

@@ -39,11 +39,15 @@ def clip_kind(events: list[dict]) -> str:
 def mix_tracks(a: np.ndarray, rate_a: float, b: np.ndarray, rate_b: float) -> tuple[np.ndarray, float]:
     """Two onset tracks (n_a,) at ``rate_a`` and (n_b,) at ``rate_b`` frames per second, values at frame centres
     -> their mean on the finer grid and its rate: the coarser track linearly interpolated to the finer one's
-    centres (held flat beyond its first and last centre)."""
+    centres (held flat beyond its first and last centre). The two cover one span, the finer a whole multiple
+    of the coarser's frames: ``openfoley.alignment.event_path.mix_coarse``, the built-in model's own rule."""
+    import torch
+
+    from openfoley.alignment.event_path import mix_coarse  # alignment.event_pair's own rule
+
     (fine, fr), (coarse, cr) = sorted(((a, rate_a), (b, rate_b)), key=lambda x: -x[1])
-    centres = (np.arange(len(fine)) + 0.5) / fr
-    on_fine = np.interp(centres, (np.arange(len(coarse)) + 0.5) / cr, coarse)
-    return 0.5 * (fine + on_fine), fr
+    mixed = mix_coarse(torch.from_numpy(np.asarray(fine))[None], torch.from_numpy(np.asarray(coarse))[None])
+    return mixed[0].numpy(), fr
 
 
 def summarise(rows: list[dict]) -> dict[tuple[str, float], dict[str, tuple[float, float, float, int]]]:
