@@ -142,7 +142,7 @@ def main(argv=None) -> int:
             rows.append({"clip": i, "class": clip.truth["class"], "events": len(truth), "onsets": len(det), "f1": r.f1,
                          "video_events": len(res.video_events), "video_f1": r_video.f1,
                          "real_onsets": len(real), "real_f1": r_real.f1, "contacts": truth.tolist(),
-                         "contact_odd_frame": odd, "onset_times": det.tolist(),
+                         "contact_odd_frame": odd, "onset_times": det.tolist(), "real_onset_times": real.tolist(),
                          "video_event_times": res.video_events.tolist()})
             print(f"clip {i}: {clip.truth['class']:28s} contacts {np.round(truth, 2).tolist()} "
                   f"onsets {np.round(det, 2).tolist()} F1 {r.f1:.2f} (video events "

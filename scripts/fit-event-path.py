@@ -34,6 +34,11 @@ Scored (the pipeline's peak rule at the model's ``flow.onset_peak_threshold`` an
   live-tune                      200 new train-split scenes of every kind (render seed 4242)
   test-closed / test-open        the benchmark's 200 clips per split (``--stores``)
 
+``--teacher MODEL`` trains the path to give MODEL's onset track instead of the audio's onset target
+(distillation: MSE against ``TeacherTrack``, MODEL's track on the same frames, the mean of both paths for
+a pair). MODEL's event path must read frames at the path's rate. This is how a pair's two tracks become
+one path's (docs/sync-diagnosis.md part 37): the coarse path's cost goes, its say in the track stays.
+
 The sets are cached in ``--eval-cache`` (built once, 5 minutes); ``--no-eval`` scores nothing.
 ``--checkpoint PATH`` saves the run's state (the path, its EMA, Adam, the step) at every ``--eval-every``,
 and the same command continues from it, bit for bit: the clips of step s and its dropout draws are
@@ -60,9 +65,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  # noqa: E402
 
-from openfoley.alignment.event_path import EventPath  # noqa: E402
-from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
+from openfoley.alignment.event_path import EventPath, mix_coarse  # noqa: E402
+from openfoley.checkpoint import load_state_into, load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
+from openfoley.encoders.video import as_unit_frames  # noqa: E402
 from openfoley.errors import ConfigError, DataError, OpenFoleyError  # noqa: E402
 from openfoley.model import FoleyModel  # noqa: E402
 from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
@@ -114,6 +120,42 @@ def show(label: str, res: dict) -> None:
     for thr in next(iter(res.values())):
         cells = "".join(f"  {n} {res[n][thr][0]:.3f} ({res[n][thr][1]})" for n in res)
         print(f"{label} thr {thr:.2f}:{cells}", flush=True)
+
+
+class TeacherTrack(nn.Module):
+    """A model's onset track from frames (b, k t, 3, h, w) at its event path's rate -> (b, k t): its event path's
+    track, and for a pair (``alignment.event_pair``) the mean with its coarse path's on every k-th frame, as
+    ``FoleyModel.onset_track`` gives it for a clip from 0 s (``--teacher``'s target)."""
+
+    def __init__(self, model: FoleyModel):
+        super().__init__()
+        if model.event_path is None:
+            raise ConfigError("the teacher has no event path")
+        self.model = model.eval()
+        self.k = model.cfg.event_rate
+        self.fps = model.event_path.fps
+
+    @torch.no_grad()
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        assert m.event_path is not None
+        x = as_unit_frames(frames)
+        fine = m.event_path(x)
+        if m.coarse_event_path is None:
+            return fine
+        return mix_coarse(fine, m.coarse_event_path(x[:, ::self.k]))
+
+
+def load_teacher(name: str, fps: float) -> TeacherTrack:
+    """``--teacher``: a model folder (or "builtin") whose event path reads frames at ``fps``; OpenFoleyError else."""
+    folder = resolve_model_dir(name)
+    lw = load_weights(folder)
+    model = FoleyModel(lw.config)
+    load_state_into(model, lw.state, str(folder))
+    teacher = TeacherTrack(model)
+    if teacher.fps != fps:
+        raise ConfigError(f"{name}: its event path reads {teacher.fps:g} fps frames, the path trained here {fps:g}")
+    return teacher
 
 
 class Draws:
@@ -171,6 +213,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fps", type=float, default=None,
                     help="the path's frame rate (default: the model's video.fps); at another rate it reads its own "
                          "frames (alignment.event_fps) and test-closed / test-open are not scored")
+    ap.add_argument("--teacher", default=None,
+                    help="a model whose onset track is the target instead of the audio's (distillation)")
     ap.add_argument("--no-eval", action="store_true", help="score nothing (no --eval-cache is built)")
     ap.add_argument("--checkpoint", default=None,
                     help="a .pt file: the run's state, written at every --eval-every; the same command continues")
@@ -228,6 +272,7 @@ def main(argv=None) -> int:
         model.event_path = other
     path: EventPath = model.event_path
     try:
+        teacher = None if args.teacher is None else load_teacher(args.teacher, fps)
         draws = Draws(args.bank, cfg_ev, args.seed, args.batch, args.falling_share)
         sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg_ev,
                                                  with_stores=cfg_ev is cfg)
@@ -251,6 +296,8 @@ def main(argv=None) -> int:
         print(f"continued from {args.checkpoint} at step {step}", flush=True)
     else:
         report("step 0", path, ("falling-tune", "live-tune"))
+        if teacher is not None:
+            report("teacher", teacher, ("falling-tune", "live-tune"))
 
     def lr_at(s: int) -> float:
         if s < args.warmup:
@@ -264,7 +311,10 @@ def main(argv=None) -> int:
             x = model.model_mel(mel)  # (b, f, m), normalised as the model's
         path.train()
         torch.manual_seed(args.seed * 100003 + step)  # dropout of step s, whatever came before
-        loss = path.loss(frames, x)
+        if teacher is None:
+            loss = path.loss(frames, x)
+        else:
+            loss = nn.functional.mse_loss(path(frames).float(), teacher(frames).float())
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad()

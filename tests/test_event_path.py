@@ -376,6 +376,55 @@ def test_the_pairs_track_is_the_mean_of_its_paths_and_neither_trains():
     assert all(p.grad is not None for p in pair.generator.parameters() if p.requires_grad)
 
 
+def fit_script():
+    """scripts/fit-event-path.py as a module (its TeacherTrack)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_event_path", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_teacher_gives_its_models_track_and_the_path_learns_it(bank, tmp_path):
+    """--teacher: the target is a pair's onset track on the same frames (the model's own, to the bit), and a
+    path trained on it moves towards that track, further than the same run on the audio's target."""
+    fast, slow = model_of(FAST, seed=0), model_of(PATHED, seed=4)
+    pair = FoleyModel(PAIR).eval()
+    pair.load_state_dict(fast.state_dict() | {f"coarse_{k}": v for k, v in slow.state_dict().items()
+                                              if k.startswith("event_path.")})
+    ev = torch.randint(0, 256, (2, 50, 3, TINY.video.size, TINY.video.size),
+                       generator=torch.Generator().manual_seed(5), dtype=torch.uint8)
+    teacher = fit_script().TeacherTrack(pair)
+    with torch.no_grad():
+        own = pair.onset_track(ev[:, ::2], pair.align(ev[:, ::2]), None, ev)
+    assert torch.equal(teacher(ev), own)
+    student = model_of(FAST, seed=7)  # its own path, not the teacher's fast one
+    for m, name in ((pair, "pair"), (student, "fast"), (slow, "slow")):
+        m.set_latent_stats(torch.zeros(TINY.audio.n_mels), torch.ones(TINY.audio.n_mels))
+        save_weights(tmp_path / name, m.state_dict(), m.cfg, {"step": 1})
+    runs = {}
+    for label, extra in (("taught", ["--teacher", tmp_path / "pair"]), ("audio", [])):
+        r = run(tmp_path / "fast", tmp_path / label, "--bank", bank, *COMMON, "--steps", 12, *extra)
+        assert r.returncode == 0, r.stderr
+        runs[label] = load_weights(tmp_path / label)
+    fast_w = load_weights(tmp_path / "fast")
+    for w in runs.values():  # the path alone trained
+        assert all(torch.equal(w.state[k], v) for k, v in fast_w.state.items() if not k.startswith("event_path."))
+
+    def distance(w) -> float:
+        m = FoleyModel(w.config).eval()
+        m.load_state_dict(w.state)
+        with torch.no_grad():
+            return float(((m.event_path(ev) - own) ** 2).mean())
+
+    before, taught, audio = distance(fast_w), distance(runs["taught"]), distance(runs["audio"])
+    assert taught < 0.5 * before and taught < 0.5 * audio, (before, taught, audio)
+    bad = run(tmp_path / "fast", tmp_path / "bad", "--bank", bank, *COMMON, "--teacher", tmp_path / "slow")
+    assert bad.returncode == 2 and "fps" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
 def test_the_summary_counts_each_event_path_and_leaves_the_mma_row():
     """``openfoley info``'s table: a row per event path (its own frames at its own rate), and the MMA's row
     the same whether a path is trained in the step (at the model's rate) or frozen beside it."""
