@@ -154,6 +154,9 @@ def main(argv=None) -> int:
           f"the video's predicted events: F1 {np.mean([r['video_f1'] for r in rows]):.3f}; "
           f"the render's real audio: F1 {np.mean([r['real_f1'] for r in rows]):.3f}, "
           f"onsets/clip {np.mean([r['real_onsets'] for r in rows]):.1f}")
+    # the clause is per clip; the recordings themselves miss it on some (docs/sync-diagnosis.md part 37)
+    print(f"clips below 0.8: generated sound {sum(r['f1'] < 0.8 for r in rows)}, video events "
+          f"{sum(r['video_f1'] < 0.8 for r in rows)}, the render's recording {sum(r['real_f1'] < 0.8 for r in rows)}")
     # Contacts on a render frame the model sees (even, at 12.5 of 25 fps) or between two of its frames
     # (odd): the share with a video event / generated onset within 0.1 s (docs/sync-diagnosis.md part 21).
     for parity, name in ((0, "on the model's frames"), (1, "between its frames")):
