@@ -162,8 +162,14 @@ def collect(args) -> int:
 
 
 def score(args) -> int:
-    z = np.load(args.tracks, allow_pickle=True)
-    fps = float(z["fps"])
+    try:
+        z = np.load(args.tracks, allow_pickle=True)
+        if not hasattr(z, "files"):
+            raise ValueError("one array, not an npz")
+        fps = float(z["fps"])
+    except (OSError, ValueError, KeyError) as e:  # missing, not an npz, or not collect's
+        print(f"error: {args.tracks}: not a tracks file of peak_rules.py collect ({e})", file=sys.stderr)
+        return 2
     names = [k[: -len("/tracks")] for k in z.files if k.endswith("/tracks")]
     thresholds = [float(z["threshold"])] if args.threshold is None else args.threshold
     rules = [(t, 0.0, 1.0) for t in thresholds]

@@ -197,3 +197,25 @@ def test_the_falling_object_check_renders_score_as_a_split(tmp_path):
     for args, word in ((["--falling", "4", "3"], "FIRST"), (["--falling", "3", "3", "--mix", "builtin", "x"], "--mix")):
         bad = subprocess.run([sys.executable, str(PATH), *args, "--bank", str(bank)], capture_output=True, text=True)
         assert bad.returncode == 2 and word in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_peak_rules_score_sums_a_tracks_file_and_refuses_another_in_one_line(tmp_path):
+    """benchmarks/peak_rules.py score: F1 of a hand-made tracks file (one clip: peaks at frames 2 and 6 of a
+    25 fps track, events at 0.1 s and 0.5 s: F1 1 at 0.5, 0 above both peaks); a missing or foreign file is
+    refused in one line."""
+    script = PATH.parent / "peak_rules.py"
+    track = np.zeros((1, 10))
+    track[0, 2], track[0, 6] = 0.9, 0.7
+    truth = np.empty(1, dtype=object)
+    truth[0] = np.array([0.1, 0.26])  # frame centres 0.1 and 0.26 s
+    good = tmp_path / "t.npz"
+    np.savez(good, **{"fps": np.float64(25), "threshold": np.float64(0.5), "one/tracks": track, "one/truth": truth})
+    r = subprocess.run([sys.executable, str(script), "score", str(good), "--threshold", "0.5", "0.95", "--wait"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[1]: line.split()[2] for line in r.stdout.splitlines() if line.startswith("thr")}
+    assert rows == {"0.50": "1.000", "0.95": "0.000"}
+    np.save(tmp_path / "x.npy", track)
+    for bad in (tmp_path / "missing.npz", tmp_path / "x.npy"):
+        r = subprocess.run([sys.executable, str(script), "score", str(bad)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "error:" in r.stderr
