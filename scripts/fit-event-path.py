@@ -36,8 +36,10 @@ Scored (the pipeline's peak rule at the model's ``flow.onset_peak_threshold`` an
 
 ``--teacher MODEL`` trains the path to give MODEL's onset track instead of the audio's onset target
 (distillation: MSE against ``TeacherTrack``, MODEL's track on the same frames, the mean of both paths for
-a pair). MODEL's event path must read frames at the path's rate. This is how a pair's two tracks become
-one path's (docs/sync-diagnosis.md part 37): the coarse path's cost goes, its say in the track stays.
+a pair). MODEL's event path must read frames at the path's rate. The checkpoint and OUT's meta record
+the SHA-256 of MODEL's weights file, and a checkpoint continues only with the same teacher ("builtin"
+names whatever the built-in model is at the time). docs/sync-diagnosis.md part 37 taught the pair's 25 fps
+path the pair's track: alone it did not reach the pair, back in the pair it does better than before.
 
 The sets are cached in ``--eval-cache`` (built once, 5 minutes); ``--no-eval`` scores nothing.
 ``--checkpoint PATH`` saves the run's state (the path, its EMA, Adam, the step) at every ``--eval-every``,
@@ -146,8 +148,11 @@ class TeacherTrack(nn.Module):
         return mix_coarse(fine, m.coarse_event_path(x[:, ::self.k]))
 
 
-def load_teacher(name: str, fps: float) -> TeacherTrack:
-    """``--teacher``: a model folder (or "builtin") whose event path reads frames at ``fps``; OpenFoleyError else."""
+def load_teacher(name: str, fps: float) -> tuple[TeacherTrack, str]:
+    """``--teacher``: a model folder (or "builtin") whose event path reads frames at ``fps`` -> (its track, the
+    SHA-256 of its weights file); OpenFoleyError else."""
+    import hashlib
+
     folder = resolve_model_dir(name)
     lw = load_weights(folder)
     model = FoleyModel(lw.config)
@@ -155,7 +160,7 @@ def load_teacher(name: str, fps: float) -> TeacherTrack:
     teacher = TeacherTrack(model)
     if teacher.fps != fps:
         raise ConfigError(f"{name}: its event path reads {teacher.fps:g} fps frames, the path trained here {fps:g}")
-    return teacher
+    return teacher, hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
 
 
 class Draws:
@@ -272,12 +277,16 @@ def main(argv=None) -> int:
         model.event_path = other
     path: EventPath = model.event_path
     try:
-        teacher = None if args.teacher is None else load_teacher(args.teacher, fps)
+        teacher, teacher_sha = (None, None) if args.teacher is None else load_teacher(args.teacher, fps)
         draws = Draws(args.bank, cfg_ev, args.seed, args.batch, args.falling_share)
         sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg_ev,
                                                  with_stores=cfg_ev is cfg)
     except OpenFoleyError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    if ck is not None and ck.get("teacher") != teacher_sha:
+        print(f"error: {args.checkpoint} was taught by another --teacher (its weights file changed)", file=sys.stderr)
         return 2
 
     def report(label: str, model_: nn.Module, names) -> None:
@@ -330,7 +339,7 @@ def main(argv=None) -> int:
             report(f"step {step} ema", ema.model, ("falling-tune", "live-tune"))
             if args.checkpoint:
                 tmp_file = Path(args.checkpoint).with_suffix(".tmp")
-                torch.save({"settings": vars(args), "path": path.state_dict(), "ema": ema.state_dict(),
+                torch.save({"settings": vars(args), "teacher": teacher_sha, "path": path.state_dict(), "ema": ema.state_dict(),
                             "opt": opt.state_dict(), "step": step}, tmp_file)
                 tmp_file.replace(args.checkpoint)
         if step == args.stop_after:
@@ -340,7 +349,8 @@ def main(argv=None) -> int:
     report(f"final (step {step})", final, SETS if cfg_ev is cfg else SETS[:3])
     model.event_path = final
     save_weights(args.out, {k: v.detach().clone() for k, v in model.state_dict().items()}, cfg_out,
-                 {**lw.meta, "event_path": {"from": args.weights, "steps": step, "settings": vars(args)}})
+                 {**lw.meta, "event_path": {"from": args.weights, "steps": step, "settings": vars(args),
+                                             **({"teacher_sha256": teacher_sha} if teacher_sha else {})}})
     print(f"wrote {args.out}")
     return 0
 

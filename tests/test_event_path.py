@@ -420,6 +420,19 @@ def test_a_teacher_gives_its_models_track_and_the_path_learns_it(bank, tmp_path)
 
     before, taught, audio = distance(fast_w), distance(runs["taught"]), distance(runs["audio"])
     assert taught < 0.5 * before and taught < 0.5 * audio, (before, taught, audio)
+    assert len(runs["taught"].meta["event_path"]["teacher_sha256"]) == 64
+    assert "teacher_sha256" not in runs["audio"].meta["event_path"]
+    # a checkpoint continues with the teacher it was taught by, not with another file under the same name
+    ck = tmp_path / "ck.pt"
+    half = run(tmp_path / "fast", tmp_path / "cont", "--bank", bank, *COMMON, "--teacher", tmp_path / "pair",
+               "--checkpoint", ck, "--stop-after", 2)
+    assert half.returncode == 0, half.stderr
+    with torch.no_grad():
+        pair.event_path.onset_head.b.bias.add_(0.1)
+    save_weights(tmp_path / "pair", pair.state_dict(), pair.cfg, {"step": 1})
+    moved = run(tmp_path / "fast", tmp_path / "cont", "--bank", bank, *COMMON, "--teacher", tmp_path / "pair",
+                "--checkpoint", ck)
+    assert moved.returncode == 2 and "another --teacher" in moved.stderr and not (tmp_path / "cont").exists()
     bad = run(tmp_path / "fast", tmp_path / "bad", "--bank", bank, *COMMON, "--teacher", tmp_path / "slow")
     assert bad.returncode == 2 and "fps" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
