@@ -67,10 +67,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  # noqa: E402
 
-from openfoley.alignment.event_path import EventPath, mix_coarse  # noqa: E402
-from openfoley.checkpoint import load_state_into, load_weights, save_weights  # noqa: E402
+from openfoley.alignment.event_path import EventPath  # noqa: E402
+from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
-from openfoley.encoders.video import as_unit_frames  # noqa: E402
 from openfoley.errors import ConfigError, DataError, OpenFoleyError  # noqa: E402
 from openfoley.model import FoleyModel  # noqa: E402
 from openfoley.pipeline.folders import resolve_model_dir  # noqa: E402
@@ -125,9 +124,9 @@ def show(label: str, res: dict) -> None:
 
 
 class TeacherTrack(nn.Module):
-    """A model's onset track from frames (b, k t, 3, h, w) at its event path's rate -> (b, k t): its event path's
-    track, and for a pair (``alignment.event_pair``) the mean with its coarse path's on every k-th frame, as
-    ``FoleyModel.onset_track`` gives it for a clip from 0 s (``--teacher``'s target)."""
+    """A model's onset track from frames (b, k t, 3, h, w) at its event path's rate -> (b, k t):
+    ``FoleyModel.onset_track`` for a clip from 0 s, its own frames every k-th of these (for a pair the mean of
+    both paths' tracks; ``--teacher``'s target)."""
 
     def __init__(self, model: FoleyModel):
         super().__init__()
@@ -139,13 +138,9 @@ class TeacherTrack(nn.Module):
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        m = self.model
-        assert m.event_path is not None
-        x = as_unit_frames(frames)
-        fine = m.event_path(x)
-        if m.coarse_event_path is None:
-            return fine
-        return mix_coarse(fine, m.coarse_event_path(x[:, ::self.k]))
+        track = self.model.onset_track(frames[:, ::self.k], None, None, frames if self.k > 1 else None)
+        assert track is not None  # a model with an event path always has a track
+        return track
 
 
 def load_teacher(name: str, fps: float) -> tuple[TeacherTrack, str]:
@@ -153,11 +148,10 @@ def load_teacher(name: str, fps: float) -> tuple[TeacherTrack, str]:
     SHA-256 of its weights file); OpenFoleyError else."""
     import hashlib
 
+    from openfoley.lite.export import load_model  # the pipeline's loading, without a vocoder
+
     folder = resolve_model_dir(name)
-    lw = load_weights(folder)
-    model = FoleyModel(lw.config)
-    load_state_into(model, lw.state, str(folder))
-    teacher = TeacherTrack(model)
+    teacher = TeacherTrack(load_model(folder))
     if teacher.fps != fps:
         raise ConfigError(f"{name}: its event path reads {teacher.fps:g} fps frames, the path trained here {fps:g}")
     return teacher, hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()

@@ -168,11 +168,12 @@ class FoleyModel(nn.Module):
             return None
         return self.mma.onset_head(aligned)[..., 0].detach()
 
-    def onset_track(self, frames: Tensor, aligned: Tensor, times: Tensor | None = None,
+    def onset_track(self, frames: Tensor, aligned: Tensor | None, times: Tensor | None = None,
                     event_frames: Tensor | None = None) -> Tensor | None:
         """The video's onset track, detached, from frames (b, t, 3, H, W) and their aligned features
         (b, t, d): the event path's (``alignment.event_path``) when there is one, else the onset head's
         (``predicted_onset``); None without either. Its peaks are the events onset guidance pulls to.
+        ``aligned`` may be None for a model with an event path (which does not read it).
 
         With ``alignment.event_fps`` at k = ``cfg.event_rate`` > 1 times the model's rate, the event path
         reads ``event_frames`` (b, k t, 3, H, W) of the same span instead and the track is (b, k t), its
@@ -181,6 +182,8 @@ class FoleyModel(nn.Module):
         and the coarse path's on ``frames`` (b, t), linearly interpolated to the fine frames' centres
         (``mix_coarse``)."""
         if self.event_path is None:
+            if aligned is None:
+                raise ValueError("a model without an event path reads the onset track from the aligned features")
             return self.predicted_onset(aligned)
         k = self.cfg.event_rate
         if k == 1:
