@@ -473,3 +473,31 @@ def test_one_decode_at_twice_the_rate_holds_the_models_frames(tmp_path, moving_s
     for w, (model, ev) in zip(slow, pairs, strict=True):
         assert ev.shape[0] == 2 * w.shape[0] and model.flags["C_CONTIGUOUS"]
         np.testing.assert_array_equal(model, w)
+
+
+def test_the_fine_paths_own_search_stride_reaches_its_encoder_only():
+    win = dataclasses.replace(PAIR, encoder=dataclasses.replace(PAIR.encoder, video="window"))
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="event_search_stride"):
+            dataclasses.replace(win, alignment=dataclasses.replace(win.alignment, event_search_stride=bad))
+    with pytest.raises(ConfigError, match="window_search_stride"):
+        dataclasses.replace(win, encoder=dataclasses.replace(win.encoder, window_search_stride=0))
+    strided = dataclasses.replace(win, alignment=dataclasses.replace(win.alignment, event_search_stride=2))
+    model, plain = model_of(strided), model_of(win)
+    assert model.event_path is not None and model.coarse_event_path is not None
+    assert model.event_path.video_encoder.search_stride == 2
+    assert model.video_encoder.search_stride == 1 and model.coarse_event_path.video_encoder.search_stride == 1
+    # the same tensors; only the fine path's shift search reads fewer pixels, so only its track moves (the
+    # window path's output layer starts at zero, so it is given weights first)
+    with torch.no_grad():
+        for m in (plain.video_encoder, plain.event_path.video_encoder, plain.coarse_event_path.video_encoder):
+            m.win_out.weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(6))
+    model.load_state_dict(plain.state_dict())
+    g = torch.Generator().manual_seed(5)
+    ev = torch.randint(0, 256, (1, 2 * TINY.video_frames, 3, TINY.video.size, TINY.video.size), generator=g,
+                       dtype=torch.uint8)
+    with torch.no_grad():
+        fr = ev[:, ::2]
+        assert torch.equal(model.coarse_event_path(fr), plain.coarse_event_path(fr))
+        assert torch.equal(model.video_encoder(fr).features, plain.video_encoder(fr).features)
+        assert not torch.equal(model.event_path(ev), plain.event_path(ev))

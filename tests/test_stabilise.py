@@ -100,3 +100,30 @@ def test_too_small_frames_are_refused() -> None:
     x = torch.zeros(1, 6, 6)
     with pytest.raises(ValueError, match="too small"):
         shift_costs(x, x, 3)
+
+
+def test_a_strided_search_is_the_mean_over_every_s_th_row_and_column_of_the_interior() -> None:
+    ref = texture(16, 18, seed=3)[None]
+    mov = texture(16, 18, seed=4)[None]
+    got = shift_costs(ref, mov, 2, stride=3)
+    assert got.shape == (1, 5, 5)
+    ys, xs = range(2, 14, 3), range(2, 16, 3)  # rows 2 5 8 11, columns 2 5 8 11 14 of the 12 x 14 interior
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            want = sum(abs(ref[0, y, x] - mov[0, y + dy, x + dx]) for y in ys for x in xs) / (len(ys) * len(xs))
+            torch.testing.assert_close(got[0, dy + 2, dx + 2], want, rtol=1e-6, atol=0)
+    torch.testing.assert_close(shift_costs(ref, mov, 2, stride=1), shift_costs(ref, mov, 2), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dy,dx", [(1, -3), (-2, 2)])
+def test_a_stride_two_search_finds_integer_shifts(dy: int, dx: int) -> None:
+    big = texture(60, 60, seed=1)
+    ref = big[10:50, 10:50]
+    mov = big[10 - dy:50 - dy, 10 - dx:50 - dx]
+    s = estimate_shift(ref[None], mov[None], 3, stride=2)
+    torch.testing.assert_close(s, torch.tensor([[float(dy), float(dx)]]), rtol=0, atol=0.05)
+
+
+def test_a_stride_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="stride"):
+        shift_costs(texture()[None], texture()[None], 3, stride=0)

@@ -108,7 +108,8 @@ class FoleyModel(nn.Module):
         # alignment.event_pair: a second, frozen event path at the model's own rate beside that one; the
         # track is the mean of both (``onset_track``)
         self.coarse_event_path = EventPath(replace(cfg, alignment=replace(cfg.alignment, event_fps=None,
-                                                                           event_pair=False))) \
+                                                                           event_pair=False,
+                                                                           event_search_stride=None))) \
             if cfg.alignment.event_pair else None
         if self.coarse_event_path is not None:
             self.coarse_event_path.requires_grad_(False)

@@ -20,6 +20,8 @@ measures it on the falling-object contacts.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -38,6 +40,8 @@ class EventPath(nn.Module):
         super().__init__()
         a = cfg.alignment
         self.fps = float(cfg.video.fps * cfg.event_rate)  # alignment.event_fps, or the model's own rate
+        if a.event_search_stride is not None:  # the path's own shift search (docs/sync-diagnosis.md part 38)
+            cfg = replace(cfg, encoder=replace(cfg.encoder, window_search_stride=a.event_search_stride))
         self.video_encoder = build_video_encoder(cfg)
         self.transformer = CrossModalTransformer(cfg)
         self.onset_head = build_onset_head(cfg.encoder.width, a.onset_head_kernel, a.onset_head_width)

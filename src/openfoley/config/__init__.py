@@ -112,6 +112,10 @@ class EncoderConfig:
     # window encoder only: the window path's difference frames are taken after each neighbour frame is
     # moved into the middle frame's camera (openfoley.features.stabilise; docs/sync-diagnosis.md part 15)
     window_stabilise: bool = True
+    # the shift search's cost (openfoley.features.stabilise.shift_costs) over every s-th row and column of
+    # the frame's interior: 1 reads every pixel; 2 is about 4x cheaper and finds slightly different
+    # sub-pixel shifts (docs/sync-diagnosis.md part 38)
+    window_search_stride: int = 1
     audio_patch: int = 4  # mel frames per audio token (p)
     video_weights: str | None = None  # local path to pretrained weights (adapters only)
     audio_weights: str | None = None
@@ -181,6 +185,10 @@ class AlignmentConfig:
     # its first and last. Both paths are fitted apart (scripts/fit-event-path.py) and kept frozen by
     # ``openfoley train`` (docs/sync-diagnosis.md parts 35-36).
     event_pair: bool = False
+    # the fine event path's own ``encoder.window_search_stride`` (None: the encoder's): its shift search is
+    # the costliest part of the condition network at 25 fps (docs/generate.md), and the path can be taught
+    # on the cheaper search without touching the generator's condition (docs/sync-diagnosis.md part 38)
+    event_search_stride: int | None = None
 
 
 @dataclass(frozen=True)
@@ -339,6 +347,10 @@ class Config:
             if (self.model_mel_frames // self.video_frames) % round(k):
                 raise ConfigError(f"alignment.event_fps {a.event_fps}: the mel frames per video frame "
                                   f"({self.model_mel_frames // self.video_frames}) must divide into its {round(k)} frames")
+        for name, v in (("encoder.window_search_stride", self.encoder.window_search_stride),
+                        ("alignment.event_search_stride", a.event_search_stride)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
         if a.event_pair and self.event_rate < 2:
             raise ConfigError(f"alignment.event_pair needs alignment.event_fps above video.fps ({self.video.fps}), "
                               f"got {a.event_fps}")

@@ -328,6 +328,7 @@ class WindowVideoEncoder(MotionVideoEncoder):
                                         nn.Conv2d(c // 2, c // 2, 3, stride=2, padding=1),
                                         nn.Conv2d(c // 2, c, 3, stride=2, padding=1)])
         self.stabilise = bool(cfg.encoder.window_stabilise)
+        self.search_stride = int(cfg.encoder.window_search_stride)
         self.pooled_width = 2 * c  # c2: the width of window_features
         self.win_out = nn.Linear(2 * c, self.width)
         nn.init.zeros_(self.win_out.weight)
@@ -346,7 +347,7 @@ class WindowVideoEncoder(MotionVideoEncoder):
         """frames (b, t, 3, h, w) in [-1, 1] -> (b, t, 2c): max and mean of the cells over the grid."""
         b = x.shape[0]
         if self.stabilise:
-            prev, nxt = aligned_neighbours(x)  # (b, t, 3, h, w) each; frame i itself at the ends
+            prev, nxt = aligned_neighbours(x, stride=self.search_stride)  # (b, t, 3, h, w) each; frame i itself at the ends
         else:
             prev, nxt = torch.cat([x[:, :1], x[:, :-1]], 1), torch.cat([x[:, 1:], x[:, -1:]], 1)
         z = torch.cat([x, x - prev, nxt - x], 2).flatten(0, 1)  # (b t, 9, h, w); zero differences at the ends

@@ -19,17 +19,20 @@ import torch
 from torch import Tensor
 
 
-def shift_costs(ref: Tensor, mov: Tensor, reach: int) -> Tensor:
+def shift_costs(ref: Tensor, mov: Tensor, reach: int, stride: int = 1) -> Tensor:
     """ref, mov (n, h, w) -> (n, 2 reach + 1, 2 reach + 1): cost[k, dy + reach, dx + reach] is the mean
-    |ref(y, x) - mov(y + dy, x + dx)| over the pixels at least ``reach`` from every edge."""
-    r = reach
+    |ref(y, x) - mov(y + dy, x + dx)| over the pixels at least ``reach`` from every edge; with ``stride`` s > 1
+    over every s-th of their rows and columns only (from the first), s^2 times fewer differences."""
+    r, s = reach, stride
     h, w = ref.shape[-2:]
     if h <= 2 * r or w <= 2 * r:
         raise ValueError(f"frames {h}x{w} are too small for a shift search of reach {r}")
-    core = ref[:, r:h - r, r:w - r]
+    if s < 1:
+        raise ValueError(f"the search's stride must be >= 1, got {s}")
+    core = ref[:, r:h - r:s, r:w - r:s]
     rows = []
     for dy in range(-r, r + 1):
-        rows.append(torch.stack([(core - mov[:, r + dy:h - r + dy, r + dx:w - r + dx]).abs().mean((-2, -1))
+        rows.append(torch.stack([(core - mov[:, r + dy:h - r + dy:s, r + dx:w - r + dx:s]).abs().mean((-2, -1))
                                  for dx in range(-r, r + 1)], -1))
     return torch.stack(rows, -2)
 
@@ -41,14 +44,15 @@ def _refine(c_minus: Tensor, c0: Tensor, c_plus: Tensor) -> Tensor:
     return torch.where(curve > 1e-8, off, torch.zeros_like(off)).clamp(-0.5, 0.5)
 
 
-def estimate_shift(ref: Tensor, mov: Tensor, reach: int = 3) -> Tensor:
+def estimate_shift(ref: Tensor, mov: Tensor, reach: int = 3, stride: int = 1) -> Tensor:
     """ref, mov (n, h, w) grey frames -> (n, 2) float (dy, dx) pixels, such that mov(y + dy, x + dx) ~ ref(y, x).
 
     The integer argmin of ``shift_costs`` within [-reach, reach]^2, each axis refined by a parabola through
-    its two neighbours (an argmin on the search's edge is not refined along that axis).
+    its two neighbours (an argmin on the search's edge is not refined along that axis). ``stride`` as in
+    ``shift_costs``.
     """
     r, k = reach, 2 * reach + 1
-    cost = shift_costs(ref, mov, r)  # (n, k, k)
+    cost = shift_costs(ref, mov, r, stride)  # (n, k, k)
     best = cost.flatten(1).argmin(1)  # (n,)
     iy, ix = best // k, best % k
     n = torch.arange(cost.shape[0], device=cost.device)
@@ -89,20 +93,20 @@ def warp(x: Tensor, shift: Tensor) -> Tensor:
     return torch.matmul(my[:, None], out.reshape(n, c, h, w))  # along y: (n, c, h, w)
 
 
-def aligned_neighbours(x: Tensor, reach: int = 3) -> tuple[Tensor, Tensor]:
+def aligned_neighbours(x: Tensor, reach: int = 3, stride: int = 1) -> tuple[Tensor, Tensor]:
     """frames (b, t, c, h, w) -> (prev, next), each (b, t, c, h, w): frame i - 1 and frame i + 1 moved into
     frame i's camera. At the ends frame i itself stands in for the missing neighbour (a zero difference).
 
     One shift is estimated per neighbouring pair, on the channel mean; frame i + 1 is moved back by the
     negated shift of the pair (i, i + 1). Shifts are found without gradients (they are a measurement of
-    the input, not a learned quantity).
+    the input, not a learned quantity); ``stride`` is the search's (``shift_costs``).
     """
     b, t, c, h, w = x.shape
     if t < 2:
         return x, x
     with torch.no_grad():
         grey = x.mean(2)  # (b, t, h, w)
-        s = estimate_shift(grey[:, 1:].flatten(0, 1), grey[:, :-1].flatten(0, 1), reach)  # (b (t-1), 2): i-1 -> i
+        s = estimate_shift(grey[:, 1:].flatten(0, 1), grey[:, :-1].flatten(0, 1), reach, stride)  # (b (t-1), 2): i-1 -> i
     prev = warp(x[:, :-1].flatten(0, 1), s).unflatten(0, (b, t - 1))  # frame i-1 in frame i's camera, i >= 1
     nxt = warp(x[:, 1:].flatten(0, 1), -s).unflatten(0, (b, t - 1))  # frame i+1 in frame i's camera, i <= t-2
     return torch.cat([x[:, :1], prev], 1), torch.cat([nxt, x[:, -1:]], 1)
