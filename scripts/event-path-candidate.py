@@ -9,7 +9,8 @@
 ``scripts/fit-event-path.py --checkpoint`` file, with the step and the run's settings as metadata: a few MB
 where the checkpoint (Adam's moments included) is three times that. ``build`` writes OUT: the weights
 folder BASE with that path (``alignment.event_path`` on, ``alignment.event_fps`` = ``--fps``, or the model's
-own rate without it) and, with ``--threshold``, ``flow.onset_peak_threshold`` set. Everything else is BASE's,
+own rate without it) and, with ``--threshold``, ``flow.onset_peak_threshold`` set; ``--search-stride S`` sets
+``alignment.event_search_stride`` for a path trained with that shift search (part 38). Everything else is BASE's,
 bit for bit. docs/sync-diagnosis.md part 33.
 
 ``build --pair`` (with ``--fps`` above BASE's frame rate) keeps BASE's own event path beside the new one
@@ -56,7 +57,7 @@ def save(ck_path: str, out: str) -> int:
 
 
 def build(path_file: str, base: str, out: str, fps: float | None, threshold: float | None,
-          pair: bool = False) -> int:
+          pair: bool = False, search_stride: int | None = None) -> int:
     try:
         folder = resolve_model_dir(base)
         if Path(out).resolve() == folder.resolve():
@@ -68,7 +69,8 @@ def build(path_file: str, base: str, out: str, fps: float | None, threshold: flo
         if pair and (fps is None or fps <= lw.config.video.fps):
             raise OpenFoleyError(f"--pair needs --fps above {base}'s {lw.config.video.fps:g} fps")
         a = dataclasses.replace(lw.config.alignment, event_path=True, event_pair=pair,
-                                event_fps=None if fps is None or fps == lw.config.video.fps else fps)
+                                event_fps=None if fps is None or fps == lw.config.video.fps else fps,
+                                event_search_stride=search_stride)
         flow = lw.config.flow if threshold is None else dataclasses.replace(lw.config.flow,
                                                                              onset_peak_threshold=threshold)
         cfg = dataclasses.replace(lw.config, alignment=a, flow=flow)
@@ -86,7 +88,8 @@ def build(path_file: str, base: str, out: str, fps: float | None, threshold: flo
         print(f"error: {path_file} is not an event path of {base}'s architecture", file=sys.stderr)
         return 2
     save_weights(out, state, cfg, {**lw.meta, "event_path_file": {"file": str(path_file), "fps": fps,
-                                                                  "threshold": threshold, "pair": pair}})
+                                                                  "threshold": threshold, "pair": pair,
+                                                                  "search_stride": search_stride}})
     print(f"wrote {out}")
     return 0
 
@@ -104,6 +107,9 @@ def main(argv=None) -> int:
     b.add_argument("--fps", type=float, default=None)
     b.add_argument("--threshold", type=float, default=None)
     b.add_argument("--pair", action="store_true", help="keep BASE's own event path beside the new one")
+    b.add_argument("--search-stride", type=int, default=None,
+                   help="alignment.event_search_stride: the path's shift search over every S-th row and column (a "
+                        "path trained so; docs/sync-diagnosis.md part 38). Default: the search BASE's encoder has")
     args = ap.parse_args(argv)
     if args.cmd == "save":
         return save(args.checkpoint, args.out)
@@ -111,7 +117,7 @@ def main(argv=None) -> int:
         print("error: --threshold must be in [0, 1]", file=sys.stderr)
         return 2
     try:
-        return build(args.path, args.base, args.out, args.fps, args.threshold, args.pair)
+        return build(args.path, args.base, args.out, args.fps, args.threshold, args.pair, args.search_stride)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

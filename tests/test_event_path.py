@@ -296,6 +296,15 @@ def test_a_kept_path_rebuilds_the_scripts_model(bank, weights, tmp_path):
     assert re_.config.alignment.event_fps == 25.0 and re_.config.flow.onset_peak_threshold == 0.3
     bad = tool_run("build", tmp_path / "p.safetensors", weights, tmp_path / "bad", "--fps", 20)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+    # --search-stride: the same tensors, the path's own shift search in the config
+    s2 = tool_run("build", tmp_path / "p.safetensors", weights, tmp_path / "s2", "--fps", 25, "--search-stride", 2)
+    assert s2.returncode == 0, s2.stderr
+    strided = load_weights(tmp_path / "s2")
+    assert strided.config.alignment.event_search_stride == 2 and re_.config.alignment.event_search_stride is None
+    assert all(torch.equal(strided.state[k], re_.state[k]) for k in re_.state)
+    bad = tool_run("build", tmp_path / "p.safetensors", weights, tmp_path / "bad", "--fps", 25, "--search-stride", 0)
+    assert bad.returncode == 2 and "event_search_stride" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
     assert tool_run("save", tmp_path / "p.safetensors", tmp_path / "x").returncode == 2
     # --pair: a base with a path at its own rate keeps it as the coarse path, the new one at 25 fps beside it
     pathed = model_of(PATHED, seed=3)
