@@ -113,7 +113,7 @@ class EncoderConfig:
     # moved into the middle frame's camera (openfoley.features.stabilise; docs/sync-diagnosis.md part 15)
     window_stabilise: bool = True
     # the shift search's cost (openfoley.features.stabilise.shift_costs) over every s-th row and column of
-    # the frame's interior: 1 reads every pixel; 2 is about 4x cheaper and finds slightly different
+    # the frame's interior: 1 reads every pixel; 2 reads a quarter of them and finds slightly different
     # sub-pixel shifts (docs/sync-diagnosis.md part 38)
     window_search_stride: int = 1
     audio_patch: int = 4  # mel frames per audio token (p)
@@ -186,7 +186,7 @@ class AlignmentConfig:
     # ``openfoley train`` (docs/sync-diagnosis.md parts 35-36).
     event_pair: bool = False
     # the fine event path's own ``encoder.window_search_stride`` (None: the encoder's): its shift search is
-    # the costliest part of the condition network at 25 fps (docs/generate.md), and the path can be taught
+    # the largest op group of the condition network at 25 fps (benchmarks/condition_profile.py), and the path can be taught
     # on the cheaper search without touching the generator's condition (docs/sync-diagnosis.md part 38)
     event_search_stride: int | None = None
 

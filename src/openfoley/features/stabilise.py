@@ -10,7 +10,8 @@ frame moved back into the middle frame's camera (the renderer's true shake), sam
 This module estimates that shift from the pixels alone, so it works on real video too: an exhaustive
 search over integer shifts within ``reach`` pixels by mean absolute difference over the frame's interior,
 refined to a fraction of a pixel by a parabola through each axis' neighbouring costs, then a bilinear
-shift. No parameters, no FFT (so it exports to ONNX), and about (2 reach + 1)^2 h w operations per pair.
+shift. No parameters, no FFT (so it exports to ONNX), and about (2 reach + 1)^2 h w / s^2 operations per pair
+(s the search's stride, ``encoder.window_search_stride``: 1, every pixel, unless a config asks otherwise).
 """
 
 from __future__ import annotations

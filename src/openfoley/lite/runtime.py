@@ -171,8 +171,8 @@ def _session(folder: Path, name: str, threads: int | None):
 
     The saved copy stays portable (a cache folder may move to another CPU); the CPU-specific layout
     changes (``ORT_ENABLE_ALL``: blocked NCHWc convolutions for this CPU's vector width) are applied
-    at every load instead, about 0.04 s, and run the built-in model's condition network in 0.82x the
-    time on one thread (docs/generate.md, "Layout optimisations at load").
+    at every load instead, 0.04-0.07 s per process, and run the built-in model's condition network in
+    0.82x the time on one thread (docs/generate.md, "Layout optimisations at load").
     """
     import onnxruntime as ort
 
