@@ -33,15 +33,13 @@ import numpy as np
 
 
 def session(path: Path, level: str, threads: int, profile_dir: str | None = None):
+    """The saved graph at ``path`` with the lite runtime's own session options (``session_options``)."""
     import onnxruntime as ort
 
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = threads
-    o.inter_op_num_threads = 1
-    o.log_severity_level = 3
-    o.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    o.graph_optimization_level = {"extended": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-                                  "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
+    from openfoley.lite.runtime import session_options
+
+    o = session_options(threads, {"extended": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,  # the saved copy as is
+                                  "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level])
     if profile_dir is not None:
         o.enable_profiling = True
         o.profile_file_prefix = str(Path(profile_dir) / "condition")

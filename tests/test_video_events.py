@@ -201,8 +201,8 @@ def test_the_falling_object_check_renders_score_as_a_split(tmp_path):
 
 def test_peak_rules_score_sums_a_tracks_file_and_refuses_another_in_one_line(tmp_path):
     """benchmarks/peak_rules.py score: F1 of a hand-made tracks file (one clip: peaks at frames 2 and 6 of a
-    25 fps track, events at 0.1 s and 0.5 s: F1 1 at 0.5, 0 above both peaks); a missing or foreign file is
-    refused in one line."""
+    25 fps track at 0.1 s and 0.26 s, events at those instants: F1 1 at 0.5, 0 above both peaks); a missing
+    or foreign file is refused in one line."""
     script = PATH.parent / "peak_rules.py"
     track = np.zeros((1, 10))
     track[0, 2], track[0, 6] = 0.9, 0.7

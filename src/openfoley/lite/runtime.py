@@ -161,6 +161,22 @@ def vocoder_name(cfg: Config) -> str:
 
 # --- the model files --------------------------------------------------------------------------------
 
+def session_options(threads: int | None, level):
+    """ONNX Runtime's session options as the lite runtime runs its graphs, at graph optimisation ``level``
+    (``onnxruntime.GraphOptimizationLevel``); ``benchmarks/condition_profile.py`` profiles with the same."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, one per core
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # warnings about unused initialisers are not the user's concern
+    # No busy-waiting of idle pool threads after a run: between network calls numpy works (guidance,
+    # the vocoder), and spinning threads would take its cores.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.graph_optimization_level = level
+    return opts
+
+
 def _session(folder: Path, name: str, threads: int | None):
     """An ONNX Runtime session for ``folder/name.onnx``, from its graph-optimised copy.
 
@@ -179,15 +195,7 @@ def _session(folder: Path, name: str, threads: int | None):
     levels = ort.GraphOptimizationLevel
 
     def options(level):
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, one per core
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3  # warnings about unused initialisers are not the user's concern
-        # No busy-waiting of idle pool threads after a run: between network calls numpy works (guidance,
-        # the vocoder), and spinning threads would take its cores.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.graph_optimization_level = level
-        return opts
+        return session_options(threads, level)
 
     providers = ["CPUExecutionProvider"]
     src, opt = folder / f"{name}.onnx", folder / f"{name}.ort-{ort.__version__}.onnx"
