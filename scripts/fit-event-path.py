@@ -41,6 +41,12 @@ the SHA-256 of MODEL's weights file, and a checkpoint continues only with the sa
 names whatever the built-in model is at the time). docs/sync-diagnosis.md part 37 taught the pair's 25 fps
 path the pair's track: alone it did not reach the pair, back in the pair it does better than before.
 
+``--in-pair`` (WEIGHTS a pair, ``alignment.event_pair``, with the path the fine one) trains the path inside
+WEIGHTS' pair: the loss is on the pair's track, the mean of the trained path's and the frozen coarse path's
+(``mix_coarse``), so the pair, not the path alone, is fitted to the target (with ``--teacher``: the same as
+fitting the path alone to 2 x the teacher's track - the coarse one, at a quarter of the loss). What is scored
+is then the pair's track too. docs/sync-diagnosis.md part 39.
+
 The sets are cached in ``--eval-cache`` (built once, 5 minutes); ``--no-eval`` scores nothing.
 ``--checkpoint PATH`` saves the run's state (the path, its EMA, Adam, the step) at every ``--eval-every``,
 and the same command continues from it, bit for bit: the clips of step s and its dropout draws are
@@ -67,7 +73,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from peak_rules import falling_sets, live_tune_set, store_set, video_event_f1  # noqa: E402
 
-from openfoley.alignment.event_path import EventPath  # noqa: E402
+from openfoley.alignment.event_path import EventPath, mix_coarse  # noqa: E402
+from openfoley.alignment.mma import onset_target  # noqa: E402
 from openfoley.checkpoint import load_weights, save_weights  # noqa: E402
 from openfoley.config import apply_overrides  # noqa: E402
 from openfoley.errors import ConfigError, DataError, OpenFoleyError  # noqa: E402
@@ -143,6 +150,20 @@ class TeacherTrack(nn.Module):
         return track
 
 
+class PairTrack(nn.Module):
+    """frames (b, k t, 3, h, w) at the fine path's rate -> (b, k t): ``mix_coarse`` of the fine path's track
+    and the coarse path's on every k-th frame (``FoleyModel.onset_track`` of a pair, for a clip from 0 s)."""
+
+    def __init__(self, fine: nn.Module, coarse: nn.Module, k: int):
+        super().__init__()
+        self.fine, self.coarse, self.k = fine, coarse, int(k)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            coarse = self.coarse(frames[:, ::self.k]).detach()  # (b, t), frozen
+        return mix_coarse(self.fine(frames), coarse)
+
+
 def load_teacher(name: str, fps: float) -> tuple[TeacherTrack, str]:
     """``--teacher``: a model folder (or "builtin") whose event path reads frames at ``fps`` -> (its track, the
     SHA-256 of its weights file); OpenFoleyError else."""
@@ -214,6 +235,8 @@ def main(argv=None) -> int:
                          "frames (alignment.event_fps) and test-closed / test-open are not scored")
     ap.add_argument("--teacher", default=None,
                     help="a model whose onset track is the target instead of the audio's (distillation)")
+    ap.add_argument("--in-pair", action="store_true",
+                    help="WEIGHTS is a pair: fit the pair's track (the mean with its frozen coarse path), not the path's")
     ap.add_argument("--no-eval", action="store_true", help="score nothing (no --eval-cache is built)")
     ap.add_argument("--checkpoint", default=None,
                     help="a .pt file: the run's state, written at every --eval-every; the same command continues")
@@ -270,6 +293,15 @@ def main(argv=None) -> int:
         other.load_state_dict(model.event_path.state_dict())
         model.event_path = other
     path: EventPath = model.event_path
+    coarse = model.coarse_event_path
+    if args.in_pair and (coarse is None or cfg.event_rate < 2):
+        print(f"error: --in-pair: {args.weights} is not a pair (alignment.event_pair with a faster event path)",
+              file=sys.stderr)
+        return 2
+
+    def tracked(p: nn.Module) -> nn.Module:
+        """What is trained against the target and scored: the path, or with --in-pair the pair around it."""
+        return PairTrack(p, coarse.eval(), cfg.event_rate) if args.in_pair else p
     try:
         teacher, teacher_sha = (None, None) if args.teacher is None else load_teacher(args.teacher, fps)
         draws = Draws(args.bank, cfg_ev, args.seed, args.batch, args.falling_share)
@@ -298,7 +330,7 @@ def main(argv=None) -> int:
         step = ck["step"]
         print(f"continued from {args.checkpoint} at step {step}", flush=True)
     else:
-        report("step 0", path, ("falling-tune", "live-tune"))
+        report("step 0", tracked(path), ("falling-tune", "live-tune"))
         if teacher is not None:
             report("teacher", teacher, ("falling-tune", "live-tune"))
 
@@ -314,10 +346,12 @@ def main(argv=None) -> int:
             x = model.model_mel(mel)  # (b, f, m), normalised as the model's
         path.train()
         torch.manual_seed(args.seed * 100003 + step)  # dropout of step s, whatever came before
-        if teacher is None:
+        if teacher is None and not args.in_pair:
             loss = path.loss(frames, x)
         else:
-            loss = nn.functional.mse_loss(path(frames).float(), teacher(frames).float())
+            track = tracked(path)(frames)  # (b, t)
+            target = onset_target(x, track.shape[1]) if teacher is None else teacher(frames)
+            loss = nn.functional.mse_loss(track.float(), target.float())
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad()
@@ -330,7 +364,7 @@ def main(argv=None) -> int:
         if step % args.eval_every == 0 or step in (args.steps, args.stop_after):
             print(f"step {step}: loss {np.mean(losses):.5f}, {time.perf_counter() - t0:.0f} s", flush=True)
             losses = []
-            report(f"step {step} ema", ema.model, ("falling-tune", "live-tune"))
+            report(f"step {step} ema", tracked(ema.model), ("falling-tune", "live-tune"))
             if args.checkpoint:
                 tmp_file = Path(args.checkpoint).with_suffix(".tmp")
                 torch.save({"settings": vars(args), "teacher": teacher_sha, "path": path.state_dict(), "ema": ema.state_dict(),
@@ -340,7 +374,7 @@ def main(argv=None) -> int:
             print(f"stopped at step {step} of {args.steps}; the same command without --stop-after continues", flush=True)
             return 0
     final = ema.model if args.steps > 0 else path
-    report(f"final (step {step})", final, SETS if cfg_ev is cfg else SETS[:3])
+    report(f"final (step {step})", tracked(final), SETS if cfg_ev is cfg else SETS[:3])
     model.event_path = final
     save_weights(args.out, {k: v.detach().clone() for k, v in model.state_dict().items()}, cfg_out,
                  {**lw.meta, "event_path": {"from": args.weights, "steps": step, "settings": vars(args),

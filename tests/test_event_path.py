@@ -447,6 +447,51 @@ def test_a_teacher_gives_its_models_track_and_the_path_learns_it(bank, tmp_path)
     assert not (tmp_path / "bad").exists()
 
 
+def test_in_pair_fits_the_pairs_track_and_keeps_the_coarse_path(bank, tmp_path):
+    """--in-pair: the scored and fitted track is the pair's (``PairTrack`` gives ``FoleyModel.onset_track`` of
+    the pair to the bit); taught a target, the pair's track comes nearer it than after the same run on the
+    path alone, the coarse path and everything else unchanged; a WEIGHTS that is no pair is refused."""
+    fast, slow, other = model_of(FAST, seed=0), model_of(PATHED, seed=4), model_of(FAST, seed=7)
+    teacher = FoleyModel(PAIR).eval()
+    teacher.load_state_dict(fast.state_dict() | {f"coarse_{k}": v for k, v in slow.state_dict().items()
+                                                 if k.startswith("event_path.")})
+    student = FoleyModel(PAIR).eval()  # another fast path beside the same coarse one
+    student.load_state_dict(other.state_dict() | {f"coarse_{k}": v for k, v in slow.state_dict().items()
+                                                  if k.startswith("event_path.")})
+    ev = torch.randint(0, 256, (2, 50, 3, TINY.video.size, TINY.video.size),
+                       generator=torch.Generator().manual_seed(5), dtype=torch.uint8)
+    mod = fit_script()
+    with torch.no_grad():
+        own = student.onset_track(ev[:, ::2], None, None, ev)
+        assert torch.equal(mod.PairTrack(student.event_path, student.coarse_event_path, 2)(ev), own)
+        target = mod.TeacherTrack(teacher)(ev)
+    for m, name in ((teacher, "teacher"), (student, "student"), (other, "fast")):
+        m.set_latent_stats(torch.zeros(TINY.audio.n_mels), torch.ones(TINY.audio.n_mels))
+        save_weights(tmp_path / name, m.state_dict(), m.cfg, {"step": 1})
+    runs = {}
+    for label, extra in (("in-pair", ["--in-pair"]), ("alone", [])):
+        r = run(tmp_path / "student", tmp_path / label, "--bank", bank, *COMMON, "--steps", 12, "--teacher",
+                tmp_path / "teacher", *extra)
+        assert r.returncode == 0, r.stderr
+        runs[label] = load_weights(tmp_path / label)
+    start = load_weights(tmp_path / "student")
+    for w in runs.values():
+        assert w.config.alignment.event_pair
+        assert all(torch.equal(w.state[k], v) for k, v in start.state.items() if not k.startswith("event_path."))
+
+    def distance(w) -> float:
+        m = FoleyModel(w.config).eval()
+        m.load_state_dict(w.state)
+        with torch.no_grad():
+            return float(((m.onset_track(ev[:, ::2], None, None, ev) - target) ** 2).mean())
+
+    before, in_pair, alone = distance(start), distance(runs["in-pair"]), distance(runs["alone"])
+    assert in_pair < 0.5 * before and in_pair < alone, (before, in_pair, alone)
+    bad = run(tmp_path / "fast", tmp_path / "bad", "--bank", bank, *COMMON, "--in-pair")
+    assert bad.returncode == 2 and "--in-pair" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
 def test_the_summary_counts_each_event_path_and_leaves_the_mma_row():
     """``openfoley info``'s table: a row per event path (its own frames at its own rate), and the MMA's row
     the same whether a path is trained in the step (at the model's rate) or frozen beside it."""

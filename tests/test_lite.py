@@ -129,6 +129,22 @@ def test_two_lanes_give_exactly_the_one_lane_result(cache, video):
         LitePipeline.from_pretrained("builtin", lanes=3)
 
 
+def test_two_lanes_give_the_condition_every_core_and_the_flow_the_rest(cache, monkeypatch):
+    """With two lanes the helper's condition network (the busier lane with two event paths) runs on one
+    ONNX Runtime thread per core, the flow's velocity network on one per core but one; ``threads`` sets both."""
+    import openfoley.lite.runtime as rt
+
+    for cores, want in ((2, (2, 1)), (4, (4, 3))):
+        monkeypatch.setattr(rt.os, "cpu_count", lambda n=cores: n)
+        m = LitePipeline.from_pretrained("builtin").model
+        got = (m.condition_session.get_session_options().intra_op_num_threads,
+               m.velocity_session.get_session_options().intra_op_num_threads)
+        assert got == want, (cores, got)
+    m = LitePipeline.from_pretrained("builtin", threads=1).model
+    assert m.condition_session.get_session_options().intra_op_num_threads == 1
+    assert m.velocity_session.get_session_options().intra_op_num_threads == 1
+
+
 def test_tiny_transformer_model_matches(cache, tmp_path_factory, moving_square):
     weights = smoke_weights(tmp_path_factory)
     v = write_video(tmp_path_factory.mktemp("t") / "t.mp4", moving_square(75, 48, 64, fps=25), 25, preset="ultrafast")
