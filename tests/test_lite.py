@@ -25,7 +25,7 @@ from openfoley.config import get_preset, replace_path
 from openfoley.errors import ConfigError
 from openfoley.io import write_video
 from openfoley.lite.cache import lite_files, model_key, unsupported
-from openfoley.lite.runtime import LitePipeline, onset_guide_grad
+from openfoley.lite.runtime import LiteModel, LitePipeline, cpu_key, onset_guide_grad, session_options
 from openfoley.model import FoleyModel
 from openfoley.pipeline import FoleyPipeline
 from openfoley.pipeline.folders import builtin_model_dir
@@ -80,8 +80,9 @@ def test_builtin_model_matches_the_torch_pipeline(cache, video):
     import onnxruntime
 
     v = onnxruntime.__version__
-    assert len(built) == 1 and sorted(p.name for p in lite.model.folder.iterdir()) == [
-        "condition.onnx", f"condition.ort-{v}.onnx", "lite.npz", "velocity.onnx", f"velocity.ort-{v}.onnx"]
+    cpu = [f"condition.ort-{v}-cpu-{cpu_key()}.onnx", f"velocity.ort-{v}-cpu-{cpu_key()}.onnx"] if cpu_key() else []
+    assert len(built) == 1 and sorted(p.name for p in lite.model.folder.iterdir()) == sorted([
+        "condition.onnx", f"condition.ort-{v}.onnx", "lite.npz", "velocity.onnx", f"velocity.ort-{v}.onnx", *cpu])
     ref = FoleyPipeline.from_pretrained("builtin", device="cpu")
     # Measured: mel within 6e-6, waveform within 1.3e-3 relative (Griffin-Lim amplifies float rounding).
     # The window-path model of 2026-12-03 (step 7900): mel within 4.3e-6 in every case, but with CFG 1 and no
@@ -143,6 +144,58 @@ def test_two_lanes_give_the_condition_every_core_and_the_flow_the_rest(cache, mo
     m = LitePipeline.from_pretrained("builtin", threads=1).model
     assert m.condition_session.get_session_options().intra_op_num_threads == 1
     assert m.velocity_session.get_session_options().intra_op_num_threads == 1
+
+
+def test_the_graph_laid_out_for_this_cpu_is_saved_and_computes_the_same(cache, tmp_path, monkeypatch):
+    """The layout pass's graph is saved per CPU key and loaded with no optimisation: the condition and
+    velocity networks give the outputs of the portable graph laid out at load, bit for bit. Another key
+    gets its own file; no key (a CPU that cannot be named) saves none and lays out at every load."""
+    import shutil
+
+    import onnxruntime as ort
+
+    import openfoley.lite.runtime as rt
+
+    assert cpu_key() is not None and len(cpu_key()) == 12  # Linux: /proc/cpuinfo has the flags
+    folder = LitePipeline.from_pretrained("builtin").model.folder
+    v = ort.__version__
+    assert (folder / f"condition.ort-{v}-cpu-{cpu_key()}.onnx").is_file()
+    saved = LiteModel(folder, 1)
+    cfg = saved.cfg
+    rng = np.random.default_rng(3)
+    fr = rng.integers(0, 256, (1, cfg.event_frames // cfg.event_rate, 3, cfg.video.size, cfg.video.size), np.uint8)
+    ev = rng.integers(0, 256, (1, cfg.event_frames, 3, cfg.video.size, cfg.video.size), np.uint8)
+
+    def at_load(name):
+        return ort.InferenceSession(str(folder / f"{name}.ort-{v}.onnx"),
+                                    session_options(1, ort.GraphOptimizationLevel.ORT_ENABLE_ALL),
+                                    providers=["CPUExecutionProvider"])
+
+    feed = {"frames": fr, "event_frames": ev}
+    for a, b in zip(saved.condition_session.run(None, feed), at_load("condition").run(None, feed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    cond = saved.condition(fr, ev)
+    x = rng.standard_normal((3, saved_tokens(saved), cfg.audio_token_dim), dtype=np.float32)
+    vfeed = {"x": x, "t": np.full((3,), 0.3, np.float32)} | cond.prepared
+    np.testing.assert_array_equal(saved.velocity_session.run(None, vfeed)[0], at_load("velocity").run(None, vfeed)[0])
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("*-cpu-*"))
+    monkeypatch.setattr(rt, "cpu_key", lambda: "0123456789ab")
+    LiteModel(copy, 1)
+    assert sorted(p.name for p in copy.glob("*-cpu-*")) == [f"condition.ort-{v}-cpu-0123456789ab.onnx",
+                                                             f"velocity.ort-{v}-cpu-0123456789ab.onnx"]
+    none = tmp_path / "none"
+    shutil.copytree(folder, none, ignore=shutil.ignore_patterns("*-cpu-*"))
+    monkeypatch.setattr(rt, "cpu_key", lambda: None)
+    np.testing.assert_array_equal(LiteModel(none, 1).condition(fr, ev).onset, cond.onset)
+    assert not list(none.glob("*-cpu-*")) and not list(none.glob(".*tmp"))
+
+
+def saved_tokens(model) -> int:
+    """The latent tokens of one window of a lite model (its plan's)."""
+    from openfoley.pipeline.windows import plan_windows
+
+    return plan_windows(model.cfg).tokens
 
 
 def test_tiny_transformer_model_matches(cache, tmp_path_factory, moving_square):

@@ -23,6 +23,7 @@ f mel bins, m = n * p mel frames, t video frames, k key frames, s samples.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -177,18 +178,36 @@ def session_options(threads: int | None, level):
     return opts
 
 
+def cpu_key() -> str | None:
+    """12 hex digits naming this CPU's instruction set (the machine type and the ``flags`` line of
+    /proc/cpuinfo), or None where that cannot be read: the key of graphs laid out for this CPU."""
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    flags = next((ln for ln in info.splitlines() if ln.startswith(("flags", "Features"))), None)
+    if flags is None:
+        return None
+    return hashlib.sha256(f"{platform.machine()}\n{' '.join(sorted(flags.split(':', 1)[-1].split()))}".encode()
+                          ).hexdigest()[:12]
+
+
 def _session(folder: Path, name: str, threads: int | None):
-    """An ONNX Runtime session for ``folder/name.onnx``, from its graph-optimised copy.
+    """An ONNX Runtime session for ``folder/name.onnx``, from its graph-optimised copies.
 
     ONNX Runtime's "extended" graph optimisations (fusions; not the CPU-specific layout changes)
     took 0.2-0.4 s per start; they are applied once per ONNX Runtime version and saved beside the
-    export as ``name.ort-VERSION.onnx``, which later sessions load without optimising again
-    (0.04 s). A cache folder that cannot be written just means optimising at every start.
+    export as ``name.ort-VERSION.onnx``: portable, so a cache folder may move to another CPU.
 
-    The saved copy stays portable (a cache folder may move to another CPU); the CPU-specific layout
-    changes (``ORT_ENABLE_ALL``: blocked NCHWc convolutions for this CPU's vector width) are applied
-    at every load instead, 0.04-0.07 s per process, and run the built-in model's condition network in
-    0.82x the time on one thread (docs/generate.md, "Layout optimisations at load").
+    The CPU-specific layout changes (``ORT_ENABLE_ALL``: blocked NCHWc convolutions for this CPU's vector
+    width) run the built-in model's condition network in 0.82x the time on one thread (docs/generate.md,
+    "Layout optimisations at load"). Applied at load they cost 0.04-0.07 s per process, so the graph they
+    give is saved too, as ``name.ort-VERSION-cpu-KEY.onnx`` (``cpu_key``: the instruction set it was laid
+    out for), and later sessions on a CPU of that key load it with no optimisation at all, the same graph
+    (docs/sync-diagnosis.md part 39). Another CPU gets its own file; where the CPU cannot be named or the
+    folder cannot be written, the layout pass runs at every load as before.
     """
     import onnxruntime as ort
 
@@ -197,19 +216,33 @@ def _session(folder: Path, name: str, threads: int | None):
     def options(level):
         return session_options(threads, level)
 
-    providers = ["CPUExecutionProvider"]
-    src, opt = folder / f"{name}.onnx", folder / f"{name}.ort-{ort.__version__}.onnx"
-    if not opt.is_file():
-        tmp = folder / f".{opt.name}.{os.getpid()}.tmp"
-        opts = options(levels.ORT_ENABLE_EXTENDED)
+    def written(src: Path, dst: Path, level):
+        """A session of ``src`` optimised at ``level``, its graph saved as ``dst``; None if it cannot be."""
+        tmp = folder / f".{dst.name}.{os.getpid()}.tmp"
+        opts = options(level)
         opts.optimized_model_filepath = str(tmp)
         try:
-            ort.InferenceSession(str(src), opts, providers=providers)
-            os.replace(tmp, opt)
-        except OSError:  # the same graph as loading the saved copy would give, optimised in memory
+            sess = ort.InferenceSession(str(src), opts, providers=providers)
+            os.replace(tmp, dst)
+            return sess
+        except (OSError, RuntimeError):  # ONNX Runtime's own failure to write is a RuntimeError
             tmp.unlink(missing_ok=True)
-            return ort.InferenceSession(str(src), options(levels.ORT_ENABLE_ALL), providers=providers)
-    return ort.InferenceSession(str(opt), options(levels.ORT_ENABLE_ALL), providers=providers)
+            return None
+
+    providers = ["CPUExecutionProvider"]
+    src, opt = folder / f"{name}.onnx", folder / f"{name}.ort-{ort.__version__}.onnx"
+    if not opt.is_file() and written(src, opt, levels.ORT_ENABLE_EXTENDED) is None:
+        # the same graph as loading the saved copy would give, optimised in memory
+        return ort.InferenceSession(str(src), options(levels.ORT_ENABLE_ALL), providers=providers)
+    key = cpu_key()
+    if key is None:
+        return ort.InferenceSession(str(opt), options(levels.ORT_ENABLE_ALL), providers=providers)
+    local = folder / f"{name}.ort-{ort.__version__}-cpu-{key}.onnx"
+    if local.is_file():
+        return ort.InferenceSession(str(local), options(levels.ORT_DISABLE_ALL), providers=providers)
+    sess = written(opt, local, levels.ORT_ENABLE_ALL)
+    return sess if sess is not None else ort.InferenceSession(str(opt), options(levels.ORT_ENABLE_ALL),
+                                                              providers=providers)
 
 
 @dataclass
