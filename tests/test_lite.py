@@ -189,6 +189,15 @@ def test_the_graph_laid_out_for_this_cpu_is_saved_and_computes_the_same(cache, t
     monkeypatch.setattr(rt, "cpu_key", lambda: None)
     np.testing.assert_array_equal(LiteModel(none, 1).condition(fr, ev).onset, cond.onset)
     assert not list(none.glob("*-cpu-*")) and not list(none.glob(".*tmp"))
+    # a folder where the laid-out graphs cannot be written (their temporary names taken by folders): the
+    # pass runs at load, the same outputs, nothing half-written
+    blocked = tmp_path / "blocked"
+    shutil.copytree(folder, blocked, ignore=shutil.ignore_patterns("*-cpu-*"))
+    monkeypatch.setattr(rt, "cpu_key", lambda: "ba5eba11f00d")
+    for name in ("condition", "velocity"):
+        (blocked / f".{name}.ort-{v}-cpu-ba5eba11f00d.onnx.{os.getpid()}.tmp").mkdir()
+    np.testing.assert_array_equal(LiteModel(blocked, 1).condition(fr, ev).onset, cond.onset)
+    assert not [p for p in blocked.glob("*-cpu-*") if p.is_file()]  # only the two blocking folders
 
 
 def saved_tokens(model) -> int:

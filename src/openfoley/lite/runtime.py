@@ -23,6 +23,7 @@ f mel bins, m = n * p mel frames, t video frames, k key frames, s samples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -225,8 +226,10 @@ def _session(folder: Path, name: str, threads: int | None):
             sess = ort.InferenceSession(str(src), opts, providers=providers)
             os.replace(tmp, dst)
             return sess
-        except (OSError, RuntimeError):  # ONNX Runtime's own failure to write is a RuntimeError
-            tmp.unlink(missing_ok=True)
+        except Exception:  # noqa: BLE001 - ONNX Runtime's errors (a file it cannot write) are plain Exceptions;
+            # a graph that cannot load at all fails again, with its own message, where the caller falls back
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             return None
 
     providers = ["CPUExecutionProvider"]
@@ -373,7 +376,7 @@ class LitePipeline:
         None the condition network gets one thread per core and the velocity network one per core but one:
         the helper lane (decoding and conditioning) is the busier one with the built-in model's two event
         paths, so its network takes the core the flow leaves idle while it waits for the next window
-        (on 2 cores, 60 s clip: 3.36 -> 3.07 s in-process, docs/generate.md "Two lanes"); ``threads``
+        (on 2 cores, 60 s clip: 3.36 -> 3.07 s in-process, docs/sync-diagnosis.md part 39); ``threads``
         sets both."""
         from openfoley.lite.cache import lite_files
         from openfoley.pipeline.folders import resolve_model_dir
