@@ -220,6 +220,10 @@ def _session(folder: Path, name: str, threads: int | None):
     def written(src: Path, dst: Path, level):
         """A session of ``src`` optimised at ``level``, its graph saved as ``dst``; None if it cannot be."""
         tmp = folder / f".{dst.name}.{os.getpid()}.tmp"
+        try:  # a folder that cannot be written is found here, before ONNX Runtime prints its own retry notice
+            open(tmp, "wb").close()
+        except OSError:
+            return None
         opts = options(level)
         opts.optimized_model_filepath = str(tmp)
         try:
