@@ -153,6 +153,28 @@ def test_video_events_are_owned_once_across_windows():
     assert b0.result("x", 1, 0, {}).video_events.shape == (0,)
 
 
+def test_a_sound_past_full_scale_is_scaled_to_099_quietly(caplog):
+    """The whole waveform is scaled so its peak is 0.99 when it exceeds 1 (the writers would clip it), the
+    shape kept; it is routine for the built-in model, so it is said at INFO (``-v``), not as a warning."""
+    import logging
+
+    plan = plan_windows(get_preset("small"))
+    T, n_mels = plan.frames, 4
+    wav = np.sin(np.linspace(0, 60, plan.samples)).astype(np.float32)
+    for gain, want in ((2.5, 0.99), (0.5, 0.5 * float(np.abs(wav).max()))):
+        b = ResultBuilder(plan, 0.0, T / plan.fps, n_mels, 50.0)
+        b.add(0, 0, T, gain * wav, np.zeros((n_mels, plan.mel_frames), np.float32), np.zeros(0, np.int64),
+              np.zeros(T), np.zeros((T, 3, 4, 4), np.uint8), {})
+        with caplog.at_level(logging.INFO, logger="openfoley"):
+            caplog.clear()
+            r = b.result("x", 1, 0, {})
+        peak = np.abs(r.wav).max()
+        np.testing.assert_allclose(peak, want, rtol=1e-6)
+        np.testing.assert_allclose(r.wav / peak, wav / np.abs(wav).max(), atol=1e-6)
+        assert not [x for x in caplog.records if x.levelno >= logging.WARNING]
+        assert ("scaled to 0.99" in caplog.text) == (gain > 1)
+
+
 def test_detect_onsets_finds_steps():
     mel = np.zeros((8, 200), np.float32)
     for i in (20, 90, 150):
