@@ -47,6 +47,10 @@ WEIGHTS' pair: the loss is on the pair's track, the mean of the trained path's a
 fitting the path alone to 2 x the teacher's track - the coarse one, at a quarter of the loss). What is scored
 is then the pair's track too. docs/sync-diagnosis.md part 39.
 
+``--h264`` passes every training clip's frames through the H.264 of the benchmark's renders and the
+pipeline's reader (``LiveStore(h264=True)``): the scored sets already are (falling) or are not (live-tune)
+read from files; part 39 found the round trip alone moves a 25 fps path's peaks.
+
 The sets are cached in ``--eval-cache`` (built once, 5 minutes); ``--no-eval`` scores nothing.
 ``--checkpoint PATH`` saves the run's state (the path, its EMA, Adam, the step) at every ``--eval-every``,
 and the same command continues from it, bit for bit: the clips of step s and its dropout draws are
@@ -181,15 +185,15 @@ def load_teacher(name: str, fps: float) -> tuple[TeacherTrack, str]:
 class Draws:
     """The training clips of step s: a function of (seed, s) alone."""
 
-    def __init__(self, bank_dir: str, cfg, seed: int, batch: int, falling_share: float):
+    def __init__(self, bank_dir: str, cfg, seed: int, batch: int, falling_share: float, h264: bool = False):
         from openfoley.config.tools import RenderConfig
         from openfoley.data.foleyworld.live import LiveStore
 
-        self.live = LiveStore.for_training(bank_dir, cfg, walkers=0.5, seed=seed)
+        self.live = LiveStore.for_training(bank_dir, cfg, walkers=0.5, seed=seed, h264=h264)
         # falling objects: one impact source of a train recording per clip
         rcfg = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
         self.fall = LiveStore(bank_dir, cfg, split="train", seed=seed + 1, render=rcfg, clips=2**31 - 1,
-                              n_sources=1, kind="impact")
+                              n_sources=1, kind="impact", h264=h264)
         self.n_fall = int(round(batch * falling_share))
         self.n_live = batch - self.n_fall
         if self.n_fall:
@@ -237,6 +241,8 @@ def main(argv=None) -> int:
                     help="a model whose onset track is the target instead of the audio's (distillation)")
     ap.add_argument("--in-pair", action="store_true",
                     help="WEIGHTS is a pair: fit the pair's track (the mean with its frozen coarse path), not the path's")
+    ap.add_argument("--h264", action="store_true",
+                    help="train on the clips' frames through the benchmark renders' H.264 and reader (LiveStore h264)")
     ap.add_argument("--no-eval", action="store_true", help="score nothing (no --eval-cache is built)")
     ap.add_argument("--checkpoint", default=None,
                     help="a .pt file: the run's state, written at every --eval-every; the same command continues")
@@ -304,7 +310,7 @@ def main(argv=None) -> int:
         return PairTrack(p, coarse.eval(), cfg.event_rate) if args.in_pair else p
     try:
         teacher, teacher_sha = (None, None) if args.teacher is None else load_teacher(args.teacher, fps)
-        draws = Draws(args.bank, cfg_ev, args.seed, args.batch, args.falling_share)
+        draws = Draws(args.bank, cfg_ev, args.seed, args.batch, args.falling_share, args.h264)
         sets = {} if args.no_eval else eval_sets(Path(args.eval_cache), args.bank, args.stores, cfg_ev,
                                                  with_stores=cfg_ev is cfg)
     except OpenFoleyError as e:

@@ -275,6 +275,15 @@ def test_the_script_trains_a_path_at_another_rate(bank, weights, tmp_path):
     bad = run(weights, tmp_path / "bad", "--bank", bank, *COMMON, "--fps", 20)
     assert bad.returncode == 2 and "--fps" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+    # --h264: the same clips through the renders' codec (LiveStore h264, tests/test_live.py): another path,
+    # the same one from the same command
+    paths = {}
+    for label in ("h264", "h264-again"):
+        r = run(weights, tmp_path / label, "--bank", bank, *COMMON, "--fps", 25, "--h264")
+        assert r.returncode == 0, r.stderr
+        paths[label] = {k: v for k, v in load_weights(tmp_path / label).state.items() if k.startswith("event_path.")}
+    assert all(torch.equal(v, paths["h264-again"][k]) for k, v in paths["h264"].items())
+    assert any(not torch.equal(v, new.state[k]) for k, v in paths["h264"].items())
 
 
 def test_a_kept_path_rebuilds_the_scripts_model(bank, weights, tmp_path):

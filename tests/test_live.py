@@ -62,6 +62,27 @@ def test_live_items_match_the_rendered_and_extracted_clips(bank, tmp_path):
         np.testing.assert_allclose(a["events"], events, atol=1e-6)
 
 
+def test_h264_items_are_the_rendered_files_frames_as_the_pipeline_reads_them(bank, tmp_path):
+    """``h264=True``: an item's frames at the event path's 25 fps are, bit for bit, what ``read_video`` gives
+    from ``openfoley data render``'s file of the same clip (the same frames through the same encoder), its
+    model-rate frames every second one of them; the mel and events are the plain item's."""
+    from openfoley.io import read_video
+
+    render_split(bank, tmp_path / "fw", "train", clips=2, seed=0, cfg=RENDER, progress=False)
+    a = dataclasses.replace(CFG.alignment, onset_weight=1.0, onset_head_kernel=3, event_path=True, event_fps=25.0)
+    fast = dataclasses.replace(CFG, alignment=a)
+    coded = LiveStore(bank, fast, split="train", seed=0, render=RENDER, event_frames=True, h264=True)
+    plain = LiveStore(bank, fast, split="train", seed=0, render=RENDER, event_frames=True)
+    for j in range(2):
+        item, ref = coded[j], plain[j]
+        got = read_video(tmp_path / "fw" / "train" / f"{item['id']}.mp4", 25.0, CFG.video.size, duration=2.0).frames
+        np.testing.assert_array_equal(item["event_frames"].numpy(), np.asarray(got))
+        assert torch.equal(item["frames"], item["event_frames"][::2])
+        err = (item["event_frames"].float() - ref["event_frames"].float()).abs().mean()
+        assert 0 < err < 4.0  # the codec's artefacts, nothing else
+        assert torch.equal(item["mel"], ref["mel"]) and np.array_equal(item["events"], ref["events"])
+
+
 def test_live_store_is_deterministic_and_mel_matches(bank):
     live = LiveStore(bank, CFG, split="train", seed=3, render=RENDER, clips=10)
     a, b = live[4], live[4]

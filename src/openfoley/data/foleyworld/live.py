@@ -15,7 +15,10 @@ clip, apart from the codec: frames are the render's frames shown at the grid tim
 ``render.size`` down to ``video.size`` (FFmpeg's AREA scaler does the same for whole ratios), and
 the mel is ``features.mel.log_mel`` of the mix rounded through float16 as in a store shard. No H.264
 artefacts and no AAC: the test splits are still read from encoded files, so the benchmark measures
-across that gap.
+across that gap. ``h264=True`` closes it for the frames: each clip's drawn frames go through the files'
+H.264 (``write_video`` at ``openfoley data render``'s default preset, "ultrafast", crf 23) and are read back
+with ``io.read_video`` at the model's grid and size, as the benchmark reads its renders (the audio stays
+as mixed). docs/sync-diagnosis.md part 39: that round trip alone moves the 25 fps event path's peaks.
 
 Items: ``frames`` uint8 (t, 3, H, W), ``mel`` float32 (f, m), ``id``, ``label``, ``group``,
 ``valid_seconds``, ``index``, ``events`` float32 (e,) the true event times in seconds and ``event_kinds``
@@ -82,21 +85,37 @@ def stack_event_frames(items: list[dict[str, Any]]) -> torch.Tensor | None:
     return torch.stack([it["event_frames"] for it in items]) if items and "event_frames" in items[0] else None
 
 
+def h264_round_trip(frames: np.ndarray, render_fps: float, fps: float, size: int) -> np.ndarray:
+    """Render frames (T, 3, S, S) uint8 at ``render_fps`` -> (t, 3, size, size) uint8 at ``fps``, as
+    ``frames_on_grid`` but through the benchmark renders' H.264 (``write_video``, preset "ultrafast", crf 23)
+    and the pipeline's reader (``read_video``: the frame on screen at each grid time, FFmpeg's scaler)."""
+    import tempfile
+
+    from openfoley.io import read_video, write_video
+
+    seconds = frames.shape[0] / render_fps
+    with tempfile.TemporaryDirectory(prefix="openfoley-h264-") as tmp:
+        path = write_video(Path(tmp) / "clip.mp4", frames, render_fps, preset="ultrafast")
+        return np.asarray(read_video(path, fps, size, duration=seconds).frames, dtype=np.uint8)
+
+
 class LiveStore:
     """A FeatureStore-like view of ``clips`` FoleyWorld clips of ``split``, rendered on demand."""
 
     def __init__(self, bank_dir: str | Path, cfg: Config, split: str = "train", seed: int = 0,
                  render: RenderConfig | None = None, clips: int = DEFAULT_CLIPS,
                  splits: str | Path | None = None, n_sources: int | None = None, kind: str | None = None,
-                 event_frames: bool = False):
+                 event_frames: bool = False, h264: bool = False):
         """``n_sources``: every clip's number of sounding sources (None: the renderer's draw of 1 to 3);
         ``kind``: only the split's classes of that visual event kind (``scenes.kind_of``, e.g. "impact":
         falling objects); ``event_frames``: for a model whose event path reads frames of its own
         (``Config.event_rate`` k > 1), items also hold ``event_frames`` (k t, 3, H, W), the same span at
-        ``alignment.event_fps`` (their every k-th frame is ``frames``)."""
+        ``alignment.event_fps`` (their every k-th frame is ``frames``); ``h264``: the frames through an H.264
+        round trip (above)."""
         self.bank_dir, self.cfg, self.split, self.seed, self.clips = str(bank_dir), cfg, split, int(seed), int(clips)
         self.n_sources, self.kind = n_sources, kind
         self.event_frames = bool(event_frames) and cfg.event_rate > 1
+        self.h264 = bool(h264)
         self.render = render or RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate)
         if abs(self.render.seconds - cfg.seconds) > 1e-9 or self.render.sample_rate != cfg.audio.sample_rate:
             raise ConfigError(f"live rendering: render seconds/sample rate ({self.render.seconds}, "
@@ -109,15 +128,15 @@ class LiveStore:
 
     @classmethod
     def for_training(cls, bank_dir: str | Path, cfg: Config, walkers: float, seed: int = 0,
-                     event_frames: bool = False) -> LiveStore:
+                     event_frames: bool = False, h264: bool = False) -> LiveStore:
         """The training set of ``openfoley train --live`` and of ``openfoley benchmark --train-live``: the
         bank's train split rendered at 128 px with ``walkers`` of the strike and impact sources drawn as
-        walkers (``event_frames`` as the constructor's). DataError when ``bank_dir`` is not a sound bank."""
+        walkers (``event_frames`` and ``h264`` as the constructor's). DataError when ``bank_dir`` is not a sound bank."""
         if not (Path(bank_dir) / "manifest.jsonl").is_file():
             raise DataError(f"{bank_dir}: not a sound bank (no manifest.jsonl; build one with "
                             "`openfoley data sound-bank`)")
         render = RenderConfig(seconds=cfg.seconds, size=128, sample_rate=cfg.audio.sample_rate, walker_share=walkers)
-        return cls(bank_dir, cfg, split="train", seed=seed, render=render, event_frames=event_frames)
+        return cls(bank_dir, cfg, split="train", seed=seed, render=render, event_frames=event_frames, h264=h264)
 
     def _ready(self):
         if self._bank is None:
@@ -150,7 +169,10 @@ class LiveStore:
         ratio = self.render.fps / fps
         step = round(ratio) if abs(ratio - round(ratio)) < 1e-9 and ratio >= 1 else 1
         clip = self.clip(i, frame_step=step)  # only the frames on that grid are drawn
-        fine = frames_on_grid(clip.frames, self.render.fps / step, fps, v.size)
+        if self.h264:
+            fine = h264_round_trip(clip.frames, self.render.fps / step, fps, v.size)
+        else:
+            fine = frames_on_grid(clip.frames, self.render.fps / step, fps, v.size)
         frames = fine[::k]  # the model's grid: frame j is fine frame j k, the frame on screen at j / video.fps
         extra = {"event_frames": torch.from_numpy(np.ascontiguousarray(fine))} if k > 1 else {}
         mel = log_mel(torch.from_numpy(clip.audio), self.cfg.audio).half().float()  # (f, m), as a store keeps it
