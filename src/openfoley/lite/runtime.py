@@ -24,6 +24,7 @@ f mel bins, m = n * p mel frames, t video frames, k key frames, s samples.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -179,9 +180,11 @@ def session_options(threads: int | None, level):
     return opts
 
 
+@functools.cache
 def cpu_key() -> str | None:
     """12 hex digits naming this CPU's instruction set (the machine type and the ``flags`` line of
-    /proc/cpuinfo), or None where that cannot be read: the key of graphs laid out for this CPU."""
+    /proc/cpuinfo), or None where that cannot be read: the key of graphs laid out for this CPU (read once
+    per process)."""
     import platform
 
     try:
@@ -214,9 +217,6 @@ def _session(folder: Path, name: str, threads: int | None):
 
     levels = ort.GraphOptimizationLevel
 
-    def options(level):
-        return session_options(threads, level)
-
     def written(src: Path, dst: Path, level):
         """A session of ``src`` optimised at ``level``, its graph saved as ``dst``; None if it cannot be."""
         tmp = folder / f".{dst.name}.{os.getpid()}.tmp"
@@ -224,7 +224,7 @@ def _session(folder: Path, name: str, threads: int | None):
             open(tmp, "wb").close()
         except OSError:
             return None
-        opts = options(level)
+        opts = session_options(threads, level)
         opts.optimized_model_filepath = str(tmp)
         try:
             sess = ort.InferenceSession(str(src), opts, providers=providers)
@@ -240,15 +240,15 @@ def _session(folder: Path, name: str, threads: int | None):
     src, opt = folder / f"{name}.onnx", folder / f"{name}.ort-{ort.__version__}.onnx"
     if not opt.is_file() and written(src, opt, levels.ORT_ENABLE_EXTENDED) is None:
         # the same graph as loading the saved copy would give, optimised in memory
-        return ort.InferenceSession(str(src), options(levels.ORT_ENABLE_ALL), providers=providers)
+        return ort.InferenceSession(str(src), session_options(threads, levels.ORT_ENABLE_ALL), providers=providers)
     key = cpu_key()
     if key is None:
-        return ort.InferenceSession(str(opt), options(levels.ORT_ENABLE_ALL), providers=providers)
+        return ort.InferenceSession(str(opt), session_options(threads, levels.ORT_ENABLE_ALL), providers=providers)
     local = folder / f"{name}.ort-{ort.__version__}-cpu-{key}.onnx"
     if local.is_file():
-        return ort.InferenceSession(str(local), options(levels.ORT_DISABLE_ALL), providers=providers)
+        return ort.InferenceSession(str(local), session_options(threads, levels.ORT_DISABLE_ALL), providers=providers)
     sess = written(opt, local, levels.ORT_ENABLE_ALL)
-    return sess if sess is not None else ort.InferenceSession(str(opt), options(levels.ORT_ENABLE_ALL),
+    return sess if sess is not None else ort.InferenceSession(str(opt), session_options(threads, levels.ORT_ENABLE_ALL),
                                                               providers=providers)
 
 
