@@ -192,27 +192,6 @@ def test_window_video_encoder_starts_as_the_motion_encoder_and_reads_three_frame
             assert (win.window_part(moved)[:, 4:7] - base[:, 4:7]).abs().amax() > 1e-4
 
 
-@pytest.mark.parametrize("stabilise", [True, False])
-@pytest.mark.parametrize("chunk", [16, 4])
-def test_window_path_in_spans_of_frames_is_bit_for_bit_the_whole_clip(monkeypatch, stabilise, chunk):
-    """Without gradients the window path runs FRAME_CHUNK frames at a time, each span with its outer
-    neighbours; every frame's cells must equal the whole clip's (run with gradients) exactly, the first
-    and last spans (one frame: 25 = 6 x 4 + 1) included, with and without the shift search."""
-    import openfoley.encoders.video as video
-
-    monkeypatch.setattr(video, "FRAME_CHUNK", chunk)
-    cfg = _cfg(video="window", temporal_layers=1, window_stabilise=stabilise)
-    win = build_video_encoder(cfg).eval()
-    torch.nn.init.normal_(win.win_out.weight, std=0.1)
-    frames = _frames(cfg, seed=3)
-    assert frames.shape[1] == 25
-    whole = win.window_part(frames).detach()  # gradients on: the whole clip at once
-    with torch.no_grad():
-        spans = win.window_part(frames)
-    assert spans.abs().amax() > 0
-    torch.testing.assert_close(spans, whole, atol=0, rtol=0)
-
-
 def test_patch_layout_and_round_trip():
     mel = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)  # (b, f=3, m=8)
     tok = patchify(mel, 4)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from openfoley.features import stabilise
-from openfoley.features.stabilise import PAIR_CHUNK, aligned_neighbours, estimate_shift, shift_costs, warp
+from openfoley.features.stabilise import aligned_neighbours, estimate_shift, shift_costs, warp
 
 
 def texture(h: int = 40, w: int = 48, seed: int = 0) -> torch.Tensor:
@@ -128,48 +127,3 @@ def test_a_stride_two_search_finds_integer_shifts(dy: int, dx: int) -> None:
 def test_a_stride_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="stride"):
         shift_costs(texture()[None], texture()[None], 3, stride=0)
-
-
-def _unchunked(ref: torch.Tensor, mov: torch.Tensor, reach: int) -> torch.Tensor:
-    """shift_costs over all pairs at once: what it computed before PAIR_CHUNK."""
-    return stabilise._costs(ref, mov, reach, 1)
-
-
-def test_costs_in_chunks_are_bit_for_bit_the_costs_of_all_pairs_at_once() -> None:
-    n = 2 * PAIR_CHUNK + 5  # two full chunks and a short one
-    ref = torch.stack([texture(24, 26, seed=i) for i in range(n)])
-    mov = torch.stack([texture(24, 26, seed=100 + i) for i in range(n)])
-    got = shift_costs(ref, mov, 3)
-    assert got.shape == (n, 7, 7)
-    torch.testing.assert_close(got, _unchunked(ref, mov, 3), rtol=0, atol=0)
-    for i in (0, PAIR_CHUNK, n - 1):  # one pair alone gives its own row of the batch
-        torch.testing.assert_close(shift_costs(ref[i:i + 1], mov[i:i + 1], 3)[0], got[i], rtol=0, atol=0)
-
-
-def test_costs_in_chunks_are_bit_for_bit_the_same_under_onnx_runtime(tmp_path) -> None:
-    """The lite runtime runs the search as exported ONNX: chunking must not move a single cost there either."""
-    ort = pytest.importorskip("onnxruntime")
-    n = 3 * PAIR_CHUNK + 7
-    ref = torch.rand(n, 32, 32, generator=torch.Generator().manual_seed(0))
-    mov = torch.rand(n, 32, 32, generator=torch.Generator().manual_seed(1))
-
-    class Search(torch.nn.Module):
-        def __init__(self, fn) -> None:
-            super().__init__()
-            self.fn = fn
-
-        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            return self.fn(a, b, 3)
-
-    outs = []
-    for name, fn in (("chunked", shift_costs), ("whole", _unchunked)):
-        path = tmp_path / f"{name}.onnx"
-        torch.onnx.export(Search(fn), (ref, mov), str(path), input_names=["a", "b"], output_names=["c"], dynamo=False)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        outs.append(sess.run(None, {"a": ref.numpy(), "b": mov.numpy()})[0])
-    assert outs[0].shape == (n, 7, 7)
-    assert (outs[0] == outs[1]).all()
-    torch.testing.assert_close(torch.from_numpy(outs[0]), shift_costs(ref, mov, 3), rtol=1e-5, atol=1e-6)

@@ -25,7 +25,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from openfoley.config import Config
-from openfoley.features.stabilise import moved_neighbours, neighbour_shifts
+from openfoley.features.stabilise import aligned_neighbours
 from openfoley.nn.patches import centre_times
 
 
@@ -296,12 +296,6 @@ class MotionVideoEncoder(VideoEncoder):
         return a + m
 
 
-# Frames of the window path computed together at inference (``WindowVideoEncoder._pooled``). At 64 px a span of
-# 16 frames is 2.4 MB of input differences and 2 MB of first-layer activations, against 29 and 26 MB for a
-# 25 fps window's 200 frames: docs/sync-diagnosis.md part 40 measured the condition network per window.
-FRAME_CHUNK = 16
-
-
 class WindowVideoEncoder(MotionVideoEncoder):
     """The motion encoder plus a local path over three frames at the full resolution (``encoder.video = "window"``).
 
@@ -350,39 +344,12 @@ class WindowVideoEncoder(MotionVideoEncoder):
         return self._pooled(as_unit_frames(frames) * 2 - 1)
 
     def _pooled(self, x: Tensor) -> Tensor:
-        """frames (b, t, 3, h, w) in [-1, 1] -> (b, t, 2c): max and mean of the cells over the grid.
-
-        Without gradients (inference and the lite export) the frames after the shift search go through the
-        path ``FRAME_CHUNK`` at a time, each span with its two outer neighbours: the same ops on the same
-        values per frame, so the same result bit for bit (tests/test_video_encoder.py), while a span's
-        9-channel input and its 32-channel activations stay in the core's cache instead of a whole window's
-        (tens of MB for 200 frames). With gradients (training) the whole clip at once, as before."""
-        t = x.shape[1]
-        shifts = neighbour_shifts(x, stride=self.search_stride) if self.stabilise and t > 1 else None  # (b, t-1, 2)
-        if torch.is_grad_enabled() or t <= FRAME_CHUNK:
-            return self._cells(x, *self._neighbours(x, shifts))
-        parts = []
-        for i in range(0, t, FRAME_CHUNK):
-            j = min(i + FRAME_CHUNK, t)
-            lo, hi = max(i - 1, 0), min(j + 1, t)  # the span and its outer neighbours
-            span = x[:, lo:hi]
-            prev, nxt = self._neighbours(span, None if shifts is None else shifts[:, lo:hi - 1])
-            keep = slice(i - lo, j - lo)
-            parts.append(self._cells(span[:, keep], prev[:, keep], nxt[:, keep]))
-        return torch.cat(parts, 1)
-
-    @staticmethod
-    def _neighbours(x: Tensor, shifts: Tensor | None) -> tuple[Tensor, Tensor]:
-        """frames (b, t, 3, h, w) -> (prev, next) (b, t, 3, h, w) each, frame i itself at the ends: moved into
-        frame i's camera by ``shifts`` (b, t - 1, 2) (``encoder.window_stabilise``), else the plain neighbours."""
-        if shifts is not None:
-            return moved_neighbours(x, shifts)
-        return torch.cat([x[:, :1], x[:, :-1]], 1), torch.cat([x[:, 1:], x[:, -1:]], 1)
-
-    def _cells(self, x: Tensor, prev: Tensor, nxt: Tensor) -> Tensor:
-        """frames and their neighbours (b, t, 3, h, w) each -> (b, t, 2c): the convolutions, then max and mean
-        of the cells over the grid."""
+        """frames (b, t, 3, h, w) in [-1, 1] -> (b, t, 2c): max and mean of the cells over the grid."""
         b = x.shape[0]
+        if self.stabilise:
+            prev, nxt = aligned_neighbours(x, stride=self.search_stride)  # (b, t, 3, h, w) each; frame i itself at the ends
+        else:
+            prev, nxt = torch.cat([x[:, :1], x[:, :-1]], 1), torch.cat([x[:, 1:], x[:, -1:]], 1)
         z = torch.cat([x, x - prev, nxt - x], 2).flatten(0, 1)  # (b t, 9, h, w); zero differences at the ends
         for conv in self.win_convs:
             z = F.gelu(conv(z))  # -> (b t, c, h/8, w/8)

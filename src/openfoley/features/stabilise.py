@@ -19,33 +19,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-# Pairs whose costs are computed together. Each difference tensor of a chunk (16 x 58 x 58 floats at 64 px,
-# 215 KB) stays in a core's cache between its Sub, Abs and ReduceMean; over a whole window's 199 pairs it does
-# not, and ONNX Runtime's search ran 2.3x slower (docs/sync-diagnosis.md part 40). A pair's costs do not
-# depend on the chunking: the same ops on the same values, bit for bit (tests/test_stabilise.py).
-PAIR_CHUNK = 16
-
 
 def shift_costs(ref: Tensor, mov: Tensor, reach: int, stride: int = 1) -> Tensor:
     """ref, mov (n, h, w) -> (n, 2 reach + 1, 2 reach + 1): cost[k, dy + reach, dx + reach] is the mean
     |ref(y, x) - mov(y + dy, x + dx)| over the pixels at least ``reach`` from every edge; with ``stride`` s > 1
-    over every s-th of their rows and columns only (from the first), s^2 times fewer differences.
-    Computed ``PAIR_CHUNK`` pairs at a time."""
+    over every s-th of their rows and columns only (from the first), s^2 times fewer differences."""
     r, s = reach, stride
     h, w = ref.shape[-2:]
     if h <= 2 * r or w <= 2 * r:
         raise ValueError(f"frames {h}x{w} are too small for a shift search of reach {r}")
     if s < 1:
         raise ValueError(f"the search's stride must be >= 1, got {s}")
-    n = ref.shape[0]
-    if n <= PAIR_CHUNK:
-        return _costs(ref, mov, r, s)
-    return torch.cat([_costs(ref[i:i + PAIR_CHUNK], mov[i:i + PAIR_CHUNK], r, s) for i in range(0, n, PAIR_CHUNK)], 0)
-
-
-def _costs(ref: Tensor, mov: Tensor, r: int, s: int) -> Tensor:
-    """``shift_costs`` of one chunk of pairs: (n, h, w) twice -> (n, 2 r + 1, 2 r + 1)."""
-    h, w = ref.shape[-2:]
     core = ref[:, r:h - r:s, r:w - r:s]
     rows = []
     for dy in range(-r, r + 1):
@@ -117,29 +101,13 @@ def aligned_neighbours(x: Tensor, reach: int = 3, stride: int = 1) -> tuple[Tens
     One shift is estimated per neighbouring pair, on the channel mean; frame i + 1 is moved back by the
     negated shift of the pair (i, i + 1). Shifts are found without gradients (they are a measurement of
     the input, not a learned quantity); ``stride`` is the search's (``shift_costs``).
-    ``moved_neighbours(x, neighbour_shifts(x, reach, stride))``.
     """
-    if x.shape[1] < 2:
+    b, t, c, h, w = x.shape
+    if t < 2:
         return x, x
-    return moved_neighbours(x, neighbour_shifts(x, reach, stride))
-
-
-def neighbour_shifts(x: Tensor, reach: int = 3, stride: int = 1) -> Tensor:
-    """frames (b, t, c, h, w), t >= 2 -> (b, t - 1, 2): pair i's shift (dy, dx) takes frame i into frame
-    i + 1's camera (``estimate_shift`` on the channel means, without gradients)."""
-    b, t = x.shape[:2]
     with torch.no_grad():
         grey = x.mean(2)  # (b, t, h, w)
         s = estimate_shift(grey[:, 1:].flatten(0, 1), grey[:, :-1].flatten(0, 1), reach, stride)  # (b (t-1), 2): i-1 -> i
-    return s.unflatten(0, (b, t - 1))
-
-
-def moved_neighbours(x: Tensor, shifts: Tensor) -> tuple[Tensor, Tensor]:
-    """frames (b, t, c, h, w), t >= 2, and their ``neighbour_shifts`` (b, t - 1, 2) -> (prev, next) as
-    ``aligned_neighbours``. A span of frames with the shifts of its own pairs gives that span's rows of
-    the whole clip's result, except at its two ends (which see no neighbour beyond the span)."""
-    b, t = x.shape[:2]
-    s = shifts.flatten(0, 1)
     prev = warp(x[:, :-1].flatten(0, 1), s).unflatten(0, (b, t - 1))  # frame i-1 in frame i's camera, i >= 1
     nxt = warp(x[:, 1:].flatten(0, 1), -s).unflatten(0, (b, t - 1))  # frame i+1 in frame i's camera, i <= t-2
     return torch.cat([x[:, :1], prev], 1), torch.cat([nxt, x[:, -1:]], 1)

@@ -20,7 +20,7 @@ from pathlib import Path
 from openfoley.checkpoint import CONFIG_FILE, WEIGHTS_FILE
 from openfoley.errors import ConfigError, ModelError
 
-LITE_FORMAT = 4  # 2: the stabiliser's warp without GridSample; 3: the prepared condition's glob (flow.global_cond); 4: the shift search 16 pairs at a time (faster, the same values). Bump when the exported graphs or lite.npz change meaning (lite.export checks it)
+LITE_FORMAT = 3  # 2: the stabiliser's warp without GridSample; 3: the prepared condition's glob (flow.global_cond). Bump when the exported graphs or lite.npz change meaning (lite.export checks it)
 FILES = ("condition.onnx", "velocity.onnx", "lite.npz")
 
 
