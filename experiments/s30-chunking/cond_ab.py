@@ -3,7 +3,7 @@ import os, subprocess, sys, time, statistics, tempfile
 from pathlib import Path
 import numpy as np
 root = Path(tempfile.mkdtemp())
-for tag, src in (("old", "/tmp/old/src"), ("new", "/work/main/src")):
+for tag, src in (("old", "/tmp/old/src"), ("new", os.path.abspath("src"))):
     subprocess.run([sys.executable, "-c", f"from openfoley.lite.export import export_lite; export_lite('src/openfoley/assets/model-small', '{root}/{tag}')"],
                    env={**os.environ, "PYTHONPATH": src}, check=True, stderr=subprocess.DEVNULL)
 sys.path.insert(0, "benchmarks")
