@@ -29,6 +29,7 @@ from openfoley.lite.runtime import LiteModel, LitePipeline, cpu_key, onset_guide
 from openfoley.model import FoleyModel
 from openfoley.pipeline import FoleyPipeline
 from openfoley.pipeline.folders import builtin_model_dir
+from openfoley.pipeline.windows import plan_windows
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +176,7 @@ def test_the_graph_laid_out_for_this_cpu_is_saved_and_computes_the_same(cache, t
     for a, b in zip(saved.condition_session.run(None, feed), at_load("condition").run(None, feed), strict=True):
         np.testing.assert_array_equal(a, b)
     cond = saved.condition(fr, ev)
-    x = rng.standard_normal((3, saved_tokens(saved), cfg.audio_token_dim), dtype=np.float32)
+    x = rng.standard_normal((3, plan_windows(cfg).tokens, cfg.audio_token_dim), dtype=np.float32)
     vfeed = {"x": x, "t": np.full((3,), 0.3, np.float32)} | cond.prepared
     np.testing.assert_array_equal(saved.velocity_session.run(None, vfeed)[0], at_load("velocity").run(None, vfeed)[0])
     copy = tmp_path / "copy"
@@ -200,13 +201,6 @@ def test_the_graph_laid_out_for_this_cpu_is_saved_and_computes_the_same(cache, t
     np.testing.assert_array_equal(LiteModel(blocked, 1).condition(fr, ev).onset, cond.onset)
     assert not [p for p in blocked.glob("*-cpu-*") if p.is_file()]  # only the two blocking folders
     assert capfd.readouterr() == ("", "")  # quietly: no notice of ONNX Runtime's about a failed write
-
-
-def saved_tokens(model) -> int:
-    """The latent tokens of one window of a lite model (its plan's)."""
-    from openfoley.pipeline.windows import plan_windows
-
-    return plan_windows(model.cfg).tokens
 
 
 def test_tiny_transformer_model_matches(cache, tmp_path_factory, moving_square):

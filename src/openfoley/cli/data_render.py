@@ -12,7 +12,7 @@ import argparse
 from openfoley.data.foleyworld.bank import load_bank
 from openfoley.data.foleyworld.contact import contact_sheet_from_dir, write_contact_sheet
 from openfoley.data.foleyworld.describe import licence_markdown, splits_markdown
-from openfoley.data.foleyworld.render import render_split
+from openfoley.data.foleyworld.render import RENDER_PRESET, render_split
 from openfoley.data.foleyworld.scenes import RenderConfig
 from openfoley.data.foleyworld.splits import SPLITS, SplitRule, Splits, check_splits, make_splits
 from openfoley.errors import ConfigError
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--splits", default=None, help="splits JSON (default: BANK/splits.json, else the rule, seed 0)")
     r.add_argument("--max-sources", type=int, default=RenderConfig.max_sources)
-    r.add_argument("--preset", default="ultrafast", help="libx264 preset (default: %(default)s)")
+    r.add_argument("--preset", default=RENDER_PRESET, help="libx264 preset (default: %(default)s)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_render)
 

@@ -237,19 +237,21 @@ def _session(folder: Path, name: str, threads: int | None):
             return None
 
     providers = ["CPUExecutionProvider"]
+
+    def load(path: Path, level):
+        return ort.InferenceSession(str(path), session_options(threads, level), providers=providers)
+
     src, opt = folder / f"{name}.onnx", folder / f"{name}.ort-{ort.__version__}.onnx"
     if not opt.is_file() and written(src, opt, levels.ORT_ENABLE_EXTENDED) is None:
-        # the same graph as loading the saved copy would give, optimised in memory
-        return ort.InferenceSession(str(src), session_options(threads, levels.ORT_ENABLE_ALL), providers=providers)
+        return load(src, levels.ORT_ENABLE_ALL)  # the same graph as loading the saved copy would give, optimised in memory
     key = cpu_key()
     if key is None:
-        return ort.InferenceSession(str(opt), session_options(threads, levels.ORT_ENABLE_ALL), providers=providers)
+        return load(opt, levels.ORT_ENABLE_ALL)
     local = folder / f"{name}.ort-{ort.__version__}-cpu-{key}.onnx"
     if local.is_file():
-        return ort.InferenceSession(str(local), session_options(threads, levels.ORT_DISABLE_ALL), providers=providers)
+        return load(local, levels.ORT_DISABLE_ALL)
     sess = written(opt, local, levels.ORT_ENABLE_ALL)
-    return sess if sess is not None else ort.InferenceSession(str(opt), session_options(threads, levels.ORT_ENABLE_ALL),
-                                                              providers=providers)
+    return sess if sess is not None else load(opt, levels.ORT_ENABLE_ALL)
 
 
 @dataclass

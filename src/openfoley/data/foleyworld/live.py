@@ -27,6 +27,7 @@ their source kinds (``walk``, ``impact``, ...).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import torch
 from openfoley.config import Config
 from openfoley.config.tools import RenderConfig
 from openfoley.data.foleyworld.bank import Bank, load_bank
-from openfoley.data.foleyworld.render import clip_id, clip_rng, render_clip, resolve_splits, split_pool
+from openfoley.data.foleyworld.render import RENDER_PRESET, clip_id, clip_rng, render_clip, resolve_splits, split_pool
 from openfoley.data.foleyworld.scenes import build_scene, kind_of, mix
 from openfoley.errors import ConfigError, DataError
 from openfoley.features.mel import log_mel
@@ -89,13 +90,11 @@ def h264_round_trip(frames: np.ndarray, render_fps: float, fps: float, size: int
     """Render frames (T, 3, S, S) uint8 at ``render_fps`` -> (t, 3, size, size) uint8 at ``fps``, as
     ``frames_on_grid`` but through the benchmark renders' H.264 (``write_video``, preset "ultrafast", crf 23)
     and the pipeline's reader (``read_video``: the frame on screen at each grid time, FFmpeg's scaler)."""
-    import tempfile
-
-    from openfoley.io import read_video, write_video
+    from openfoley.io import read_video, write_video  # keeps ``import openfoley.data`` free of the encoder
 
     seconds = frames.shape[0] / render_fps
     with tempfile.TemporaryDirectory(prefix="openfoley-h264-") as tmp:
-        path = write_video(Path(tmp) / "clip.mp4", frames, render_fps, preset="ultrafast")
+        path = write_video(Path(tmp) / "clip.mp4", frames, render_fps, preset=RENDER_PRESET)
         return np.asarray(read_video(path, fps, size, duration=seconds).frames, dtype=np.uint8)
 
 

@@ -122,6 +122,8 @@ def record_for(truth: dict[str, Any]) -> ClipRecord:
 
 
 # --- writing a split -------------------------------------------------------------------------------
+RENDER_PRESET = "ultrafast"  # libx264 preset of `openfoley data render` (and of LiveStore(h264=True)'s round trip)
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -178,7 +180,7 @@ def resolve_splits(bank: Bank, splits: str | Path | Splits | None) -> Splits:
 
 def render_split(bank_dir: str | Path, out_dir: str | Path, split: str, clips: int, seed: int = 0,
                  cfg: RenderConfig = RenderConfig(), workers: int = 1, splits: str | Path | Splits | None = None,
-                 preset: str = "ultrafast", progress: bool = True) -> RenderSummary:
+                 preset: str = RENDER_PRESET, progress: bool = True) -> RenderSummary:
     """Render ``clips`` clips of ``split`` into ``out_dir/split`` (resumable; see the module docstring)."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
