@@ -16,7 +16,10 @@ docs/sync-diagnosis.md part 28); the default 1 takes STAGE's tensors as they are
 
 Refused in one line, with nothing written, unless every tensor outside the velocity network and the onset
 head is the same in STAGE and BASE (the stage trained on the conditions BASE computes) and the two
-configs agree on the flow and encoder sections apart from sampler settings.
+configs agree on the flow and encoder sections apart from sampler settings. BASE may hold event paths
+(``event_path.*``, ``coarse_event_path.*``) that STAGE lacks: they read the frames for the onset track alone
+and never enter the velocity network's condition (the built-in model got its two after the stage had
+started; docs/sync-diagnosis.md part 41).
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ from openfoley.pipeline.folders import resolve_model_dir
 
 NET = "generator.net."
 HEAD = "mma.onset_head."
+EVENTS = ("event_path.", "coarse_event_path.")
 # flow settings that only steer sampling; the rest of the section shapes or trains the network
 SAMPLER = {"steps", "solver", "cfg_scale", "refine", "refine_neighbors", "refine_scale", "onset_guidance",
-           "onset_guide", "onset_guide_lead", "onset_peak_threshold", "time_steps"}
+           "onset_guide", "onset_guide_lead", "onset_peak_threshold", "onset_peak_height", "onset_floor",
+           "global_gain", "time_steps"}
 
 
 def take(stage_dir: str, base_dir: str, out: str, settings: list[str], mix: float = 1.0) -> None:
@@ -46,11 +51,11 @@ def take(stage_dir: str, base_dir: str, out: str, settings: list[str], mix: floa
     if Path(out).resolve() in {resolve_model_dir(stage_dir).resolve(), resolve_model_dir(base_dir).resolve()}:
         raise OpenFoleyError(f"{out}: is one of the inputs; give a new folder")
     stage, base = load_weights(resolve_model_dir(stage_dir)), load_weights(resolve_model_dir(base_dir))
-    if set(stage.state) - {k for k in stage.state if k.startswith(HEAD)} != \
-            set(base.state) - {k for k in base.state if k.startswith(HEAD)}:
+    shared = {k for k in stage.state if not k.startswith(HEAD)}
+    mine = {k for k in base.state if not k.startswith(HEAD)}
+    if not shared <= mine or any(not k.startswith(EVENTS) for k in mine - shared):
         raise OpenFoleyError(f"{stage_dir} and {base_dir} are different models (their tensors are not the same set)")
-    other = [k for k in base.state if not k.startswith((NET, HEAD))
-             and not torch.equal(base.state[k], stage.state[k])]
+    other = [k for k in shared if not k.startswith(NET) and not torch.equal(base.state[k], stage.state[k])]
     if other:
         raise OpenFoleyError(f"{stage_dir} was not trained on {base_dir}'s conditions ({len(other)} tensors "
                              f"outside the velocity network differ, e.g. {other[0]})")

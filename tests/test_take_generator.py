@@ -94,3 +94,34 @@ def test_mix_interpolates_the_velocity_network_only(tmp_path):
     bad = run(tmp_path / "stage", tmp_path / "base", tmp_path / "bad", "--mix", 1.5)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --mix must be in [0, 1], not 1.5"]
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_base_with_event_paths_and_other_sampler_settings_is_taken(tmp_path):
+    """The built-in model got its event paths and its guide's height and floor after the stage had
+    started: event-path tensors the stage lacks and sampling-only settings are not a different model; any
+    other tensor the stage lacks is."""
+    stage, _ = models(tmp_path, conv_head=False)
+    flow = dataclasses.replace(TINY.flow, onset_peak_height=1.6, onset_floor=0.05)
+    align = dataclasses.replace(TINY.alignment, event_path=True, onset_weight=1.0, event_pair=True, event_fps=25.0)
+    cfg = dataclasses.replace(TINY, flow=flow, alignment=align)
+    torch.manual_seed(2)
+    base = FoleyModel(cfg).state_dict()
+    paths = {k for k in base if k.startswith(("event_path.", "coarse_event_path."))}
+    assert paths and not paths & set(stage)
+    for k in base:  # the stage's tensors, but another velocity network (the onset head is the base's own)
+        if k in stage:
+            base[k] = stage[k] - 0.01 if k.startswith("generator.net.") and stage[k].is_floating_point() else stage[k]
+    save_weights(tmp_path / "paths", base, cfg, {"step": 9})
+    r = run(tmp_path / "stage", tmp_path / "paths", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    out = load_weights(tmp_path / "out")
+    assert set(out.state) == set(base) and out.config.flow.onset_peak_height == 1.6
+    for k, v in out.state.items():
+        assert torch.equal(v, stage[k] if k.startswith("generator.net.") else base[k]), k
+    extra = dict(base, **{"mma.extra": torch.zeros(3)})
+    save_weights(tmp_path / "extra", extra, cfg)
+    r = run(tmp_path / "stage", tmp_path / "extra", tmp_path / "no")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'stage'} and {tmp_path / 'extra'} are different models (their tensors are not the "
+        "same set)"]
+    assert not (tmp_path / "no").exists()
