@@ -51,11 +51,12 @@ def take(stage_dir: str, base_dir: str, out: str, settings: list[str], mix: floa
     if Path(out).resolve() in {resolve_model_dir(stage_dir).resolve(), resolve_model_dir(base_dir).resolve()}:
         raise OpenFoleyError(f"{out}: is one of the inputs; give a new folder")
     stage, base = load_weights(resolve_model_dir(stage_dir)), load_weights(resolve_model_dir(base_dir))
-    shared = {k for k in stage.state if not k.startswith(HEAD)}
-    mine = {k for k in base.state if not k.startswith(HEAD)}
-    if not shared <= mine or any(not k.startswith(EVENTS) for k in mine - shared):
+    stage_keys = {k for k in stage.state if not k.startswith(HEAD)}  # each side's onset head is its own
+    base_only = {k for k in base.state if not k.startswith(HEAD)} - stage_keys
+    if not stage_keys <= base.state.keys() or any(not k.startswith(EVENTS) for k in base_only):
         raise OpenFoleyError(f"{stage_dir} and {base_dir} are different models (their tensors are not the same set)")
-    other = [k for k in shared if not k.startswith(NET) and not torch.equal(base.state[k], stage.state[k])]
+    other = [k for k in stage.state if k in stage_keys and not k.startswith(NET)
+             and not torch.equal(base.state[k], stage.state[k])]
     if other:
         raise OpenFoleyError(f"{stage_dir} was not trained on {base_dir}'s conditions ({len(other)} tensors "
                              f"outside the velocity network differ, e.g. {other[0]})")
