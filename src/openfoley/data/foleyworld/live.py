@@ -88,7 +88,7 @@ def stack_event_frames(items: list[dict[str, Any]]) -> torch.Tensor | None:
 
 def h264_round_trip(frames: np.ndarray, render_fps: float, fps: float, size: int) -> np.ndarray:
     """Render frames (T, 3, S, S) uint8 at ``render_fps`` -> (t, 3, size, size) uint8 at ``fps``, as
-    ``frames_on_grid`` but through the benchmark renders' H.264 (``write_video``, preset "ultrafast", crf 23)
+    ``frames_on_grid`` but through the benchmark renders' H.264 (``write_video``, preset ``RENDER_PRESET``, crf 23)
     and the pipeline's reader (``read_video``: the frame on screen at each grid time, FFmpeg's scaler)."""
     from openfoley.io import read_video, write_video  # keeps ``import openfoley.data`` free of the encoder
 
