@@ -99,6 +99,38 @@ def test_shape_and_config_errors():
                             audio=dataclasses.replace(CFG.audio, time_steps=100), flow=unet_cfg().flow)
     with pytest.raises(ConfigError, match="transformer or unet"):
         dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, net="lstm"))
+    with pytest.raises(ConfigError, match="unet_blocks must be at least 1"):
+        dataclasses.replace(CFG, flow=unet_cfg(unet_blocks=0).flow)
+    with pytest.raises(ConfigError, match="only with flow.net = unet"):
+        dataclasses.replace(CFG, flow=dataclasses.replace(CFG.flow, unet_blocks=2))
+
+
+def test_more_blocks_per_level_are_more_layers_on_the_same_path():
+    """unet_blocks = 3: two more residual blocks per level on each side, each with its own tensors; one block a
+    level keeps the module tree (and so the built-in model's tensor names) as it was."""
+    torch.manual_seed(0)
+    one = build_generator(unet_cfg()).net
+    assert all(len(m) == 0 for m in (*one.down_more, *one.up_more))
+    torch.manual_seed(0)
+    three = build_generator(unet_cfg(unet_blocks=3)).net
+    assert [len(m) for m in (*three.down_more, *three.up_more)] == [2] * 4
+    extra = set(three.state_dict()) - set(one.state_dict())
+    per_block = {k.split(".", 3)[3] for k in extra}
+    assert len(extra) == 8 * len(per_block) and set(one.state_dict()) <= set(three.state_dict())
+    # a fresh block is the identity (its last conv starts at zero), so with the shared tensors equal the
+    # two networks compute the same field; once a new block's last conv is not zero, they differ
+    three.load_state_dict(one.state_dict(), strict=False)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in one.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.1)
+    three.load_state_dict(one.state_dict(), strict=False)
+    x, t, c = torch.randn(3, N, PF), torch.rand(3), make_cond()
+    one.eval(), three.eval()
+    torch.testing.assert_close(three(x, t, c), one(x, t, c), atol=1e-6, rtol=0)
+    with torch.no_grad():
+        three.up_more[0][1].conv2.weight.add_(0.1)
+    assert (three(x, t, c) - one(x, t, c)).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("net", ["unet", "transformer"])

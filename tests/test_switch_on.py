@@ -51,3 +51,27 @@ def test_refusals_write_nothing(tmp_path_factory, tmp_path):
         assert not out.exists()
     r = run(tmp_path / "none", out, "flow.global_cond=true")
     assert r.returncode == 2 and r.stderr.startswith("error:") and "not found" in r.stderr
+
+
+def test_grow_adds_layers_that_start_as_the_identity(tmp_path_factory, tmp_path):
+    """--grow: one more velocity block, its tensors freshly initialised (not zero) except the cross-attention's
+    output, and the same outputs; without --grow the same setting is refused."""
+    weights = smoke_weights(tmp_path_factory)
+    depth = load_weights(weights).config.flow.depth
+    setting = f"flow.depth={depth + 1}"
+    r = run(weights, tmp_path / "plain", setting)
+    assert r.returncode == 2 and "do not start at zero" in r.stderr and not (tmp_path / "plain").exists()
+    r = run(weights, tmp_path / "out", "--grow", setting)
+    assert r.returncode == 0, r.stderr
+    assert "new tensors, grown), same outputs (max diff 0.0e+00)" in r.stdout
+    old, new = load_weights(weights), load_weights(tmp_path / "out")
+    assert new.config.flow.depth == depth + 1 and new.meta["grown"] is True
+    added = sorted(set(new.state) - set(old.state))
+    assert added and all(k.startswith(f"generator.net.blocks.{depth}.") for k in added), added
+    zero = {k for k in added if not new.state[k].any()}
+    closed = {k for k in added if ".cross.out." in k}
+    assert closed and closed <= zero and set(added) - zero  # the rest can learn
+    a, b = FoleyModel(old.config).eval(), FoleyModel(new.config).eval()
+    a.load_state_dict(old.state)
+    b.load_state_dict(new.state)
+    assert generation_difference(a, b) == 0.0

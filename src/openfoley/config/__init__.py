@@ -212,6 +212,10 @@ class FlowConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     dropout: float = 0.1
+    # net = unet: residual blocks per level on each side of the U-Net (the mel-rate layers; docs/flow.md).
+    # More than 1 only adds layers, so scripts/grow-generator.py can grow a trained network without changing
+    # what it computes (docs/sync-diagnosis.md part 42)
+    unet_blocks: int = 1
     time_sampler: str = "logit_normal"  # logit_normal | uniform
     # cfm: this share of the training flow times drawn uniformly from [0, time_low_max) instead: the start of
     # the path, which logit-normal almost never draws and where the sampler's first step decides the
@@ -329,6 +333,9 @@ class Config:
                               f"flow.global_cond, got {g} (global_cond {self.flow.global_cond})")
         if self.flow.global_cond and self.flow.kind not in ("cfm", "ddpm"):
             raise ConfigError(f"flow.global_cond needs flow.kind cfm or ddpm (a velocity network), got {self.flow.kind!r}")
+        if self.flow.unet_blocks < 1 or (self.flow.unet_blocks != 1 and self.flow.net != "unet"):
+            raise ConfigError(f"flow.unet_blocks must be at least 1, and other than 1 only with flow.net = unet, got "
+                              f"{self.flow.unet_blocks} (net {self.flow.net!r})")
         p = self.encoder.audio_patch
         if self.flow.net == "unet" and p & (p - 1):
             raise ConfigError(f"flow.net = unet needs encoder.audio_patch a power of two, got {p}")

@@ -18,15 +18,15 @@ Architecture, with L = log2(p) levels (p = ``encoder.audio_patch``, a power of t
   - ``unpatchify`` to a spectrogram (b, f, m), m = n * p, then a kernel-3 conv to c = width // 2
     channels at the mel frame rate, plus the level-0 video condition (so the condition reaches the
     output from the first step, not only through the zero-initialised residual branches);
-  - per level l = 0..L-1 (rate m / 2^l): a residual block (GroupNorm, SiLU, kernel-5 conv, FiLM
-    by the flow time, plus the **per-token video condition linearly interpolated to that rate and
-    added per frame**, then GroupNorm, SiLU, dropout, a zero-initialised kernel-5 conv), then a
+  - per level l = 0..L-1 (rate m / 2^l): ``blocks`` residual blocks (each: GroupNorm, SiLU, kernel-5
+    conv, FiLM by the flow time, plus the **per-token video condition linearly interpolated to that rate
+    and added per frame**, then GroupNorm, SiLU, dropout, a zero-initialised kernel-5 conv), then a
     stride-2 conv down;
   - the bottleneck at the token rate (n positions, width d): token-time embedding + per-token
     condition added, ``depth`` adaLN ``TransformerBlock``s with self-attention over time and
     cross-attention to the key frames (each plus the embedding of its true time), exactly the
     key-frame path of VelocityNet, so Eq. 7's key visibility applies unchanged;
-  - back up with transposed convs, skip concatenation and a residual block per level; GroupNorm,
+  - back up with transposed convs, skip concatenation and ``blocks`` residual blocks per level; GroupNorm,
     SiLU and a zero-initialised kernel-3 conv to f channels, ``patchify`` back to tokens, plus the
     zero-initialised time-gated skip g(t) * x of VelocityNet. A fresh network is the zero field.
   - ``global_cond`` (``flow.global_cond``): the condition tokens' mean and max over the clip, projected
@@ -97,8 +97,10 @@ class ConvVelocityNet(nn.Module):
 
     def __init__(self, token_dim: int, cond_dim: int, width: int, depth: int, heads: int, patch: int,
                  mlp_ratio: float = 4.0, dropout: float = 0.0, token_seconds: float = 0.08,
-                 global_cond: bool = False, global_gain: float = 1.0):
+                 global_cond: bool = False, global_gain: float = 1.0, blocks: int = 1):
         super().__init__()
+        if blocks < 1:
+            raise ValueError(f"unet velocity needs at least 1 residual block per level, got {blocks}")
         if patch < 1 or patch & (patch - 1) or token_dim % patch:
             raise ValueError(f"unet velocity needs encoder.audio_patch a power of two dividing p*f, got p={patch}, "
                              f"p*f={token_dim}")
@@ -114,6 +116,9 @@ class ConvVelocityNet(nn.Module):
         self.inp = nn.Conv1d(self.n_mels, c, 3, padding=1)
         self.level_cond = nn.ModuleList(nn.Linear(cond_dim, c) for _ in range(self.levels))
         self.down_blocks = nn.ModuleList(ResBlock1d(c, width, dropout=dropout) for _ in range(self.levels))
+        # blocks 2.. of each level (``flow.unet_blocks``); empty, so no tensors, with one block a level
+        self.down_more = nn.ModuleList(
+            nn.ModuleList(ResBlock1d(c, width, dropout=dropout) for _ in range(blocks - 1)) for _ in range(self.levels))
         self.downs = nn.ModuleList(
             nn.Conv1d(c, width if i == self.levels - 1 else c, 4, stride=2, padding=1) for i in range(self.levels))
         if self.levels == 0:
@@ -129,6 +134,8 @@ class ConvVelocityNet(nn.Module):
             for i in range(self.levels))
         self.merges = nn.ModuleList(nn.Conv1d(2 * c, c, 1) for _ in range(self.levels))
         self.up_blocks = nn.ModuleList(ResBlock1d(c, width, dropout=dropout) for _ in range(self.levels))
+        self.up_more = nn.ModuleList(
+            nn.ModuleList(ResBlock1d(c, width, dropout=dropout) for _ in range(blocks - 1)) for _ in range(self.levels))
         if self.levels == 0:
             self.from_mid = nn.Conv1d(width, c, 1)
         self.out_norm = nn.GroupNorm(_groups(c), c)
@@ -193,6 +200,8 @@ class ConvVelocityNet(nn.Module):
         skips = []
         for lvl in range(self.levels):
             h = self.down_blocks[lvl](h, tc, cond.levels[lvl])
+            for blk in self.down_more[lvl]:
+                h = blk(h, tc, cond.levels[lvl])
             skips.append(h)
             h = self.downs[lvl](h)
         if self.levels == 0:
@@ -207,6 +216,8 @@ class ConvVelocityNet(nn.Module):
             h = self.ups[lvl](h)
             h = self.merges[lvl](torch.cat([h, skips[lvl]], 1))
             h = self.up_blocks[lvl](h, tc, cond.levels[lvl])
+            for blk in self.up_more[lvl]:
+                h = blk(h, tc, cond.levels[lvl])
         h = self.out_norm(h)
         if self.out_mod is not None:
             shift, scale = self.out_mod(tc)[:, :, None].chunk(2, dim=1)  # 2 x (b, c, 1)
@@ -223,7 +234,7 @@ def build_velocity_net(cfg: Config) -> VelocityNet | ConvVelocityNet:
         return ConvVelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads,
                                cfg.encoder.audio_patch, f.mlp_ratio, f.dropout,
                                token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond,
-                               global_gain=f.global_gain)
+                               global_gain=f.global_gain, blocks=f.unet_blocks)
     return VelocityNet(cfg.audio_token_dim, cfg.cond_dim, width, f.depth, f.heads, f.mlp_ratio, f.dropout,
                        token_seconds=1.0 / cfg.tokens_per_second, global_cond=f.global_cond,
                        global_gain=f.global_gain)
