@@ -18,7 +18,7 @@ from openfoley.checkpoint import load_weights, save_weights
 from openfoley.config import Config, get_preset
 from openfoley.data.foleyworld.synthbank import make_synth_bank
 from openfoley.errors import ConfigError, MediaError
-from openfoley.model import Batch, FoleyModel
+from openfoley.model import Batch, FoleyModel, generation_difference
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fit-event-path.py"
 TINY = get_preset("tiny")  # 2 s, 8 kHz
@@ -205,6 +205,17 @@ def test_a_faster_event_path_reads_its_own_frames_and_leaves_the_generators_cond
     assert all(p.grad is not None for p in fast.generator.parameters() if p.requires_grad)
     assert not any(p.requires_grad for p in FoleyModel(FAST).event_path.parameters())
     assert all(p.requires_grad for p in FoleyModel(PATHED).event_path.parameters())  # at the model's rate it trains
+
+
+def test_a_conversion_check_gives_a_faster_path_its_own_frames():
+    """generation_difference (every weight conversion's check) on a model whose event path reads 25 fps: it
+    used to call generate without the path's frames and stop with a ValueError."""
+    a, b = model_of(FAST), model_of(FAST)
+    assert generation_difference(a, b) == 0.0
+    with torch.no_grad():
+        for p in b.generator.parameters():
+            p.add_(0.01)  # a fresh velocity network is the zero field: make it another one
+    assert generation_difference(a, b) > 1e-3
 
 
 def test_the_condition_alone_needs_no_event_frames():
