@@ -200,7 +200,7 @@ class ConvVelocityNet(nn.Module):
         skips = []
         for lvl in range(self.levels):
             h = self.down_blocks[lvl](h, tc, cond.levels[lvl])
-            for blk in self.down_more[lvl]:
+            for blk in self.down_more[lvl].children():
                 h = blk(h, tc, cond.levels[lvl])
             skips.append(h)
             h = self.downs[lvl](h)
@@ -216,7 +216,7 @@ class ConvVelocityNet(nn.Module):
             h = self.ups[lvl](h)
             h = self.merges[lvl](torch.cat([h, skips[lvl]], 1))
             h = self.up_blocks[lvl](h, tc, cond.levels[lvl])
-            for blk in self.up_more[lvl]:
+            for blk in self.up_more[lvl].children():
                 h = blk(h, tc, cond.levels[lvl])
         h = self.out_norm(h)
         if self.out_mod is not None:
