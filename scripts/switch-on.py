@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         if nonzero:
             raise OpenFoleyError(f"the setting adds tensors that do not start at zero ({', '.join(nonzero[:3])}); "
                                  "it would change the trained model's outputs")
-        diff = save_converted(old, new, args.out, {**lw.meta, "switched_on": args.settings, **({"grown": True} if args.grow else {})}, 1e-6)
+        meta = {**lw.meta, "switched_on": args.settings, **({"grown": True} if args.grow else {})}
+        diff = save_converted(old, new, args.out, meta, 1e-6)
     except (OpenFoleyError, RuntimeError) as e:  # RuntimeError: a trained tensor changed shape
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -126,7 +126,8 @@ def test_more_blocks_per_level_are_more_layers_on_the_same_path():
             p.add_(torch.randn(p.shape, generator=g) * 0.1)
     three.load_state_dict(one.state_dict(), strict=False)
     x, t, c = torch.randn(3, N, PF), torch.rand(3), make_cond()
-    one.eval(), three.eval()
+    one.eval()
+    three.eval()
     torch.testing.assert_close(three(x, t, c), one(x, t, c), atol=1e-6, rtol=0)
     with torch.no_grad():
         three.up_more[0][1].conv2.weight.add_(0.1)

@@ -213,7 +213,7 @@ class FlowConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.1
     # net = unet: residual blocks per level on each side of the U-Net (the mel-rate layers; docs/flow.md).
-    # More than 1 only adds layers, so scripts/grow-generator.py can grow a trained network without changing
+    # More than 1 only adds layers, so `scripts/switch-on.py --grow` can grow a trained network without changing
     # what it computes (docs/sync-diagnosis.md part 42)
     unet_blocks: int = 1
     time_sampler: str = "logit_normal"  # logit_normal | uniform
