@@ -56,11 +56,10 @@ def main(argv=None) -> int:
         missing, unexpected = new.load_state_dict(lw.state, strict=False)
         if unexpected:
             raise OpenFoleyError(f"the setting removes trained tensors ({', '.join(unexpected[:3])})")
+        nonzero = [k for k in missing if fresh[k].abs().max() > 0]
         if args.grow:
-            closed = {k: torch.zeros_like(fresh[k]) for k in missing if ".cross.out." in k}
-            new.load_state_dict(closed, strict=False)
-        nonzero = [] if args.grow else [k for k in missing if fresh[k].abs().max() > 0]
-        if nonzero:
+            new.load_state_dict({k: torch.zeros_like(fresh[k]) for k in missing if ".cross.out." in k}, strict=False)
+        elif nonzero:
             raise OpenFoleyError(f"the setting adds tensors that do not start at zero ({', '.join(nonzero[:3])}); "
                                  "it would change the trained model's outputs")
         meta = {**lw.meta, "switched_on": args.settings, **({"grown": True} if args.grow else {})}

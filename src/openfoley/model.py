@@ -428,7 +428,7 @@ def generation_difference(a: FoleyModel, b: FoleyModel, clips: int = 2, steps: i
     # a model with an event path at alignment.event_fps reads frames at that rate too: its window's frames
     # are every event_rate-th of those
     k = c.event_rate
-    drawn = torch.randint(0, 256, (clips, c.video_frames * k, 3, c.video.size, c.video.size), dtype=torch.uint8,
+    drawn = torch.randint(0, 256, (clips, c.event_frames, 3, c.video.size, c.video.size), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(0))
     frames, events = drawn[:, ::k], (drawn if k > 1 else None)
     out_a = a.generate(frames, torch.Generator().manual_seed(1), steps=steps, event_frames=events)[0]
